@@ -5,6 +5,28 @@
 // them gzip-compressed (detected by magic bytes, not by name). Each record comes back as its exact raw bytes
 // (for byte-identical output of selected samples) plus its 1-based starting line and 0-based record number.
 //
+// What "exact raw bytes" means:
+//   JSONL   the line without its trailing "\n" and without one trailing "\r" (CRLF files); lines that are empty
+//           or only spaces/tabs/CR are skipped but still counted for line numbers.
+//   array   the element's text from its first to its last non-space byte, cut at the top-level ',' or ']' found
+//           by a scanner that tracks strings, escapes and nesting depth (elements are not parsed here).
+// A UTF-8 byte order mark at the start of the (decompressed) input is dropped. The input is read through zlib in
+// 256 KiB chunks; the buffer grows to hold the longest record, never the whole file.
+//
+// Usage:
+//   MONA_TRY(RecordReader reader, RecordReader::open(path));
+//   RawRecord record;
+//   while (true) {
+//       MONA_TRY(bool more, reader.next(record));
+//       if (!more) break;
+//       ... parse_sample(record.bytes, ...) ...
+//   }
+//
+// Errors: open() gives kNotFound for a missing file, kInvalidInput for a directory, kIo when the file cannot be
+// opened or read. next() gives kIo for a read failure or a truncated gzip stream, and kInvalidInput for an
+// unterminated or malformed top-level array or content after it, each as "<path>:<line>: ...". After an error
+// every later next() returns the same error.
+//
 // Thread-safety: one reader per thread.
 #pragma once
 
@@ -34,6 +56,8 @@ class RecordReader {
     Result<bool> next(RawRecord& out);
 
     const std::string& path() const;
+    bool gzipped() const;     // the input was gzip-compressed (decided by its magic bytes)
+    bool json_array() const;  // the input is one top-level JSON array (its first non-space byte is '[')
 
    private:
     struct Impl;
