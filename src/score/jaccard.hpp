@@ -1,0 +1,47 @@
+// score/jaccard.hpp: similarity of a pooled sample vector to the task prototype (spec method.md §3).
+//
+// MoNA scores with the generalized (weighted, Ruzicka) Jaccard similarity of non-negative vectors
+//   J(a, b) = Σ_k min(a_k, b_k) / Σ_k max(a_k, b_k),            J(0, 0) = 0  [method.md decision]
+// For non-negative vectors max(x, y) = x + y − min(x, y), so Σ max = ‖a‖₁ + ‖b‖₁ − Σ min, and with
+//   m = Σ_{k ∈ supp(a)} min(a_k, b_k)        (min is 0 wherever a_k = 0, so supp(a) suffices)
+//   J = m / (‖a‖₁ + ‖b‖₁ − m)
+// which costs O(nnz(a)) against a dense prototype instead of O(d_sae). All sums are in double; the float
+// inputs are widened before min. The result is 0 when the denominator is 0 (both vectors zero), and NaN only
+// if an input holds NaN. For integer-valued inputs every sum is exact, so the result equals the dense
+// Σmin/Σmax bit for bit (tests/unit/jaccard_test.cpp checks that against tests/reference/).
+//
+// The L1 norms are NOT recomputed: a.l1 (SparseVec::l1) and p.l1 (Prototype::l1) are used as given and must be
+// the exact L1 norms of the full vectors. When `a` is a truncated stored vector (only its largest entries kept,
+// a.l1 still the full norm), the identity becomes an approximation: the dropped entries' mins are missing, so
+// the computed m' is a lower bound of the true m, with
+//   m' <= m <= m' + r,     r = a.l1 − Σ_{stored k} a_k   (the dropped mass)
+// and, because m / (S − m) grows with m (S = a.l1 + p.l1),
+//   m' / (S − m') <= J <= (m' + r) / (S − m' − r).
+// So a truncated vector's score is never above its true score, and the gap shrinks with the dropped mass r.
+// (Passing a.l1 = Σ stored values instead would score the truncated vector itself, exactly.)
+//
+// Preconditions (asserted, O(1)): a.idx.size() == a.val.size(); every index of `a` < p.dense.size() (checked on
+// the last, largest index). Values are assumed >= 0 and indices strictly increasing (not checked).
+// Thread-safety: pure functions of their arguments.
+#pragma once
+
+#include <cstddef>  // types.hpp uses size_t without including it
+
+#include "mona/types.hpp"
+#include "pool/pool.hpp"
+
+namespace mona {
+
+// J(a, p) against a dense prototype, O(nnz(a)).
+double jaccard(const SparseVec& a, const Prototype& p);
+
+// J(a, b) of two sparse vectors by merging their index lists, O(nnz(a) + nnz(b)). Uses a.l1 and b.l1 as given.
+// Symmetric bit for bit: jaccard(a, b) == jaccard(b, a).
+double jaccard(const SparseVec& a, const SparseVec& b);
+
+// Cosine similarity Σ a_k p_k / (‖a‖₂ ‖p‖₂), O(nnz(a)); for the paper's Jaccard-vs-cosine ablation.
+// ‖a‖₂ is computed from the stored entries of `a` (so for a truncated vector it is the truncated norm);
+// ‖p‖₂ is p.l2. Returns 0 when either norm is 0.
+double cosine(const SparseVec& a, const Prototype& p);
+
+}  // namespace mona
