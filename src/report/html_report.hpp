@@ -1,0 +1,72 @@
+// report/html_report.hpp: a self-contained HTML report, and a plain-text table, for one selection run.
+//
+// The HTML is a single file with inline CSS and inline SVG charts: no scripts, fonts, images or any other
+// resource is fetched, so it opens offline and can be attached to an issue. Layout, top to bottom:
+//   #settings          key/value table (model, layer, SAE, k, ...), in the order given
+//   #summary           one row per target: n selected, precision vs the target's label (where the label is
+//                      set) and the random-baseline precision (share of that label in the pool)
+//   #target-<t>        one section per target t (0-based), containing
+//     #target-<t>-scores    SVG histogram of the target's scores, 40 bins over the finite pool scores: the pool
+//                           as bars above the axis, the selected samples below it (each scaled to its own max)
+//     #target-<t>-families  SVG horizontal bars + table: per family, count and share in the selection and in
+//                           the pool; precision and baseline
+//     #target-<t>-lengths   SVG box plots + table of token counts: selected samples, target exemplars, pool
+//                           (n, mean, median, min, max)
+//     #target-<t>-top       the top 10 selected samples: rank, score, id, label, snippet
+// All caller text (title, settings, names, labels, ids, snippets) is HTML-escaped.
+//
+// Definitions (the numbers in both renderings):
+//   n_pool       max size over pool_labels, pool_token_counts, pool_ids, pool_snippets and every target's
+//                pool_scores; a vector shorter than n_pool (e.g. empty = not known) reads as "" / missing
+//   selected     positions >= n_pool are dropped and counted in a note (the report never aborts on input)
+//   precision    (# selected whose pool label == target label) / (# selected); "n/a" if the label is "" or
+//                nothing is selected
+//   random       (# pool samples whose label == target label) / n_pool; "n/a" if the label is "" or
+//                pool_labels is empty. A selection that picks uniformly at random has this expected precision.
+//   shares       of the selection: count / # selected; of the pool: count / n_pool. Unknown labels are counted
+//                under "(unknown)".
+//
+// Usage:
+//   ReportInput in;  in.title = "mona demo";  in.pool_labels = ...;  in.targets.push_back(t);
+//   write the file: render_html_report(in);   print: render_text_table(in)
+//
+// Both functions are pure (no I/O) and thread-safe. Output is deterministic for a given input.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mona {
+
+struct ReportTarget {
+    std::string name;                          // display name, e.g. the exemplar file stem
+    std::string label;                         // task label of the target, "" if unknown
+    std::vector<double> pool_scores;           // [n_pool] score of each pool sample against this target
+    std::vector<uint64_t> selected;            // pool positions, in rank order (best first)
+    std::vector<int64_t> target_token_counts;  // [n_exemplars] tokens per target exemplar
+};
+
+struct ReportInput {
+    std::string title;                                          // page title and <h1>
+    std::vector<std::string> pool_labels;                       // [n_pool] family label per sample, "" = unknown
+    std::vector<int64_t> pool_token_counts;                     // [n_pool] tokens per pool sample
+    std::vector<std::string> pool_ids;                          // [n_pool] sample ids
+    std::vector<std::string> pool_snippets;                     // [n_pool] first ~200 chars of the user turn
+    std::vector<ReportTarget> targets;                          // one report section each
+    std::vector<std::pair<std::string, std::string>> settings;  // key/value rows: model, layer, SAE, k, ...
+};
+
+// Escapes & < > " ' for use in HTML text and attribute values.
+std::string html_escape(std::string_view text);
+
+// The complete HTML document (UTF-8, starts with "<!DOCTYPE html>").
+std::string render_html_report(const ReportInput& input);
+
+// The plain-text table printed by `mona demo`: per target, family composition of the selection vs the pool,
+// then precision vs the label and the random baseline. Lines end in '\n'.
+std::string render_text_table(const ReportInput& input);
+
+}  // namespace mona
