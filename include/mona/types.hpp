@@ -8,6 +8,7 @@
 //   row r (token r) owns idx[offsets[r] .. offsets[r+1]) and val[same range]; indices within a row ascend.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

@@ -1,0 +1,440 @@
+#include "capture/session.hpp"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "ggml-backend.h"
+#include "ggml.h"
+#include "llama.h"
+
+namespace mona {
+namespace {
+
+// llama.cpp logs through one global callback. We keep its last error lines so that a failed load can say why,
+// and forward everything to stderr only when asked.
+struct LlamaLog {
+    std::mutex mu;
+    std::deque<std::string> recent;
+    bool verbose = false;
+};
+
+LlamaLog& llama_log_state() {
+    static LlamaLog state;
+    return state;
+}
+
+void llama_log_callback(ggml_log_level level, const char* text, void* /*user*/) {
+    LlamaLog& state = llama_log_state();
+    std::lock_guard<std::mutex> lock(state.mu);
+    if (state.verbose) std::fputs(text, stderr);
+    if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) {
+        std::string line(text);
+        while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+        if (line.empty()) return;
+        state.recent.push_back(std::move(line));
+        if (state.recent.size() > 4) state.recent.pop_front();
+    }
+}
+
+std::string take_llama_errors() {
+    LlamaLog& state = llama_log_state();
+    std::lock_guard<std::mutex> lock(state.mu);
+    std::string out;
+    for (const auto& line : state.recent) {
+        if (!out.empty()) out += "; ";
+        out += line;
+    }
+    state.recent.clear();
+    return out;
+}
+
+void init_llama_once(bool verbose) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        llama_log_set(llama_log_callback, nullptr);
+        llama_backend_init();
+    });
+    std::lock_guard<std::mutex> lock(llama_log_state().mu);
+    llama_log_state().verbose = verbose;
+}
+
+std::string meta_string(const llama_model* model, const char* key) {
+    char buf[512];
+    int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
+    if (n < 0) return "";
+    if (static_cast<size_t>(n) >= sizeof(buf)) {
+        std::string big(static_cast<size_t>(n) + 1, '\0');
+        llama_model_meta_val_str(model, key, big.data(), big.size());
+        big.resize(static_cast<size_t>(n));
+        return big;
+    }
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+Result<llama_model*> load_model(const std::string& path, bool vocab_only, bool verbose) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return not_found(fmt::format("model file {} does not exist", path));
+    if (S_ISDIR(st.st_mode)) return invalid_input(fmt::format("model {} is a directory, expected a .gguf file", path));
+    init_llama_once(verbose);
+    take_llama_errors();
+    llama_model_params params = llama_model_default_params();
+    params.vocab_only = vocab_only;
+    llama_model* model = llama_model_load_from_file(path.c_str(), params);
+    if (model == nullptr) {
+        std::string why = take_llama_errors();
+        return invalid_input(fmt::format("cannot load model {}: not a GGUF file llama.cpp can read{}{}", path,
+                                         why.empty() ? "" : " (llama.cpp: ", why.empty() ? "" : why + ")"));
+    }
+    return model;
+}
+
+ModelInfo describe(const llama_model* model, const std::string& path) {
+    ModelInfo info;
+    info.path = path;
+    info.arch = meta_string(model, "general.architecture");
+    info.name = meta_string(model, "general.name");
+    char desc[256];
+    llama_model_desc(model, desc, sizeof(desc));
+    info.desc = desc;
+    info.n_layer = llama_model_n_layer(model);
+    info.n_embd = llama_model_n_embd(model);
+    info.n_ctx_train = llama_model_n_ctx_train(model);
+    info.n_params = llama_model_n_params(model);
+    info.size_bytes = llama_model_size(model);
+    const llama_vocab* vocab = llama_model_get_vocab(model);
+    info.n_vocab = llama_vocab_n_tokens(vocab);
+    info.add_bos = llama_vocab_get_add_bos(vocab);
+    info.bos = llama_vocab_bos(vocab);
+    const char* tmpl = llama_model_chat_template(model, nullptr);
+    info.chat_template = tmpl ? tmpl : "";
+    return info;
+}
+
+struct CaptureState {
+    std::string name;          // tensor to capture
+    int64_t n_tokens = 0;      // rows expected in this decode call
+    int64_t n_embd = 0;
+    std::vector<float>* out = nullptr;
+    int64_t rows_done = 0;
+    std::string error;
+};
+
+// ggml_backend_sched_eval_callback: ask == true asks whether we want to see tensor t; ask == false hands it over
+// after it was computed. Returning false from the second phase stops the graph: layers above are skipped.
+bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
+    auto* state = static_cast<CaptureState*>(user_data);
+    if (state == nullptr || state->out == nullptr) return !ask ? true : false;
+    const bool match = std::strcmp(t->name, state->name.c_str()) == 0;
+    if (ask) return match;
+    if (!match) return true;
+    if (t->type != GGML_TYPE_F32 || t->ne[0] != state->n_embd) {
+        state->error = fmt::format("tensor {} has type {} and width {}, expected f32 rows of width {}", t->name,
+                                   ggml_type_name(t->type), t->ne[0], state->n_embd);
+        return false;
+    }
+    const int64_t rows = t->ne[1];
+    if (state->rows_done + rows > state->n_tokens) {
+        state->error = fmt::format("tensor {} has {} rows, more than the {} tokens submitted", t->name,
+                                   state->rows_done + rows, state->n_tokens);
+        return false;
+    }
+    float* dst = state->out->data() + state->rows_done * state->n_embd;
+    const size_t row_bytes = static_cast<size_t>(state->n_embd) * sizeof(float);
+    const bool host = t->buffer == nullptr || ggml_backend_buffer_is_host(t->buffer);
+    if (ggml_is_contiguous(t)) {
+        if (host) {
+            std::memcpy(dst, t->data, row_bytes * static_cast<size_t>(rows));
+        } else {
+            ggml_backend_tensor_get(t, dst, 0, row_bytes * static_cast<size_t>(rows));
+        }
+    } else {
+        for (int64_t row = 0; row < rows; ++row) {
+            if (host) {
+                std::memcpy(dst + row * state->n_embd, static_cast<const char*>(t->data) + row * t->nb[1], row_bytes);
+            } else {
+                ggml_backend_tensor_get(t, dst + row * state->n_embd, row * t->nb[1], row_bytes);
+            }
+        }
+    }
+    state->rows_done += rows;
+    // Stop the graph once every row of this ubatch is captured; llama_decode still returns 0.
+    return false;
+}
+
+}  // namespace
+
+Result<std::string> layer_tensor_name(int32_t layer, int32_t n_layer, const std::string& model_path) {
+    if (layer < 0 || layer >= n_layer) {
+        return invalid_input(fmt::format(
+            "layer {} out of range: model {} has {} layers (valid: 0..{}, HF hidden_states numbering; {} would be "
+            "after the final norm and is not available)",
+            layer, model_path, n_layer, n_layer - 1, n_layer));
+    }
+    if (layer == 0) return std::string("inp_embd");
+    return fmt::format("l_out-{}", layer - 1);
+}
+
+Result<ModelInfo> read_model_info(const std::string& path) {
+    MONA_TRY(llama_model * model, load_model(path, /*vocab_only=*/false, /*verbose=*/false));
+    ModelInfo info = describe(model, path);
+    llama_model_free(model);
+    return info;
+}
+
+struct Session::Impl {
+    SessionOptions options;
+    ModelInfo info;
+    llama_model* model = nullptr;
+    llama_context* ctx = nullptr;
+    const llama_vocab* vocab = nullptr;
+    std::string tmpl;  // template string handed to llama_chat_apply_template ("" for plain)
+    CaptureState capture;
+    int32_t n_ctx = 0;
+
+    ~Impl() {
+        if (ctx) llama_free(ctx);
+        if (model) llama_model_free(model);
+    }
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+const ModelInfo& Session::info() const { return impl_->info; }
+const SessionOptions& Session::options() const { return impl_->options; }
+int32_t Session::max_batch_tokens() const { return impl_->n_ctx; }
+
+Result<Session> Session::open(const SessionOptions& options) {
+    if (options.batch_tokens < 1) return invalid_input(fmt::format("--batch-tokens must be >= 1, got {}", options.batch_tokens));
+    if (options.max_tokens < 1) return invalid_input(fmt::format("--max-tokens must be >= 1, got {}", options.max_tokens));
+    if (options.max_seqs < 1 || options.max_seqs > 256) {
+        return invalid_input(fmt::format("max sequences per batch must be in 1..256, got {}", options.max_seqs));
+    }
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    MONA_TRY(impl->model, load_model(options.model_path, /*vocab_only=*/false, options.verbose));
+    impl->info = describe(impl->model, options.model_path);
+    impl->vocab = llama_model_get_vocab(impl->model);
+
+    if (options.template_name == "model") {
+        if (impl->info.chat_template.empty()) {
+            return invalid_input(fmt::format("model {} has no chat template (tokenizer.chat_template); use "
+                                             "--template plain or a llama.cpp built-in template name such as chatml",
+                                             options.model_path));
+        }
+        impl->tmpl = impl->info.chat_template;
+    } else if (options.template_name != "plain") {
+        impl->tmpl = options.template_name;
+    }
+    if (!impl->tmpl.empty()) {
+        // Probe the template once so an unsupported one fails here, not on sample 1.
+        llama_chat_message probe[2] = {{"user", "hi"}, {"assistant", "hello"}};
+        char buf[256];
+        if (llama_chat_apply_template(impl->tmpl.c_str(), probe, 2, false, buf, sizeof(buf)) < 0) {
+            return unsupported(fmt::format("chat template '{}' is not one llama.cpp can apply without Jinja; use "
+                                           "--template plain or a built-in name (chatml, llama3, ...)",
+                                           options.template_name == "model" ? "of " + options.model_path
+                                                                            : options.template_name));
+        }
+    }
+
+    const int32_t n_threads =
+        options.n_threads > 0 ? options.n_threads : std::max(1, static_cast<int32_t>(std::thread::hardware_concurrency()));
+    const int32_t n_ctx = std::max(options.batch_tokens, options.max_tokens);
+    llama_context_params cparams = llama_context_default_params();
+    cparams.n_ctx = static_cast<uint32_t>(n_ctx);
+    cparams.n_batch = static_cast<uint32_t>(n_ctx);
+    cparams.n_ubatch = static_cast<uint32_t>(n_ctx);
+    cparams.n_seq_max = static_cast<uint32_t>(options.max_seqs);
+    cparams.kv_unified = true;
+    cparams.n_threads = n_threads;
+    cparams.n_threads_batch = n_threads;
+    cparams.no_perf = true;
+    cparams.cb_eval = capture_callback;
+    cparams.cb_eval_user_data = &impl->capture;
+    impl->ctx = llama_init_from_model(impl->model, cparams);
+    if (impl->ctx == nullptr) {
+        return internal_error(fmt::format("llama.cpp could not create a context for {} (n_ctx {}): {}",
+                                          options.model_path, n_ctx, take_llama_errors()));
+    }
+    impl->n_ctx = static_cast<int32_t>(llama_n_ctx(impl->ctx));
+    return Session(std::move(impl));
+}
+
+namespace {
+
+const char* chat_role(Role role) {
+    switch (role) {
+        case Role::kSystem: return "system";
+        case Role::kUser: return "user";
+        case Role::kAssistant: return "assistant";
+    }
+    return "user";
+}
+
+Result<std::string> apply_template(const std::string& tmpl, const std::vector<Turn>& turns, size_t n_turns,
+                                   bool add_assistant) {
+    std::vector<llama_chat_message> msgs;
+    size_t total = 0;
+    for (size_t turn_idx = 0; turn_idx < n_turns; ++turn_idx) {
+        msgs.push_back({chat_role(turns[turn_idx].role), turns[turn_idx].content.c_str()});
+        total += turns[turn_idx].content.size();
+    }
+    std::string buf(2 * total + 1024, '\0');
+    int32_t n = llama_chat_apply_template(tmpl.c_str(), msgs.data(), msgs.size(), add_assistant, buf.data(),
+                                          static_cast<int32_t>(buf.size()));
+    if (n > static_cast<int32_t>(buf.size())) {
+        buf.resize(static_cast<size_t>(n));
+        n = llama_chat_apply_template(tmpl.c_str(), msgs.data(), msgs.size(), add_assistant, buf.data(), n);
+    }
+    if (n < 0) return invalid_input("the chat template could not render this sample");
+    buf.resize(static_cast<size_t>(n));
+    return buf;
+}
+
+std::string render_plain(const std::vector<Turn>& turns, size_t n_turns) {
+    std::string out;
+    for (size_t turn_idx = 0; turn_idx < n_turns; ++turn_idx) {
+        if (!out.empty()) out += "\n\n";
+        out += turns[turn_idx].content;
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<std::string> Session::render(const Sample& sample) const {
+    if (sample.format == InputFormat::kText) return sample.text;
+    if (impl_->tmpl.empty()) return render_plain(sample.turns, sample.turns.size());
+    return apply_template(impl_->tmpl, sample.turns, sample.turns.size(), false);
+}
+
+namespace {
+
+Result<std::vector<int32_t>> tokenize_text(const llama_vocab* vocab, const std::string& text, bool parse_special) {
+    std::vector<int32_t> tokens(text.size() + 8);
+    int32_t n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                               static_cast<int32_t>(tokens.size()), /*add_special=*/true, parse_special);
+    if (n < 0 && n != INT32_MIN) {
+        tokens.resize(static_cast<size_t>(-n));
+        n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                           static_cast<int32_t>(tokens.size()), true, parse_special);
+    }
+    if (n < 0) return invalid_input("the tokenizer failed on this sample");
+    tokens.resize(static_cast<size_t>(n));
+    // A template that writes BOS itself plus a tokenizer that adds one gives two; keep exactly one.
+    const int32_t bos = llama_vocab_bos(vocab);
+    if (bos >= 0 && tokens.size() >= 2 && tokens[0] == bos && tokens[1] == bos) tokens.erase(tokens.begin());
+    return tokens;
+}
+
+}  // namespace
+
+Result<TokenizedSample> Session::tokenize(const Sample& sample) const {
+    TokenizedSample out;
+    MONA_TRY(std::string text, render(sample));
+    const bool templated = !impl_->tmpl.empty() && sample.format != InputFormat::kText;
+    MONA_TRY(out.tokens, tokenize_text(impl_->vocab, text, templated));
+    out.n_prompt = static_cast<int32_t>(out.tokens.size());
+    if (sample.format != InputFormat::kText) {
+        size_t first_assistant = sample.turns.size();
+        for (size_t turn_idx = 0; turn_idx < sample.turns.size(); ++turn_idx) {
+            if (sample.turns[turn_idx].role == Role::kAssistant) {
+                first_assistant = turn_idx;
+                break;
+            }
+        }
+        if (first_assistant < sample.turns.size()) {
+            std::string prompt;
+            if (templated) {
+                MONA_TRY(prompt, apply_template(impl_->tmpl, sample.turns, first_assistant, true));
+            } else {
+                prompt = render_plain(sample.turns, first_assistant);
+                if (!prompt.empty()) prompt += "\n\n";
+            }
+            MONA_TRY(std::vector<int32_t> prompt_tokens, tokenize_text(impl_->vocab, prompt, templated));
+            out.n_prompt = static_cast<int32_t>(std::min(prompt_tokens.size(), out.tokens.size()));
+        }
+    }
+    const int32_t bos = llama_vocab_bos(impl_->vocab);
+    out.has_bos = !out.tokens.empty() && bos >= 0 && out.tokens[0] == bos;
+    out.n_full = static_cast<int32_t>(out.tokens.size());
+    if (out.n_full > impl_->options.max_tokens) {
+        out.tokens.resize(static_cast<size_t>(impl_->options.max_tokens));
+        out.truncated = true;
+        out.n_prompt = std::min(out.n_prompt, impl_->options.max_tokens);
+    }
+    return out;
+}
+
+std::string Session::token_text(int32_t token) const {
+    char buf[256];
+    int32_t n = llama_token_to_piece(impl_->vocab, token, buf, sizeof(buf), 0, true);
+    if (n < 0) return "";
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out) {
+    MONA_TRY(std::string name, layer_tensor_name(layer, impl_->info.n_layer, impl_->options.model_path));
+    int64_t n_tokens = 0;
+    for (const auto* seq : seqs) n_tokens += static_cast<int64_t>(seq->size());
+    if (seqs.empty() || n_tokens == 0) {
+        out.clear();
+        return Status();
+    }
+    MONA_ASSERT(n_tokens <= impl_->n_ctx, "batch larger than the context");
+    MONA_ASSERT(static_cast<int32_t>(seqs.size()) <= impl_->options.max_seqs, "too many sequences in one batch");
+
+    llama_batch batch = llama_batch_init(static_cast<int32_t>(n_tokens), 0, 1);
+    int32_t pos_in_batch = 0;
+    for (size_t seq_idx = 0; seq_idx < seqs.size(); ++seq_idx) {
+        const auto& tokens = *seqs[seq_idx];
+        for (size_t token_idx = 0; token_idx < tokens.size(); ++token_idx) {
+            batch.token[pos_in_batch] = tokens[token_idx];
+            batch.pos[pos_in_batch] = static_cast<llama_pos>(token_idx);
+            batch.n_seq_id[pos_in_batch] = 1;
+            batch.seq_id[pos_in_batch][0] = static_cast<llama_seq_id>(seq_idx);
+            batch.logits[pos_in_batch] = 0;
+            ++pos_in_batch;
+        }
+    }
+    batch.n_tokens = pos_in_batch;
+
+    out.assign(static_cast<size_t>(n_tokens) * static_cast<size_t>(impl_->info.n_embd), 0.0f);
+    CaptureState& state = impl_->capture;
+    state.name = name;
+    state.n_tokens = n_tokens;
+    state.n_embd = impl_->info.n_embd;
+    state.out = &out;
+    state.rows_done = 0;
+    state.error.clear();
+
+    llama_memory_clear(llama_get_memory(impl_->ctx), true);
+    const int32_t rc = llama_decode(impl_->ctx, batch);
+    llama_batch_free(batch);
+    state.out = nullptr;
+    llama_memory_clear(llama_get_memory(impl_->ctx), true);
+
+    if (!state.error.empty()) return internal_error("capturing " + name + ": " + state.error);
+    // rc 2 means "aborted" in llama.cpp; our callback stopping the graph is not an error.
+    if (rc != 0 && rc != 2) {
+        return internal_error(fmt::format("llama_decode failed with code {} on a batch of {} tokens: {}", rc,
+                                          n_tokens, take_llama_errors()));
+    }
+    if (state.rows_done != n_tokens) {
+        return internal_error(fmt::format("captured {} of {} token rows of tensor {}; the model graph of "
+                                          "architecture '{}' may not name its residual stream {}",
+                                          state.rows_done, n_tokens, name, impl_->info.arch, name));
+    }
+    return Status();
+}
+
+}  // namespace mona

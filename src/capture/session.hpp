@@ -1,0 +1,98 @@
+// capture/session.hpp: the one place that talks to llama.cpp.
+//
+// A Session loads a GGUF model, renders samples to text (the model's own chat template, a llama.cpp built-in
+// template by name, or `plain`), tokenises them, and runs forward passes that capture the residual stream at one
+// layer for every token of several samples per llama_decode call (each sample is its own sequence).
+//
+// Layer numbering follows HF transformers `hidden_states[L]`:
+//   L = 0             token embeddings                    llama.cpp tensor `inp_embd`
+//   L = 1..n_layer-1  residual stream after block L-1     llama.cpp tensor `l_out-(L-1)`, sparsify `layers.(L-1)`
+//   L = n_layer       not available: HF applies the final norm there, llama.cpp gathers output rows only.
+// The eval callback stops the graph right after the captured tensor, so later layers are never computed.
+//
+// Thread-safety: a Session is single-threaded (llama.cpp uses its own worker threads inside decode).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mona/status.hpp"
+#include "text/formats.hpp"
+
+namespace mona {
+
+struct ModelInfo {
+    std::string path;
+    std::string arch;           // general.architecture
+    std::string name;           // general.name, "" if absent
+    std::string desc;           // llama.cpp's one-line description
+    int32_t n_layer = 0;
+    int32_t n_embd = 0;
+    int32_t n_vocab = 0;
+    int32_t n_ctx_train = 0;
+    uint64_t n_params = 0;
+    uint64_t size_bytes = 0;
+    bool add_bos = false;       // the tokenizer prepends BOS
+    int32_t bos = -1;
+    std::string chat_template;  // the GGUF's tokenizer.chat_template, "" if none
+};
+
+struct SessionOptions {
+    std::string model_path;
+    int32_t n_threads = 0;       // 0 = all hardware threads
+    int32_t batch_tokens = 512;  // target tokens per llama_decode call (samples are packed up to this)
+    int32_t max_tokens = 2048;   // per-sample cap; longer samples are truncated (and counted by the caller)
+    int32_t max_seqs = 64;       // most samples in one decode call (<= 256, llama.cpp's LLAMA_MAX_SEQ)
+    std::string template_name = "model";  // "model" | "plain" | a llama.cpp built-in template name
+    bool verbose = false;        // forward llama.cpp's log to stderr
+};
+
+// A tokenised sample.
+struct TokenizedSample {
+    std::vector<int32_t> tokens;  // at most max_tokens
+    int32_t n_prompt = 0;         // tokens before the first assistant turn's content (== size for prompt-only)
+    int32_t n_full = 0;           // token count before truncation
+    bool truncated = false;
+    bool has_bos = false;         // tokens[0] is the BOS token
+};
+
+// Reads the header of a GGUF without loading weights (vocab only).
+Result<ModelInfo> read_model_info(const std::string& path);
+
+// HF hidden_states[L] -> llama.cpp tensor name ("inp_embd" or "l_out-(L-1)"), or an error naming the range.
+Result<std::string> layer_tensor_name(int32_t layer, int32_t n_layer, const std::string& model_path);
+
+class Session {
+   public:
+    static Result<Session> open(const SessionOptions& options);
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+    ~Session();
+
+    const ModelInfo& info() const;
+    const SessionOptions& options() const;
+
+    // Renders a sample to text with the session's template.
+    Result<std::string> render(const Sample& sample) const;
+    // Renders and tokenises; BOS appears at most once, at the start.
+    Result<TokenizedSample> tokenize(const Sample& sample) const;
+    // Text of one token (for reports and the activations dump).
+    std::string token_text(int32_t token) const;
+
+    // Runs one forward pass over `seqs` (each a full sample, total tokens <= max(batch_tokens, max_tokens),
+    // count <= max_seqs) and writes the layer-L residual rows of every token, sample after sample, into
+    // `out` [sum n_tokens, n_embd] row-major.
+    Status capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out);
+
+    // Largest total number of tokens one capture() call accepts.
+    int32_t max_batch_tokens() const;
+
+   private:
+    struct Impl;
+    explicit Session(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mona

@@ -1,0 +1,102 @@
+#include "select/embed.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace mona {
+
+Result<TokenMode> parse_token_mode(const std::string& name) {
+    if (name == "all") return TokenMode::kAll;
+    if (name == "no-bos") return TokenMode::kNoBos;
+    if (name == "prompt") return TokenMode::kPrompt;
+    if (name == "response") return TokenMode::kResponse;
+    return invalid_input(fmt::format("unknown token mode '{}': expected all, no-bos, prompt or response", name));
+}
+
+const char* token_mode_name(TokenMode mode) {
+    switch (mode) {
+        case TokenMode::kAll: return "all";
+        case TokenMode::kNoBos: return "no-bos";
+        case TokenMode::kPrompt: return "prompt";
+        case TokenMode::kResponse: return "response";
+    }
+    return "?";
+}
+
+std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode mode) {
+    const int64_t n = static_cast<int64_t>(sample.tokens.size());
+    const int64_t first = sample.has_bos ? 1 : 0;
+    const int64_t n_prompt = std::clamp<int64_t>(sample.n_prompt, 0, n);
+    switch (mode) {
+        case TokenMode::kAll: return {0, n};
+        case TokenMode::kNoBos: return {std::min(first, n), n};
+        case TokenMode::kPrompt: return {std::min(first, n_prompt), n_prompt};
+        case TokenMode::kResponse: return {std::min(std::max(first, n_prompt), n), n};
+    }
+    return {0, n};
+}
+
+Embedder::Embedder(Session& session, const SaeModel& sae, EmbedOptions options, Sink sink)
+    : session_(session), sae_(sae), options_(options), sink_(std::move(sink)), pooler_(sae.info().d_sae) {}
+
+Status Embedder::add(uint64_t tag, TokenizedSample tokens) {
+    const int64_t n = static_cast<int64_t>(tokens.tokens.size());
+    const int64_t budget = session_.options().batch_tokens;
+    if (!queue_.empty() && (queued_tokens_ + n > std::max<int64_t>(budget, n) ||
+                            queued_tokens_ + n > session_.max_batch_tokens() ||
+                            static_cast<int32_t>(queue_.size()) >= session_.options().max_seqs)) {
+        MONA_RETURN_IF_ERROR(run_batch());
+    }
+    EmbeddedSample item;
+    item.tag = tag;
+    item.tokens = std::move(tokens);
+    queue_.push_back(std::move(item));
+    queued_tokens_ += n;
+    if (queued_tokens_ >= budget) MONA_RETURN_IF_ERROR(run_batch());
+    return Status();
+}
+
+Status Embedder::flush() {
+    if (queue_.empty()) return Status();
+    return run_batch();
+}
+
+Status Embedder::run_batch() {
+    std::vector<const std::vector<int32_t>*> seqs;
+    seqs.reserve(queue_.size());
+    for (const auto& item : queue_) {
+        if (!item.tokens.tokens.empty()) seqs.push_back(&item.tokens.tokens);
+    }
+    MONA_RETURN_IF_ERROR(session_.capture(seqs, options_.layer, rows_));
+    const int64_t d_in = sae_.info().d_in;
+    codes_.clear();
+    sae_.encode(rows_.data(), queued_tokens_, codes_, options_.k_override);
+    n_tokens_run_ += static_cast<uint64_t>(queued_tokens_);
+
+    int64_t row0 = 0;
+    for (auto& item : queue_) {
+        const int64_t n = static_cast<int64_t>(item.tokens.tokens.size());
+        auto [begin, end] = pooled_rows(item.tokens, options_.token_mode);
+        item.n_pooled = end - begin;
+        item.pooled = pooler_.pool(codes_, row0 + begin, row0 + end, options_.pooling);
+        if (options_.keep_rows) {
+            item.rows.assign(rows_.begin() + row0 * d_in, rows_.begin() + (row0 + n) * d_in);
+            item.codes.clear();
+            for (int64_t row = row0; row < row0 + n; ++row) {
+                for (uint64_t pos = codes_.offsets[row]; pos < codes_.offsets[row + 1]; ++pos) {
+                    item.codes.idx.push_back(codes_.idx[pos]);
+                    item.codes.val.push_back(codes_.val[pos]);
+                }
+                item.codes.offsets.push_back(item.codes.idx.size());
+            }
+        }
+        row0 += n;
+        MONA_RETURN_IF_ERROR(sink_(item));
+    }
+    queue_.clear();
+    queued_tokens_ = 0;
+    return Status();
+}
+
+}  // namespace mona

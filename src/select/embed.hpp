@@ -1,0 +1,81 @@
+// select/embed.hpp: samples in, pooled SAE vectors out.
+//
+// The Embedder packs tokenised samples into decode batches (up to SessionOptions::batch_tokens tokens and
+// max_seqs samples per llama_decode call; a longer sample runs alone), captures the residual stream at the
+// configured layer, SAE-encodes every token and mean- (or sum-) pools the tokens chosen by the token mode.
+// Results are delivered in submission order through a callback, so a pass over a pool is one stream.
+//
+// Token modes (which rows of a sample are pooled):
+//   all       every token, BOS included
+//   no-bos    every token except a leading BOS (default; method.md decision)
+//   prompt    the tokens before the first assistant turn's content (rendered prompt incl. the assistant header)
+//   response  the tokens from the first assistant turn's content on
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "capture/session.hpp"
+#include "mona/status.hpp"
+#include "mona/types.hpp"
+#include "pool/pool.hpp"
+#include "sae/sae.hpp"
+
+namespace mona {
+
+enum class TokenMode { kAll, kNoBos, kPrompt, kResponse };
+Result<TokenMode> parse_token_mode(const std::string& name);
+const char* token_mode_name(TokenMode mode);
+
+// [begin, end) rows of a tokenised sample that the mode pools.
+std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode mode);
+
+struct EmbedOptions {
+    int32_t layer = 0;              // HF hidden_states numbering
+    int32_t k_override = 0;         // 0 = the SAE's own k
+    TokenMode token_mode = TokenMode::kNoBos;
+    PoolingMode pooling = PoolingMode::kMean;
+    bool keep_rows = false;         // also hand per-token residual rows and codes to the callback
+};
+
+struct EmbeddedSample {
+    uint64_t tag = 0;               // the caller's tag from add()
+    TokenizedSample tokens;
+    SparseVec pooled;
+    int64_t n_pooled = 0;           // rows that went into the pool
+    // Only with keep_rows: residual rows [n_tokens, d_in] and the per-token codes of this sample.
+    std::vector<float> rows;
+    SparseCodes codes;
+};
+
+class Embedder {
+   public:
+    using Sink = std::function<Status(EmbeddedSample&)>;
+
+    Embedder(Session& session, const SaeModel& sae, EmbedOptions options, Sink sink);
+
+    // Queues a tokenised sample; runs a batch when the queue is full. Errors come from the model or the sink.
+    Status add(uint64_t tag, TokenizedSample tokens);
+    // Runs whatever is queued.
+    Status flush();
+
+    uint64_t n_tokens_run() const { return n_tokens_run_; }
+
+   private:
+    Status run_batch();
+
+    Session& session_;
+    const SaeModel& sae_;
+    EmbedOptions options_;
+    Sink sink_;
+    Pooler pooler_;
+    std::vector<EmbeddedSample> queue_;
+    int64_t queued_tokens_ = 0;
+    std::vector<float> rows_;
+    SparseCodes codes_;
+    uint64_t n_tokens_run_ = 0;
+};
+
+}  // namespace mona

@@ -1,0 +1,485 @@
+#include "select/select.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "io/atomic_file.hpp"
+#include "io/sample_reader.hpp"
+#include "report/html_report.hpp"
+#include "score/jaccard.hpp"
+#include "score/topn.hpp"
+#include "util/sha256.hpp"
+
+#ifndef MONA_LLAMA_VERSION
+#define MONA_LLAMA_VERSION "unknown"
+#endif
+
+namespace mona {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool valid_target_name(const std::string& name) {
+    if (name.empty() || name == "." || name == "..") return false;
+    for (char c : name) {
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) return false;
+    }
+    return true;
+}
+
+std::string tsv_field(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) out += (c == '\t' || c == '\n' || c == '\r') ? ' ' : c;
+    return out;
+}
+
+// Per pool sample, what the outputs need.
+struct PoolRow {
+    uint64_t record_idx = 0;
+    uint64_t line_no = 0;
+    std::string id;
+    std::string task;
+    std::string snippet;
+    int64_t n_tokens = 0;
+    bool truncated = false;
+};
+
+struct SkipRow {
+    std::string path;
+    uint64_t line_no;
+    uint64_t record_idx;
+    std::string error;
+};
+
+std::string snippet_of(const Sample& sample) {
+    std::string text = sample.text;
+    for (const auto& turn : sample.turns) {
+        if (turn.role == Role::kUser) {
+            text = turn.content;
+            break;
+        }
+    }
+    if (text.empty() && !sample.turns.empty()) text = sample.turns.front().content;
+    if (text.size() > 200) {
+        size_t cut = 200;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // keep UTF-8 whole
+        text = text.substr(0, cut) + "…";
+    }
+    return text;
+}
+
+class Progress {
+   public:
+    Progress(bool enabled, std::string what) : enabled_(enabled), what_(std::move(what)) {}
+    void update(int64_t n_samples, uint64_t n_tokens, bool force = false) {
+        if (!enabled_) return;
+        const double now = seconds_since(start_);
+        if (!force && now - last_ < 5.0) return;
+        last_ = now;
+        std::fprintf(stderr, "mona: %s: %lld samples, %llu tokens, %.0f tokens/s, %.0f s\n", what_.c_str(),
+                     static_cast<long long>(n_samples), static_cast<unsigned long long>(n_tokens),
+                     now > 0 ? static_cast<double>(n_tokens) / now : 0.0, now);
+    }
+
+   private:
+    bool enabled_;
+    std::string what_;
+    Clock::time_point start_ = Clock::now();
+    double last_ = 0.0;
+};
+
+// Reads, parses and tokenises every record of `path`; hands tokenised samples to `on_sample`.
+// A bad record is an error (naming path:line and the field), or a counted skip with skip_bad.
+template <class OnSample>
+Status stream_samples(const std::string& path, const SelectConfig& config, Session& session,
+                      std::vector<SkipRow>& skipped, OnSample&& on_sample) {
+    MONA_TRY(RecordReader reader, RecordReader::open(path));
+    RawRecord record;
+    while (true) {
+        MONA_TRY(bool more, reader.next(record));
+        if (!more) break;
+        SourceLoc loc{path, record.line_no, record.record_idx};
+        Result<Sample> sample = parse_sample(record.bytes, config.format, loc);
+        Result<TokenizedSample> tokens = sample.ok() ? session.tokenize(sample.value()) : sample.status();
+        if (sample.ok() && !tokens.ok()) {
+            tokens = tokens.status().with_context(fmt::format("{}:{}", path, record.line_no));
+        }
+        if (tokens.ok() && tokens->tokens.empty()) {
+            tokens = invalid_input(fmt::format("{}:{}: sample renders to no tokens", path, record.line_no));
+        }
+        if (!tokens.ok()) {
+            if (!config.skip_bad) {
+                return Status(tokens.status().code(),
+                              tokens.status().message() + " (use --skip-bad to count and skip such records)");
+            }
+            skipped.push_back({path, record.line_no, record.record_idx, tokens.status().message()});
+            continue;
+        }
+        MONA_RETURN_IF_ERROR(on_sample(sample.value(), std::move(tokens.value())));
+    }
+    return Status();
+}
+
+// Stages output files in <out>/.mona-staging-<pid>/ and renames them into place at commit().
+class OutputStage {
+   public:
+    static Result<OutputStage> create(const std::string& out_dir) {
+        OutputStage stage;
+        stage.out_dir_ = out_dir;
+        stage.stage_dir_ = fmt::format("{}/.mona-staging-{}", out_dir, ::getpid());
+        MONA_RETURN_IF_ERROR(ensure_dir(stage.stage_dir_));
+        return stage;
+    }
+    OutputStage() = default;
+    OutputStage(OutputStage&& other) noexcept { *this = std::move(other); }
+    OutputStage& operator=(OutputStage&& other) noexcept {
+        out_dir_ = std::move(other.out_dir_);
+        stage_dir_ = std::move(other.stage_dir_);
+        files_ = std::move(other.files_);
+        other.stage_dir_.clear();
+        return *this;
+    }
+    ~OutputStage() {
+        if (!stage_dir_.empty()) {
+            std::error_code ec;
+            std::filesystem::remove_all(stage_dir_, ec);
+        }
+    }
+
+    // Path inside the staging folder for the final relative path `rel`.
+    Result<std::string> path_for(const std::string& rel) {
+        std::filesystem::path staged = std::filesystem::path(stage_dir_) / rel;
+        MONA_RETURN_IF_ERROR(ensure_dir(staged.parent_path().string()));
+        files_.push_back(rel);
+        return staged.string();
+    }
+
+    Status commit() {
+        for (const auto& rel : files_) {
+            std::filesystem::path dst = std::filesystem::path(out_dir_) / rel;
+            MONA_RETURN_IF_ERROR(ensure_dir(dst.parent_path().string()));
+            std::error_code ec;
+            std::filesystem::rename(std::filesystem::path(stage_dir_) / rel, dst, ec);
+            if (ec) return io_error(fmt::format("cannot move output into place at {}: {}", dst.string(), ec.message()));
+        }
+        return Status();
+    }
+
+   private:
+    std::string out_dir_;
+    std::string stage_dir_;
+    std::vector<std::string> files_;
+};
+
+Status write_text(OutputStage& stage, const std::string& rel, std::string_view content) {
+    MONA_TRY(std::string path, stage.path_for(rel));
+    return write_file_atomic(path, content);
+}
+
+}  // namespace
+
+Result<TargetSpec> parse_target_spec(const std::string& text) {
+    TargetSpec spec;
+    const size_t eq = text.find('=');
+    if (eq == std::string::npos) {
+        spec.path = text;
+        spec.name = std::filesystem::path(text).filename().string();
+        for (const char* ext : {".gz", ".jsonl", ".json"}) {
+            if (spec.name.size() > std::strlen(ext) && spec.name.ends_with(ext)) {
+                spec.name.resize(spec.name.size() - std::strlen(ext));
+            }
+        }
+    } else {
+        spec.name = text.substr(0, eq);
+        spec.path = text.substr(eq + 1);
+    }
+    if (!valid_target_name(spec.name)) {
+        return invalid_input(fmt::format("--target '{}': target name '{}' must be letters, digits, '_', '-' or '.'",
+                                         text, spec.name));
+    }
+    if (spec.path.empty()) return invalid_input(fmt::format("--target '{}': missing file path after '='", text));
+    return spec;
+}
+
+Result<int32_t> resolve_layer(int32_t requested, const ModelInfo& model, const SaeInfo& sae) {
+    if (sae.d_in != model.n_embd) {
+        return invalid_input(fmt::format("SAE {} reads vectors of width d_in = {}, but model {} has n_embd = {}",
+                                         sae.path, sae.d_in, model.path, model.n_embd));
+    }
+    int32_t layer = requested;
+    if (sae.layer.has_value()) {
+        if (requested >= 0 && requested != *sae.layer) {
+            return invalid_input(fmt::format(
+                "--layer {} contradicts the SAE's own layer {} (hook '{}' in {}; HF hidden_states numbering)",
+                requested, *sae.layer, sae.hook, sae.path));
+        }
+        layer = *sae.layer;
+    }
+    if (layer < 0) layer = model.n_layer - 1;
+    MONA_RETURN_IF_ERROR(layer_tensor_name(layer, model.n_layer, model.path).status());
+    return layer;
+}
+
+Result<SelectSummary> run_select(const SelectConfig& config) {
+    const auto t_start = Clock::now();
+    SelectSummary summary;
+    if (config.targets.empty()) return invalid_input("no --target given: name at least one target exemplar file");
+    {
+        std::map<std::string, int> seen;
+        for (const auto& target : config.targets) {
+            if (seen[target.name]++ > 0) return invalid_input(fmt::format("target name '{}' given twice", target.name));
+        }
+    }
+    if (config.count < 0) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
+    if (config.count == 0 && !(config.ratio > 0.0 && config.ratio <= 1.0)) {
+        return invalid_input(fmt::format("--ratio must be in (0, 1], got {}", config.ratio));
+    }
+
+    MONA_TRY(SaeModel sae, SaeModel::open({config.sae_path}));
+    SessionOptions sopts;
+    sopts.model_path = config.model_path;
+    sopts.n_threads = config.threads;
+    sopts.batch_tokens = config.batch_tokens;
+    sopts.max_tokens = config.max_tokens;
+    sopts.template_name = config.template_name;
+    sopts.verbose = config.verbose;
+    MONA_TRY(Session session, Session::open(sopts));
+    MONA_TRY(summary.layer, resolve_layer(config.layer, session.info(), sae.info()));
+    if (config.k < 0 || (config.k > 0 && sae.info().k == 0)) {
+        return invalid_input(fmt::format("--k {} needs a TopK SAE with k >= 1; SAE {} is {}", config.k, sae.info().path,
+                                         sae.info().architecture));
+    }
+    if (config.k > sae.info().d_sae) {
+        return invalid_input(fmt::format("--k {} is larger than the SAE width {}", config.k, sae.info().d_sae));
+    }
+
+    EmbedOptions eopts;
+    eopts.layer = summary.layer;
+    eopts.k_override = config.k;
+    eopts.token_mode = config.token_mode;
+    eopts.pooling = config.pooling;
+    std::vector<SkipRow> skipped;
+
+    // 1. Targets: embed every exemplar file and build one prototype per target.
+    std::vector<Prototype> prototypes;
+    std::vector<std::vector<int64_t>> target_lengths(config.targets.size());
+    const auto t_targets = Clock::now();
+    for (size_t target_idx = 0; target_idx < config.targets.size(); ++target_idx) {
+        const TargetSpec& target = config.targets[target_idx];
+        std::vector<SparseVec> vecs;
+        Embedder embedder(session, sae, eopts, [&](EmbeddedSample& item) -> Status {
+            target_lengths[target_idx].push_back(static_cast<int64_t>(item.tokens.tokens.size()));
+            vecs.push_back(std::move(item.pooled));
+            return Status();
+        });
+        const size_t skipped_before = skipped.size();
+        MONA_RETURN_IF_ERROR(stream_samples(target.path, config, session, skipped,
+                                            [&](const Sample&, TokenizedSample tokens) -> Status {
+                                                return embedder.add(vecs.size(), std::move(tokens));
+                                            }));
+        MONA_RETURN_IF_ERROR(embedder.flush());
+        summary.n_target_skipped += static_cast<int64_t>(skipped.size() - skipped_before);
+        if (vecs.empty()) {
+            return invalid_input(fmt::format("target '{}': {} holds no usable exemplar", target.name, target.path));
+        }
+        prototypes.push_back(make_prototype(vecs, sae.info().d_sae));
+        TargetResult result;
+        result.name = target.name;
+        result.n_exemplars = static_cast<int64_t>(vecs.size());
+        result.prototype_l1 = prototypes.back().l1;
+        for (float v : prototypes.back().dense) result.prototype_nnz += v != 0.0f;
+        summary.targets.push_back(result);
+    }
+    const double seconds_targets = seconds_since(t_targets);
+
+    // 2. Pool: one streaming pass shared by all targets.
+    const auto t_pool = Clock::now();
+    const size_t n_targets = prototypes.size();
+    std::vector<PoolRow> rows;
+    std::vector<std::vector<double>> scores(n_targets);
+    Progress progress(config.progress, "pool");
+    Embedder embedder(session, sae, eopts, [&](EmbeddedSample& item) -> Status {
+        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+            scores[target_idx][item.tag] = jaccard(item.pooled, prototypes[target_idx]);
+        }
+        return Status();
+    });
+    const size_t pool_skipped_before = skipped.size();
+    MONA_RETURN_IF_ERROR(stream_samples(config.pool_path, config, session, skipped,
+                                        [&](const Sample& sample, TokenizedSample tokens) -> Status {
+                                            PoolRow row;
+                                            row.record_idx = sample.record_idx;
+                                            row.line_no = sample.line_no;
+                                            row.id = sample.id;
+                                            row.task = sample.task;
+                                            row.snippet = snippet_of(sample);
+                                            row.n_tokens = static_cast<int64_t>(tokens.tokens.size());
+                                            row.truncated = tokens.truncated;
+                                            summary.n_pool_truncated += tokens.truncated;
+                                            summary.n_pool_tokens += row.n_tokens;
+                                            rows.push_back(std::move(row));
+                                            for (auto& s : scores) s.push_back(0.0);
+                                            MONA_RETURN_IF_ERROR(embedder.add(rows.size() - 1, std::move(tokens)));
+                                            progress.update(static_cast<int64_t>(rows.size()), embedder.n_tokens_run());
+                                            return Status();
+                                        }));
+    MONA_RETURN_IF_ERROR(embedder.flush());
+    progress.update(static_cast<int64_t>(rows.size()), embedder.n_tokens_run(), true);
+    summary.n_pool_read = static_cast<int64_t>(rows.size());
+    summary.n_pool_skipped = static_cast<int64_t>(skipped.size() - pool_skipped_before);
+    const double seconds_pool = seconds_since(t_pool);
+    if (rows.empty()) return invalid_input(fmt::format("pool {} holds no usable sample", config.pool_path));
+
+    // 3. Select and write.
+    const auto t_write = Clock::now();
+    const int64_t n_pool = static_cast<int64_t>(rows.size());
+    int64_t n_select = config.count > 0 ? config.count : std::llround(config.ratio * static_cast<double>(n_pool));
+    n_select = std::clamp<int64_t>(n_select, 1, n_pool);
+
+    std::vector<std::vector<uint64_t>> selected(n_targets);
+    std::unordered_map<uint64_t, std::string> raw_by_record;  // record_idx -> raw bytes, selected records only
+    for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+        selected[target_idx] = top_n(scores[target_idx], static_cast<size_t>(n_select));
+        for (uint64_t pos : selected[target_idx]) raw_by_record.emplace(rows[pos].record_idx, std::string());
+        summary.targets[target_idx].n_selected = static_cast<int64_t>(selected[target_idx].size());
+    }
+    {
+        // Second read of the pool for the selected records' exact bytes (5 % of the pool, not all of it).
+        MONA_TRY(RecordReader reader, RecordReader::open(config.pool_path));
+        RawRecord record;
+        while (true) {
+            MONA_TRY(bool more, reader.next(record));
+            if (!more) break;
+            auto it = raw_by_record.find(record.record_idx);
+            if (it != raw_by_record.end()) it->second = std::move(record.bytes);
+        }
+    }
+
+    MONA_TRY(OutputStage stage, OutputStage::create(config.out_dir));
+    for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+        const std::string& name = config.targets[target_idx].name;
+        std::string selected_text;
+        for (uint64_t pos : selected[target_idx]) {
+            const std::string& raw = raw_by_record[rows[pos].record_idx];
+            if (raw.empty()) {
+                return io_error(fmt::format("pool {} changed during the run: record {} (line {}) is gone",
+                                            config.pool_path, rows[pos].record_idx, rows[pos].line_no));
+            }
+            selected_text += raw;
+            selected_text += '\n';
+        }
+        MONA_RETURN_IF_ERROR(write_text(stage, name + "/selected.jsonl", selected_text));
+
+        const std::vector<uint64_t> rank = ranks(scores[target_idx]);
+        std::string tsv = "record\tid\tline\ttask\tn_tokens\ttruncated\tscore\trank\tselected\n";
+        for (int64_t pos = 0; pos < n_pool; ++pos) {
+            const PoolRow& row = rows[static_cast<size_t>(pos)];
+            tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\t{}\t{}\n", row.record_idx, tsv_field(row.id), row.line_no,
+                               tsv_field(row.task), row.n_tokens, row.truncated ? 1 : 0, scores[target_idx][pos],
+                               rank[pos], rank[pos] <= static_cast<uint64_t>(n_select) ? 1 : 0);
+        }
+        MONA_RETURN_IF_ERROR(write_text(stage, name + "/scores.tsv", tsv));
+    }
+    if (config.skip_bad) {
+        std::string tsv = "file\tline\trecord\terror\n";
+        for (const auto& row : skipped) {
+            tsv += fmt::format("{}\t{}\t{}\t{}\n", tsv_field(row.path), row.line_no, row.record_idx, tsv_field(row.error));
+        }
+        MONA_RETURN_IF_ERROR(write_text(stage, "skipped.tsv", tsv));
+    }
+
+    // Report.
+    ReportInput report;
+    report.title = "mona selection";
+    for (const auto& row : rows) {
+        report.pool_labels.push_back(row.task);
+        report.pool_token_counts.push_back(row.n_tokens);
+        report.pool_ids.push_back(row.id);
+        report.pool_snippets.push_back(row.snippet);
+    }
+    for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+        ReportTarget target;
+        target.name = config.targets[target_idx].name;
+        target.label = config.targets[target_idx].name;
+        target.pool_scores = scores[target_idx];
+        target.selected = selected[target_idx];
+        target.target_token_counts = target_lengths[target_idx];
+        report.targets.push_back(std::move(target));
+    }
+    const SaeInfo& si = sae.info();
+    report.settings = {{"model", config.model_path},
+                       {"layer", fmt::format("{} (HF hidden_states; llama.cpp l_out-{})", summary.layer, summary.layer - 1)},
+                       {"SAE", fmt::format("{} ({} {}, d_in {}, d_sae {}, k {})", si.path, si.format, si.architecture,
+                                           si.d_in, si.d_sae, config.k > 0 ? config.k : si.k)},
+                       {"tokens", token_mode_name(config.token_mode)},
+                       {"pooling", pooling_mode_name(config.pooling)},
+                       {"pool", fmt::format("{} ({} samples)", config.pool_path, n_pool)},
+                       {"selected per target", std::to_string(n_select)}};
+    MONA_RETURN_IF_ERROR(write_text(stage, "report.html", render_html_report(report)));
+    const double seconds_write = seconds_since(t_write);
+
+    // Manifest last, so it can record the hashes and every count.
+    nlohmann::json manifest;
+    manifest["tool"] = {{"name", "mona"}, {"version", MONA_VERSION}, {"llama_cpp", MONA_LLAMA_VERSION}};
+    manifest["command_line"] = config.command_line;
+    const ModelInfo& mi = session.info();
+    MONA_TRY(std::string model_sha, sha256_file(config.model_path));
+    manifest["model"] = {{"path", config.model_path}, {"sha256", model_sha}, {"arch", mi.arch},
+                         {"name", mi.name},            {"n_layer", mi.n_layer}, {"n_embd", mi.n_embd}};
+    MONA_TRY(std::string sae_sha, sha256_file(si.weights_file));
+    manifest["sae"] = {{"path", si.path},          {"weights_file", si.weights_file}, {"sha256", sae_sha},
+                       {"format", si.format},      {"architecture", si.architecture}, {"d_in", si.d_in},
+                       {"d_sae", si.d_sae},        {"k", si.k},                       {"hook", si.hook}};
+    manifest["parameters"] = {{"layer", summary.layer},
+                              {"llama_tensor", summary.layer == 0 ? std::string("inp_embd")
+                                                                  : fmt::format("l_out-{}", summary.layer - 1)},
+                              {"k", config.k > 0 ? config.k : si.k},
+                              {"tokens", token_mode_name(config.token_mode)},
+                              {"pooling", pooling_mode_name(config.pooling)},
+                              {"similarity", "generalized_jaccard"},
+                              {"format", input_format_name(config.format)},
+                              {"template", config.template_name},
+                              {"max_tokens", config.max_tokens},
+                              {"batch_tokens", config.batch_tokens},
+                              {"threads", config.threads},
+                              {"ratio", config.count > 0 ? nlohmann::json(nullptr) : nlohmann::json(config.ratio)},
+                              {"count", n_select},
+                              {"skip_bad", config.skip_bad}};
+    MONA_TRY(std::string pool_sha, sha256_file(config.pool_path));
+    manifest["pool"] = {{"path", config.pool_path},          {"sha256", pool_sha},
+                        {"read", summary.n_pool_read},       {"skipped", summary.n_pool_skipped},
+                        {"truncated", summary.n_pool_truncated}, {"tokens", summary.n_pool_tokens}};
+    nlohmann::json targets = nlohmann::json::array();
+    for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+        const auto& t = summary.targets[target_idx];
+        MONA_TRY(std::string target_sha, sha256_file(config.targets[target_idx].path));
+        targets.push_back({{"name", t.name},
+                           {"path", config.targets[target_idx].path},
+                           {"sha256", target_sha},
+                           {"exemplars", t.n_exemplars},
+                           {"selected", t.n_selected},
+                           {"prototype_nnz", t.prototype_nnz},
+                           {"prototype_l1", t.prototype_l1}});
+    }
+    manifest["targets"] = targets;
+    manifest["targets_skipped"] = summary.n_target_skipped;
+    summary.seconds_total = seconds_since(t_start);
+    manifest["timings_s"] = {{"targets", seconds_targets}, {"pool", seconds_pool}, {"write", seconds_write},
+                             {"total", summary.seconds_total}};
+    MONA_RETURN_IF_ERROR(write_text(stage, "manifest.json", manifest.dump(2) + "\n"));
+    MONA_RETURN_IF_ERROR(stage.commit());
+    return summary;
+}
+
+}  // namespace mona

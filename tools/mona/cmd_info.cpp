@@ -1,0 +1,66 @@
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "capture/session.hpp"
+#include "commands.hpp"
+#include "sae/sae.hpp"
+
+namespace mona::cli {
+
+int cmd_info(const ParsedArgs& args) {
+    nlohmann::json out;
+    const bool want_sae = args.has("sae");
+    const bool want_model = args.has("model") || !want_sae;
+    std::string text;
+    if (want_model) {
+        auto info = read_model_info(model_path_arg(args));
+        if (!info.ok()) return report_error(info.status());
+        const ModelInfo& m = info.value();
+        out["model"] = {{"path", m.path},
+                        {"architecture", m.arch},
+                        {"name", m.name},
+                        {"description", m.desc},
+                        {"n_layer", m.n_layer},
+                        {"n_embd", m.n_embd},
+                        {"n_vocab", m.n_vocab},
+                        {"n_ctx_train", m.n_ctx_train},
+                        {"n_params", m.n_params},
+                        {"size_bytes", m.size_bytes},
+                        {"add_bos", m.add_bos},
+                        {"chat_template", !m.chat_template.empty()},
+                        {"layers_available", fmt::format("0..{}", m.n_layer - 1)}};
+        text += fmt::format(
+            "model        {}\narchitecture {}\nname         {}\ndescription  {}\nn_layer      {}\nn_embd       {}\n"
+            "n_vocab      {}\nparameters   {}\nadd BOS      {}\nchat template {}\nlayers       0..{} "
+            "(HF hidden_states[L]; L = llama.cpp l_out-(L-1); default n_layer-1 = {})\n",
+            m.path, m.arch, m.name, m.desc, m.n_layer, m.n_embd, m.n_vocab, m.n_params, m.add_bos ? "yes" : "no",
+            m.chat_template.empty() ? "none (use --template plain or a built-in name)" : "present", m.n_layer - 1,
+            m.n_layer - 1);
+    }
+    if (want_sae) {
+        auto sae = SaeModel::open({sae_path_arg(args)});
+        if (!sae.ok()) return report_error(sae.status());
+        const SaeInfo& s = sae->info();
+        out["sae"] = {{"path", s.path},     {"format", s.format},          {"architecture", s.architecture},
+                      {"d_in", s.d_in},     {"d_sae", s.d_sae},            {"k", s.k},
+                      {"dtype", s.dtype},   {"subtract_b_dec", s.subtract_b_dec},
+                      {"hook", s.hook},     {"layer", s.layer ? nlohmann::json(*s.layer) : nlohmann::json(nullptr)},
+                      {"weights_file", s.weights_file}};
+        if (!text.empty()) text += "\n";
+        text += fmt::format(
+            "sae          {}\nformat       {}\nactivation   {}\nd_in         {}\nd_sae        {}\nk            {}\n"
+            "dtype        {}\nsubtract b_dec {}\nhook         {}\nlayer        {}\n",
+            s.path, s.format, s.architecture, s.d_in, s.d_sae, s.k ? std::to_string(s.k) : "-", s.dtype,
+            s.subtract_b_dec ? "yes" : "no", s.hook.empty() ? "-" : s.hook,
+            s.layer ? fmt::format("{} (HF hidden_states; llama.cpp l_out-{})", *s.layer, *s.layer - 1) : "not recorded");
+    }
+    if (args.on("json")) {
+        std::printf("%s\n", out.dump(2).c_str());
+    } else {
+        std::fputs(text.c_str(), stdout);
+    }
+    return 0;
+}
+
+}  // namespace mona::cli

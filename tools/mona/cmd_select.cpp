@@ -1,0 +1,65 @@
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "select/select.hpp"
+
+namespace mona::cli {
+
+// Builds the typed select configuration from raw flags (shared by `select` and `demo`).
+Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
+    SelectConfig config;
+    config.model_path = model_path_arg(args);
+    config.sae_path = sae_path_arg(args);
+    config.pool_path = args.get("pool");
+    config.out_dir = args.get("out");
+    for (const auto& text : args.all("target")) {
+        MONA_TRY(TargetSpec spec, parse_target_spec(text));
+        config.targets.push_back(spec);
+    }
+    config.layer = static_cast<int32_t>(args.get_int("layer", -1));
+    if (args.has("layer") && config.layer < 0) return invalid_input("--layer must be >= 0");
+    config.ratio = args.get_float("ratio", 0.05);
+    config.count = args.get_int("count", 0);
+    if (args.has("count") && config.count < 1) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
+    if (args.has("count") && args.has("ratio")) return invalid_input("give --count or --ratio, not both");
+    config.k = static_cast<int32_t>(args.get_int("k", 0));
+    if (args.has("k") && config.k < 1) return invalid_input(fmt::format("--k must be >= 1, got {}", config.k));
+    MONA_TRY(config.token_mode, parse_token_mode(args.get("tokens", "no-bos")));
+    MONA_TRY(config.pooling, parse_pooling_mode(args.get("pooling", "mean")));
+    MONA_TRY(config.format, parse_input_format(args.get("format", "auto")));
+    config.template_name = args.get("template", "model");
+    config.max_tokens = static_cast<int32_t>(args.get_int("max-tokens", 2048));
+    config.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
+    config.threads = static_cast<int32_t>(args.get_int("threads", 0));
+    if (config.max_tokens < 1) return invalid_input("--max-tokens must be >= 1");
+    if (config.batch_tokens < 1) return invalid_input("--batch-tokens must be >= 1");
+    if (config.threads < 0) return invalid_input("--threads must be >= 0");
+    config.skip_bad = args.on("skip-bad");
+    config.progress = !args.on("quiet");
+    config.verbose = args.on("verbose");
+    return config;
+}
+
+int cmd_select(const ParsedArgs& args, const std::string& command_line) {
+    if (!args.has("pool")) return report_error(invalid_input("--pool is required")), 2;
+    if (!args.has("target")) return report_error(invalid_input("at least one --target NAME=FILE is required")), 2;
+    if (!args.has("out")) return report_error(invalid_input("--out is required")), 2;
+    auto config = select_config_from_args(args);
+    if (!config.ok()) return report_error(config.status()), 2;
+    config->command_line = command_line;
+    auto summary = run_select(config.value());
+    if (!summary.ok()) return report_error(summary.status());
+    const SelectSummary& s = summary.value();
+    std::fprintf(stderr, "mona: pool %lld samples (%lld skipped, %lld truncated, %lld tokens), layer %d, %.1f s\n",
+                 static_cast<long long>(s.n_pool_read), static_cast<long long>(s.n_pool_skipped),
+                 static_cast<long long>(s.n_pool_truncated), static_cast<long long>(s.n_pool_tokens), s.layer,
+                 s.seconds_total);
+    for (const auto& t : s.targets) {
+        std::printf("%s\t%lld exemplars\t%lld selected\t%s/%s/selected.jsonl\n", t.name.c_str(),
+                    static_cast<long long>(t.n_exemplars), static_cast<long long>(t.n_selected),
+                    config->out_dir.c_str(), t.name.c_str());
+    }
+    return 0;
+}
+
+}  // namespace mona::cli

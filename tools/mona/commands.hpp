@@ -1,0 +1,26 @@
+// commands.hpp: one function per `mona <verb>`; each returns the process exit code.
+#pragma once
+
+#include <string>
+
+#include "cli/flags.hpp"
+#include "mona/status.hpp"
+
+namespace mona::cli {
+
+int cmd_select(const ParsedArgs& args, const std::string& command_line);
+int cmd_info(const ParsedArgs& args);
+int cmd_activations(const ParsedArgs& args);
+int cmd_train_sae(const ParsedArgs& args);
+int cmd_demo(const ParsedArgs& args, const std::string& command_line);
+
+// Prints "mona: error: <message>" and returns the exit code for the status (2 for usage errors flagged by the
+// caller, else 1).
+int report_error(const Status& status);
+void warn(const std::string& message);
+
+// Model and SAE paths with the built-in defaults filled in.
+std::string model_path_arg(const ParsedArgs& args);
+std::string sae_path_arg(const ParsedArgs& args);
+
+}  // namespace mona::cli
