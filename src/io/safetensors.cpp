@@ -293,16 +293,19 @@ Status write_safetensors(const std::string& path, const std::vector<TensorToWrit
             if (tensor.name.empty()) return invalid_input(path + ": a tensor to write has an empty name");
             if (tensor.name == "__metadata__") return invalid_input(where + ": name is reserved");
             if (!by_name.emplace(tensor.name, &tensor).second) return invalid_input(where + ": name given twice");
-            if (tensor.dtype != "F32" && tensor.dtype != "F16" && tensor.dtype != "BF16") {
+            const bool integer = tensor.dtype == "I32" || tensor.dtype == "I64";
+            if (tensor.dtype != "F32" && tensor.dtype != "F16" && tensor.dtype != "BF16" && !integer) {
                 return invalid_input(where + ": dtype " + tensor.dtype +
-                                     " cannot be written (supported: F32, F16, BF16)");
+                                     " cannot be written (supported: F32, F16, BF16, I32, I64)");
             }
             for (int64_t d : tensor.shape) {
                 if (d < 0) return invalid_input(where + ": negative dimension in shape " + shape_string(tensor.shape));
             }
             int64_t n = 1;
             for (int64_t d : tensor.shape) n *= d;
-            if (n > 0 && tensor.data == nullptr) return invalid_input(where + ": data is null");
+            if (n > 0 && (integer ? tensor.raw == nullptr : tensor.data == nullptr)) {
+                return invalid_input(where + ": data is null");
+            }
         }
 
         // Data is laid out in name order, the same order as the (sorted) header keys.
@@ -366,6 +369,10 @@ Status write_safetensors(const std::string& path, const std::vector<TensorToWrit
             const auto count = static_cast<size_t>(n);
             if (tensor->dtype == "F32") {
                 if (count > 0 && !write_all(tensor->data, count * 4)) return fail("write failed");
+                continue;
+            }
+            if (tensor->dtype == "I32" || tensor->dtype == "I64") {
+                if (count > 0 && !write_all(tensor->raw, count * dtype_size(tensor->dtype))) return fail("write failed");
                 continue;
             }
             for (size_t done = 0; done < count;) {

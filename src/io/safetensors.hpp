@@ -48,12 +48,14 @@ class SafetensorsFile {
     std::unique_ptr<Impl> impl_;
 };
 
-// A tensor to write: f32 data written as `dtype` ("F32", "F16" or "BF16").
+// A tensor to write: f32 `data` written as `dtype` ("F32", "F16" or "BF16"), or, for dtype "I32"/"I64",
+// `raw` little-endian integers written as they are.
 struct TensorToWrite {
     std::string name;
     std::vector<int64_t> shape;
     const float* data = nullptr;
     std::string dtype = "F32";
+    const void* raw = nullptr;  // only for I32 / I64
 };
 
 // Writes a safetensors file atomically (temporary file + rename). Integer-like tensors are out of scope.
