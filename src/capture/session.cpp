@@ -253,7 +253,8 @@ Result<Session> Session::open(const SessionOptions& options) {
     cparams.n_ctx = static_cast<uint32_t>(n_ctx);
     cparams.n_batch = static_cast<uint32_t>(n_ctx);
     cparams.n_ubatch = static_cast<uint32_t>(n_ctx);
-    cparams.n_seq_max = static_cast<uint32_t>(options.max_seqs);
+    cparams.n_seq_max = static_cast<uint32_t>(std::min(options.max_seqs, n_ctx));  // llama.cpp: n_seq_max <= n_batch
+    cparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;  // CPU FA's kernel depends on batch size
     cparams.kv_unified = true;
     cparams.n_threads = n_threads;
     cparams.n_threads_batch = n_threads;
@@ -380,6 +381,11 @@ std::string Session::token_text(int32_t token) const {
     int32_t n = llama_token_to_piece(impl_->vocab, token, buf, sizeof(buf), 0, true);
     if (n < 0) return "";
     return std::string(buf, static_cast<size_t>(n));
+}
+
+bool Session::is_special(int32_t token) const {
+    if (llama_vocab_is_control(impl_->vocab, token) || llama_vocab_is_eog(impl_->vocab, token)) return true;
+    return token == llama_vocab_bos(impl_->vocab);
 }
 
 Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out) {

@@ -80,6 +80,8 @@ class Session {
     Result<TokenizedSample> tokenize(const Sample& sample) const;
     // Text of one token (for reports and the activations dump).
     std::string token_text(int32_t token) const;
+    // True for BOS/EOS and other control tokens (chat-template markers): SAE training skips their rows.
+    bool is_special(int32_t token) const;
 
     // Runs one forward pass over `seqs` (each a full sample, total tokens <= max(batch_tokens, max_tokens),
     // count <= max_seqs) and writes the layer-L residual rows of every token, sample after sample, into

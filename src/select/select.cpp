@@ -427,6 +427,7 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
                        {"pool", fmt::format("{} ({} samples)", config.pool_path, n_pool)},
                        {"selected per target", std::to_string(n_select)}};
     MONA_RETURN_IF_ERROR(write_text(stage, "report.html", render_html_report(report)));
+    summary.report = std::move(report);
     const double seconds_write = seconds_since(t_write);
 
     // Manifest last, so it can record the hashes and every count.

@@ -19,6 +19,7 @@
 #include "capture/session.hpp"
 #include "mona/status.hpp"
 #include "pool/pool.hpp"
+#include "report/html_report.hpp"
 #include "select/embed.hpp"
 #include "text/formats.hpp"
 
@@ -72,6 +73,7 @@ struct SelectSummary {
     int32_t layer = 0;
     std::vector<TargetResult> targets;
     double seconds_total = 0.0;
+    ReportInput report;  // what report.html shows; also printed as a table by `mona demo`
 };
 
 // Checks the model/SAE pair and picks the layer: the SAE's own layer when it records one (an explicit

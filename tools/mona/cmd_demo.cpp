@@ -1,4 +1,53 @@
+// mona demo: the built-in end-to-end run. Writes the project's own multi-task demo pool (8 task families,
+// labelled) and exemplar sets for four target tasks, selects with the default model and SAE (or --model/--sae),
+// prints the family composition of each selection against the pool and writes report.html.
+#include <fmt/format.h>
+
 #include "commands.hpp"
+#include "demo/demo_corpus.hpp"
+#include "io/atomic_file.hpp"
+#include "select/select.hpp"
+
 namespace mona::cli {
-int cmd_demo(const ParsedArgs&, const std::string&) { return report_error(unsupported("demo: not built yet")); }
+
+Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
+
+namespace {
+
+constexpr int kPoolPerFamily = 40;
+constexpr int kExemplars = 8;
+const char* const kDemoTargets[] = {"math_word_problems", "code_generation", "translation", "sentiment_classification"};
+
+Status run_demo(const ParsedArgs& args, const std::string& command_line, std::string& table) {
+    MONA_TRY(SelectConfig config, select_config_from_args(args));
+    config.out_dir = args.get("out", "runs/demo");
+    config.command_line = command_line;
+    if (!args.has("count") && !args.has("ratio")) config.count = 20;
+    const std::string inputs = config.out_dir + "/inputs";
+    MONA_RETURN_IF_ERROR(ensure_dir(inputs));
+    config.pool_path = inputs + "/pool.jsonl";
+    MONA_RETURN_IF_ERROR(write_file_atomic(config.pool_path, to_jsonl(demo_pool(/*seed=*/1, kPoolPerFamily))));
+    for (const char* task : kDemoTargets) {
+        const std::string path = fmt::format("{}/target_{}.jsonl", inputs, task);
+        MONA_RETURN_IF_ERROR(write_file_atomic(path, to_jsonl(demo_targets(task, /*seed=*/1, kExemplars))));
+        config.targets.push_back({task, path});
+    }
+    MONA_TRY(SelectSummary summary, run_select(config));
+    table = render_text_table(summary.report);
+    table += fmt::format("\npool: {} samples of {} families; {} tokens; layer {}; {:.1f} s\nreport: {}/report.html\n",
+                         summary.n_pool_read, demo_families().size(), summary.n_pool_tokens, summary.layer,
+                         summary.seconds_total, config.out_dir);
+    return Status();
 }
+
+}  // namespace
+
+int cmd_demo(const ParsedArgs& args, const std::string& command_line) {
+    std::string table;
+    Status status = run_demo(args, command_line, table);
+    if (!status.ok()) return report_error(status);
+    std::fputs(table.c_str(), stdout);
+    return 0;
+}
+
+}  // namespace mona::cli

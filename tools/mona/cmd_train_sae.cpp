@@ -1,4 +1,320 @@
+// mona train-sae: train a TopK SAE (sae/train.hpp) on a model's residual stream at one layer.
+//
+// Documents stream from --input files (any record format mona reads; `builtin:demo-training` names the
+// project's own generated instruction corpus) through the model; the rows of non-special tokens (BOS, EOS and
+// chat-template control tokens excluded) of at most --doc-tokens tokens per document go through a shuffle
+// buffer into the trainer. Every 20th document is held out and measured at the end (FVU, L0).
+// Epoch 1 streams from the model; later epochs replay the rows kept in memory (when they fit in
+// --cache-mb), shuffled anew, else stream again. A checkpoint is written after every epoch; --resume continues
+// after the last completed epoch.
+// Output in --out: layers.<L-1>/ (sparsify cfg.json + sae.safetensors, loadable by `mona select`),
+// checkpoint.bin, train_state.json, train_log.tsv, metrics.json.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "capture/session.hpp"
 #include "commands.hpp"
+#include "demo/demo_corpus.hpp"
+#include "io/atomic_file.hpp"
+#include "io/sample_reader.hpp"
+#include "sae/sae.hpp"
+#include "sae/shuffle_buffer.hpp"
+#include "sae/train.hpp"
+#include "select/select.hpp"
+
 namespace mona::cli {
-int cmd_train_sae(const ParsedArgs&) { return report_error(unsupported("train-sae: not built yet")); }
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kBuiltinCorpus = "builtin:demo-training";
+constexpr int kHoldoutEvery = 20;
+
+// Calls on_doc(sample) for every document of every input, in order.
+template <class OnDoc>
+Status for_each_document(const std::vector<std::string>& inputs, InputFormat format, OnDoc&& on_doc) {
+    for (const auto& input : inputs) {
+        if (input.rfind(kBuiltinCorpus, 0) == 0) {
+            int per_family = 250;
+            if (input.size() > std::strlen(kBuiltinCorpus) + 1) per_family = std::atoi(input.c_str() + std::strlen(kBuiltinCorpus) + 1);
+            if (per_family < 1) return invalid_input(fmt::format("--input {}: expected builtin:demo-training[:N] with N >= 1", input));
+            // A seed of its own: the demo's pool and targets use other seeds.
+            for (const DemoSample& demo : demo_pool(/*seed=*/90210, per_family)) {
+                Sample sample;
+                sample.id = demo.id;
+                sample.task = demo.task;
+                sample.format = InputFormat::kMessages;
+                sample.turns = {{Role::kUser, demo.user}, {Role::kAssistant, demo.assistant}};
+                MONA_RETURN_IF_ERROR(on_doc(sample));
+            }
+            continue;
+        }
+        MONA_TRY(RecordReader reader, RecordReader::open(input));
+        RawRecord record;
+        while (true) {
+            MONA_TRY(bool more, reader.next(record));
+            if (!more) break;
+            MONA_TRY(Sample sample, parse_sample(record.bytes, format, {input, record.line_no, record.record_idx}));
+            MONA_RETURN_IF_ERROR(on_doc(sample));
+        }
+    }
+    return Status();
 }
+
+struct TrainRun {
+    Session* session = nullptr;
+    SaeTrainer* trainer = nullptr;
+    int32_t layer = 0;
+    int64_t batch_size = 0;
+    int64_t train_tokens = 0;
+    int64_t log_every = 0;
+    bool quiet = false;
+    std::ofstream* log = nullptr;
+    Clock::time_point start = Clock::now();
+    int64_t tokens_at_start = 0;
+    bool b_dec_ready = false;
+    std::vector<float> batch;
+
+    bool done() const { return trainer->tokens_seen() >= train_tokens; }
+
+    Status train_on(const float* rows, int64_t n) {
+        if (n <= 0 || done()) return Status();
+        if (!b_dec_ready) {
+            MONA_RETURN_IF_ERROR(trainer->init_b_dec(rows, n));
+            b_dec_ready = true;
+        }
+        SaeTrainStats s = trainer->step(rows, n);
+        if (!std::isfinite(s.loss)) return internal_error(fmt::format("training diverged at step {} (loss {})", s.step, s.loss));
+        const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+        const double rate = secs > 0 ? static_cast<double>(s.tokens_seen - tokens_at_start) / secs : 0.0;
+        if (log) *log << fmt::format("{}\t{}\t{:.5f}\t{:.5f}\t{:.2f}\t{:.4f}\t{:.5f}\t{:.0f}\n", s.step, s.tokens_seen, s.loss, s.fvu, s.l0, s.dead_fraction, s.auxk_loss, rate);
+        if (!quiet && (s.step % log_every == 0 || done())) {
+            const double left = rate > 0 ? static_cast<double>(train_tokens - s.tokens_seen) / rate : 0.0;
+            std::fprintf(stderr, "mona: step %lld  tokens %lld/%lld (%.0f%%)  FVU %.4f  L0 %.1f  dead %.1f%%  %.0f tokens/s  ETA %.0f s\n",
+                         static_cast<long long>(s.step), static_cast<long long>(s.tokens_seen),
+                         static_cast<long long>(train_tokens), 100.0 * static_cast<double>(s.tokens_seen) / static_cast<double>(train_tokens),
+                         s.fvu, s.l0, 100.0 * s.dead_fraction, rate, left);
+        }
+        return Status();
+    }
+};
+
+Status run_train_sae(const ParsedArgs& args) {
+    if (!args.has("input")) return invalid_input("--input FILE (or builtin:demo-training) is required");
+    if (!args.has("out")) return invalid_input("--out DIR is required");
+    const std::string out = args.get("out");
+    MONA_RETURN_IF_ERROR(ensure_dir(out));
+    MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
+
+    SessionOptions sopts;
+    sopts.model_path = model_path_arg(args);
+    sopts.n_threads = static_cast<int32_t>(args.get_int("threads", 0));
+    sopts.max_tokens = static_cast<int32_t>(args.get_int("doc-tokens", 256));
+    sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 2048));
+    sopts.template_name = args.get("template", "model");
+    sopts.verbose = args.on("verbose");
+    if (sopts.max_tokens < 1) return invalid_input("--doc-tokens must be >= 1");
+    MONA_TRY(Session session, Session::open(sopts));
+    const ModelInfo& mi = session.info();
+    const int32_t layer = static_cast<int32_t>(args.get_int("layer", mi.n_layer - 1));
+    MONA_TRY(std::string tensor_name, layer_tensor_name(layer, mi.n_layer, mi.path));
+    if (layer == 0) return invalid_input("--layer 0 (token embeddings) has no sparsify hookpoint name; pick L >= 1");
+    const std::string hookpoint = fmt::format("layers.{}", layer - 1);
+
+    SaeTrainOptions topts;
+    topts.d_in = mi.n_embd;
+    topts.n_latents = args.get_int("latents", 4608);
+    topts.k = static_cast<int32_t>(args.get_int("k", 32));
+    topts.batch_size = args.get_int("batch-size", 1024);
+    topts.lr = args.get_float("lr", 0.0);
+    topts.warmup_steps = args.get_int("warmup", 100);
+    topts.dead_after_tokens = args.get_int("dead-tokens", 1'000'000);
+    topts.seed = static_cast<uint64_t>(args.get_int("seed", 0));
+    topts.n_threads = sopts.n_threads;
+    const int64_t epochs = args.get_int("epochs", 1);
+    const int64_t train_tokens = args.get_int("train-tokens", 2'000'000);
+    const int64_t buffer_tokens = args.get_int("buffer-tokens", 65536);
+    if (topts.batch_size < 1) return invalid_input("--batch-size must be >= 1");
+    if (epochs < 1) return invalid_input("--epochs must be >= 1");
+    if (train_tokens < 1) return invalid_input("--train-tokens must be >= 1");
+    if (buffer_tokens < topts.batch_size) return invalid_input("--buffer-tokens must be >= --batch-size");
+
+    // Resume: the checkpoint and the state file must describe the same run.
+    const std::string ckpt_path = out + "/checkpoint.bin";
+    const std::string state_path = out + "/train_state.json";
+    nlohmann::json config = {{"model", mi.path}, {"layer", layer},     {"latents", topts.n_latents},
+                             {"k", topts.k},     {"inputs", args.all("input")}, {"doc_tokens", sopts.max_tokens},
+                             {"batch_size", topts.batch_size}, {"seed", topts.seed}, {"template", sopts.template_name}};
+    int64_t epochs_done = 0;
+    std::optional<SaeTrainer> trainer;
+    if (args.on("resume") && std::filesystem::exists(ckpt_path)) {
+        std::ifstream in(state_path);
+        nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
+        if (state.is_discarded() || !state.contains("config")) return invalid_input(fmt::format("{}: unreadable training state; remove {} to start over", state_path, out));
+        for (auto& [key, value] : config.items()) {
+            if (state["config"].value(key, nlohmann::json()) != value) {
+                return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {})", key,
+                                                 value.dump(), state["config"].value(key, nlohmann::json()).dump(), state_path));
+            }
+        }
+        epochs_done = state.value("epochs_done", 0);
+        MONA_TRY(SaeTrainer loaded, SaeTrainer::load_checkpoint(ckpt_path));
+        trainer.emplace(std::move(loaded));
+        if (!args.on("quiet")) std::fprintf(stderr, "mona: resuming after epoch %lld, step %lld\n", static_cast<long long>(epochs_done), static_cast<long long>(trainer->step_count()));
+    } else {
+        MONA_TRY(SaeTrainer created, SaeTrainer::create(topts));
+        trainer.emplace(std::move(created));
+    }
+
+    std::ofstream log(out + "/train_log.tsv", epochs_done > 0 ? std::ios::app : std::ios::trunc);
+    if (epochs_done == 0) log << "step\ttokens\tloss\tfvu\tl0\tdead_fraction\tauxk_loss\ttokens_per_s\n";
+    TrainRun run;
+    run.session = &session;
+    run.trainer = &*trainer;
+    run.layer = layer;
+    run.batch_size = topts.batch_size;
+    run.train_tokens = train_tokens;
+    run.log_every = std::max<int64_t>(1, args.get_int("log-every", 50));
+    run.quiet = args.on("quiet");
+    run.log = &log;
+    run.tokens_at_start = trainer->tokens_seen();
+    run.b_dec_ready = trainer->step_count() > 0;
+
+    const int64_t d = mi.n_embd;
+    const int64_t cache_limit_rows = args.get_int("cache-mb", 2048) * (1 << 20) / (d * 4);
+    std::vector<float> cache;  // rows of the first streamed epoch, replayed by later epochs
+    bool cache_complete = false;
+    std::vector<float> heldout;
+    int64_t n_docs_total = 0;
+
+    for (int64_t epoch = epochs_done; epoch < epochs && !run.done(); ++epoch) {
+        if (cache_complete) {
+            const int64_t n_rows = static_cast<int64_t>(cache.size()) / d;
+            std::vector<int64_t> order(static_cast<size_t>(n_rows));
+            std::iota(order.begin(), order.end(), 0);
+            std::mt19937_64 rng(topts.seed * 1000003 + static_cast<uint64_t>(epoch));
+            for (int64_t pos = n_rows - 1; pos > 0; --pos) std::swap(order[pos], order[rng() % static_cast<uint64_t>(pos + 1)]);
+            for (int64_t begin = 0; begin < n_rows && !run.done(); begin += topts.batch_size) {
+                const int64_t n = std::min(topts.batch_size, n_rows - begin);
+                run.batch.resize(static_cast<size_t>(n * d));
+                for (int64_t row = 0; row < n; ++row) {
+                    std::copy_n(cache.begin() + order[begin + row] * d, d, run.batch.begin() + row * d);
+                }
+                MONA_RETURN_IF_ERROR(run.train_on(run.batch.data(), n));
+            }
+        } else {
+            const bool fill_cache = cache.empty();
+            MONA_TRY(ShuffleBuffer buffer, ShuffleBuffer::create({d, buffer_tokens, 0, topts.seed + static_cast<uint64_t>(epoch)}));
+            std::vector<TokenizedSample> pending;
+            std::vector<bool> pending_heldout;
+            int64_t pending_tokens = 0;
+            int64_t doc_idx = 0;
+            std::vector<float> rows;
+            auto run_pending = [&]() -> Status {
+                if (pending.empty()) return Status();
+                std::vector<const std::vector<int32_t>*> seqs;
+                for (const auto& p : pending) seqs.push_back(&p.tokens);
+                MONA_RETURN_IF_ERROR(session.capture(seqs, layer, rows));
+                int64_t row0 = 0;
+                for (size_t item = 0; item < pending.size(); ++item) {
+                    for (size_t tok = 0; tok < pending[item].tokens.size(); ++tok, ++row0) {
+                        if (session.is_special(pending[item].tokens[tok])) continue;
+                        const float* row = rows.data() + row0 * d;
+                        if (pending_heldout[item]) {
+                            if (epoch == epochs_done) heldout.insert(heldout.end(), row, row + d);
+                            continue;
+                        }
+                        if (fill_cache && static_cast<int64_t>(cache.size()) / d < cache_limit_rows) cache.insert(cache.end(), row, row + d);
+                        int64_t pushed = 0;
+                        while (pushed < 1) {
+                            pushed = buffer.push(row, 1);
+                            while (buffer.pop_batch(topts.batch_size, run.batch)) {
+                                MONA_RETURN_IF_ERROR(run.train_on(run.batch.data(), topts.batch_size));
+                            }
+                        }
+                    }
+                }
+                pending.clear();
+                pending_heldout.clear();
+                pending_tokens = 0;
+                if (!run.quiet && doc_idx % 200 < static_cast<int64_t>(seqs.size())) {
+                    std::fprintf(stderr, "mona: epoch %lld: %lld documents streamed\n", static_cast<long long>(epoch + 1), static_cast<long long>(doc_idx));
+                }
+                return Status();
+            };
+            MONA_RETURN_IF_ERROR(for_each_document(args.all("input"), format, [&](const Sample& sample) -> Status {
+                if (run.done()) return Status();
+                auto tokens = session.tokenize(sample);
+                if (!tokens.ok()) return tokens.status().with_context(fmt::format("document {}", sample.id));
+                const bool is_heldout = doc_idx % kHoldoutEvery == kHoldoutEvery - 1;
+                ++doc_idx;
+                if (is_heldout && epoch != epochs_done) return Status();
+                const int64_t n = static_cast<int64_t>(tokens->tokens.size());
+                if (n == 0) return Status();
+                if (pending_tokens + n > sopts.batch_tokens || static_cast<int32_t>(pending.size()) >= session.options().max_seqs) {
+                    MONA_RETURN_IF_ERROR(run_pending());
+                }
+                pending.push_back(std::move(tokens.value()));
+                pending_heldout.push_back(is_heldout);
+                pending_tokens += n;
+                return Status();
+            }));
+            MONA_RETURN_IF_ERROR(run_pending());
+            std::vector<float> rest;
+            const int64_t n_rest = buffer.drain(rest);
+            for (int64_t begin = 0; begin < n_rest; begin += topts.batch_size) {
+                MONA_RETURN_IF_ERROR(run.train_on(rest.data() + begin * d, std::min(topts.batch_size, n_rest - begin)));
+            }
+            n_docs_total = doc_idx;
+            cache_complete = fill_cache && static_cast<int64_t>(cache.size()) / d < cache_limit_rows && !run.done();
+        }
+        MONA_RETURN_IF_ERROR(trainer->save_checkpoint(ckpt_path));
+        nlohmann::json state = {{"config", config}, {"epochs_done", epoch + 1}, {"step", trainer->step_count()}, {"tokens_seen", trainer->tokens_seen()}};
+        MONA_RETURN_IF_ERROR(write_file_atomic(state_path, state.dump(2) + "\n"));
+    }
+    if (trainer->step_count() == 0) return invalid_input("the training corpus produced no usable token rows");
+
+    const std::string sae_dir = out + "/" + hookpoint;
+    MONA_RETURN_IF_ERROR(trainer->save_sparsify(sae_dir, hookpoint));
+
+    // Held-out measurement with the saved file, read back the way `mona select` reads it.
+    nlohmann::json metrics = {{"model", mi.path}, {"layer", layer}, {"llama_tensor", tensor_name}, {"hookpoint", hookpoint},
+                              {"latents", topts.n_latents}, {"k", topts.k}, {"steps", trainer->step_count()},
+                              {"tokens_trained", trainer->tokens_seen()}, {"documents", n_docs_total},
+                              {"seconds", std::chrono::duration<double>(Clock::now() - run.start).count()}};
+    const int64_t n_heldout = static_cast<int64_t>(heldout.size()) / d;
+    if (n_heldout > 0) {
+        std::vector<float> x_hat(heldout.size());
+        trainer->reconstruct(heldout.data(), n_heldout, x_hat.data());
+        MONA_TRY(SaeModel saved, SaeModel::open({sae_dir}));
+        SparseCodes codes;
+        saved.encode(heldout.data(), n_heldout, codes);
+        std::vector<int64_t> fired(static_cast<size_t>(topts.n_latents), 0);
+        for (uint32_t latent : codes.idx) fired[latent] = 1;
+        metrics["heldout_tokens"] = n_heldout;
+        metrics["heldout_fvu"] = fvu(heldout.data(), x_hat.data(), n_heldout, d);
+        metrics["heldout_l0"] = static_cast<double>(codes.idx.size()) / static_cast<double>(n_heldout);
+        metrics["heldout_unused_fraction"] = 1.0 - static_cast<double>(std::accumulate(fired.begin(), fired.end(), int64_t{0})) / static_cast<double>(topts.n_latents);
+    }
+    int64_t n_dead = 0;
+    for (int64_t since : trainer->tokens_since_fired()) n_dead += since >= topts.dead_after_tokens;
+    metrics["dead_fraction"] = static_cast<double>(n_dead) / static_cast<double>(topts.n_latents);
+    MONA_RETURN_IF_ERROR(write_file_atomic(out + "/metrics.json", metrics.dump(2) + "\n"));
+    if (!run.quiet) std::fprintf(stderr, "mona: SAE written to %s\n%s\n", sae_dir.c_str(), metrics.dump(2).c_str());
+    return Status();
+}
+
+}  // namespace
+
+int cmd_train_sae(const ParsedArgs& args) {
+    Status status = run_train_sae(args);
+    return status.ok() ? 0 : report_error(status);
+}
+
+}  // namespace mona::cli

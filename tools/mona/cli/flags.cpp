@@ -88,6 +88,8 @@ const std::vector<FlagSpec>& flag_table() {
         {"seed", 0, K::kInt, "N", "random seed", "0", {"train-sae"}},
         {"log-every", 0, K::kInt, "STEPS", "log FVU, L0, dead fraction, tokens/s every STEPS steps", "50",
          {"train-sae"}},
+        {"cache-mb", 0, K::kInt, "MB", "keep up to MB of streamed activations in memory for epochs 2+", "2048",
+         {"train-sae"}},
         {"resume", 0, K::kSwitch, "", "continue from the checkpoint in --out", "", {"train-sae"}},
         {"quiet", 'q', K::kSwitch, "", "no progress messages", "", {"select", "train-sae", "demo", "activations"}},
         {"verbose", 'v', K::kSwitch, "", "forward llama.cpp's log to stderr", "", kModelVerbs},
