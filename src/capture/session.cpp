@@ -176,7 +176,7 @@ Result<std::string> layer_tensor_name(int32_t layer, int32_t n_layer, const std:
             "after the final norm and is not available)",
             layer, model_path, n_layer, n_layer - 1, n_layer));
     }
-    if (layer == 0) return std::string("inp_embd");
+    if (layer == 0) return std::string("embd");  // `inp_embd` is the vector-input leaf, never computed
     return fmt::format("l_out-{}", layer - 1);
 }
 

@@ -5,7 +5,7 @@
 // layer for every token of several samples per llama_decode call (each sample is its own sequence).
 //
 // Layer numbering follows HF transformers `hidden_states[L]`:
-//   L = 0             token embeddings                    llama.cpp tensor `inp_embd`
+//   L = 0             token embeddings                    llama.cpp tensor `embd`
 //   L = 1..n_layer-1  residual stream after block L-1     llama.cpp tensor `l_out-(L-1)`, sparsify `layers.(L-1)`
 //   L = n_layer       not available: HF applies the final norm there, llama.cpp gathers output rows only.
 // The eval callback stops the graph right after the captured tensor, so later layers are never computed.
@@ -61,7 +61,7 @@ struct TokenizedSample {
 // Reads the header of a GGUF without loading weights (vocab only).
 Result<ModelInfo> read_model_info(const std::string& path);
 
-// HF hidden_states[L] -> llama.cpp tensor name ("inp_embd" or "l_out-(L-1)"), or an error naming the range.
+// HF hidden_states[L] -> llama.cpp tensor name ("embd" or "l_out-(L-1)"), or an error naming the range.
 Result<std::string> layer_tensor_name(int32_t layer, int32_t n_layer, const std::string& model_path);
 
 class Session {

@@ -419,7 +419,8 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
     }
     const SaeInfo& si = sae.info();
     report.settings = {{"model", config.model_path},
-                       {"layer", fmt::format("{} (HF hidden_states; llama.cpp l_out-{})", summary.layer, summary.layer - 1)},
+                       {"layer", fmt::format("{} (HF hidden_states; llama.cpp {})", summary.layer,
+                                             layer_tensor_name(summary.layer, session.info().n_layer, "").value())},
                        {"SAE", fmt::format("{} ({} {}, d_in {}, d_sae {}, k {})", si.path, si.format, si.architecture,
                                            si.d_in, si.d_sae, config.k > 0 ? config.k : si.k)},
                        {"tokens", token_mode_name(config.token_mode)},
@@ -443,7 +444,7 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
                        {"format", si.format},      {"architecture", si.architecture}, {"d_in", si.d_in},
                        {"d_sae", si.d_sae},        {"k", si.k},                       {"hook", si.hook}};
     manifest["parameters"] = {{"layer", summary.layer},
-                              {"llama_tensor", summary.layer == 0 ? std::string("inp_embd")
+                              {"llama_tensor", summary.layer == 0 ? std::string("embd")
                                                                   : fmt::format("l_out-{}", summary.layer - 1)},
                               {"k", config.k > 0 ? config.k : si.k},
                               {"tokens", token_mode_name(config.token_mode)},

@@ -425,3 +425,44 @@ TEST_F(SafetensorsTest, RewriteReplacesTheFile) {
 
 }  // namespace
 }  // namespace mona
+
+namespace mona {
+namespace {
+
+TEST_F(SafetensorsTest, WritesIntegerTensorsVerbatim) {
+    const int32_t ids[3] = {7, -1, 49151};
+    const int64_t offsets[2] = {0, 1LL << 40};
+    const float vals[1] = {2.5f};
+    const std::string path = file("ints.safetensors");
+    ASSERT_TRUE(write_safetensors(path, {{"ids", {3}, nullptr, "I32", ids},
+                                         {"offsets", {2}, nullptr, "I64", offsets},
+                                         {"vals", {1}, vals, "F32", nullptr}})
+                    .ok());
+    auto st = SafetensorsFile::open(path);
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    const TensorInfo& info = st->tensors().at("ids");
+    EXPECT_EQ("I32", info.dtype);
+    EXPECT_EQ(12u, info.end - info.begin);
+    EXPECT_EQ("I64", st->tensors().at("offsets").dtype);
+    // The integers sit in the data buffer in name order: ids (12 bytes), offsets (16 bytes), vals.
+    const std::string bytes = read_bytes(path);
+    uint64_t header_len = 0;
+    for (int byte_idx = 7; byte_idx >= 0; --byte_idx) header_len = (header_len << 8) | static_cast<uint8_t>(bytes[byte_idx]);
+    const char* data = bytes.data() + 8 + header_len;
+    int32_t got_ids[3];
+    int64_t got_offsets[2];
+    std::memcpy(got_ids, data + info.begin, sizeof(got_ids));
+    std::memcpy(got_offsets, data + st->tensors().at("offsets").begin, sizeof(got_offsets));
+    EXPECT_EQ(49151, got_ids[2]);
+    EXPECT_EQ(-1, got_ids[1]);
+    EXPECT_EQ(1LL << 40, got_offsets[1]);
+    auto v = st->read_f32("vals");
+    ASSERT_TRUE(v.ok());
+    EXPECT_EQ(2.5f, v.value()[0]);
+    // An integer tensor without data is refused before anything is written.
+    EXPECT_FALSE(write_safetensors(file("bad.safetensors"), {{"ids", {3}, nullptr, "I32", nullptr}}).ok());
+    EXPECT_FALSE(fs::exists(file("bad.safetensors")));
+}
+
+}  // namespace
+}  // namespace mona

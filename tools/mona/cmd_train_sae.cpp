@@ -116,7 +116,7 @@ Status run_train_sae(const ParsedArgs& args) {
     sopts.model_path = model_path_arg(args);
     sopts.n_threads = static_cast<int32_t>(args.get_int("threads", 0));
     sopts.max_tokens = static_cast<int32_t>(args.get_int("doc-tokens", 256));
-    sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 2048));
+    sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
     sopts.template_name = args.get("template", "model");
     sopts.verbose = args.on("verbose");
     if (sopts.max_tokens < 1) return invalid_input("--doc-tokens must be >= 1");

@@ -1,12 +1,22 @@
 // mona: task-specific data selection for instruction tuning (MoNA) on llama.cpp.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "cli/flags.hpp"
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
+    // llama.cpp's OpenMP workers spin between graph computations by default; alternating with the BLAS threads
+    // of the SAE encoder on the same cores, that spinning cost 2x in throughput on a 2-core machine. libgomp
+    // reads its policy once at load time, so set it and re-execute once (an explicit user setting is kept).
+    if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv);  // returns only on failure; then carry on with the default policy
+    }
     std::signal(SIGPIPE, SIG_IGN);  // a closed pipe ends output quietly (stdout writes fail, exit code 0)
     using namespace mona::cli;
     auto parsed = parse_args(argc, argv);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One-command set-up of mona on a fresh Debian 12 machine: system packages, the pinned llama.cpp source, the
+# default model, the build, and the default SAE. Safe to re-run: every step skips work already done.
+#
+#   scripts/setup.sh            # then: build/bin/mona demo
+#
+# Environment: MONA_HOME (default ~/.cache/mona) for the model and SAE; MONA_BUILD_DIR (default build);
+# MONA_JOBS (default: number of cores).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+build="${MONA_BUILD_DIR:-build}"
+jobs="${MONA_JOBS:-$(nproc)}"
+
+packages=(build-essential cmake git pkg-config python3 python3-pip zlib1g-dev libopenblas-dev nlohmann-json3-dev
+          libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev fortunes)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if ((${#missing[@]})); then
+    echo "mona: installing Debian packages: ${missing[*]}" >&2
+    sudo_cmd=(); [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v python3 >/dev/null || { echo "mona: error: python3 is required by the set-up scripts" >&2; exit 1; }
+
+scripts/fetch_llama.sh
+scripts/fetch_model.sh
+
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j "$jobs" --target mona mona_unit_tests mona_integration_tests
+
+MONA_BIN="$root/$build/bin/mona" scripts/train_default_sae.sh
+echo "mona: set-up done. Try: $build/bin/mona demo" >&2
