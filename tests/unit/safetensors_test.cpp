@@ -392,7 +392,7 @@ TEST_F(SafetensorsTest, WriteRejectsBadRequestsWithoutCreatingFiles) {
         const char* detail;
     };
     const Case cases[] = {
-        {"bad dtype", {{"w", {1}, v, "I64"}}, "dtype I64"},
+        {"bad dtype", {{"w", {1}, v, "U8"}}, "dtype U8"},
         {"duplicate", {{"w", {1}, v, "F32"}, {"w", {1}, v, "F32"}}, "twice"},
         {"empty name", {{"", {1}, v, "F32"}}, "empty name"},
         {"reserved name", {{"__metadata__", {1}, v, "F32"}}, "reserved"},
