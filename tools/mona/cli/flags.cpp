@@ -38,7 +38,9 @@ const std::vector<VerbSpec>& verb_table() {
 const std::vector<FlagSpec>& flag_table() {
     using K = ValueKind;
     static const std::vector<FlagSpec> flags = {
-        {"model", 'm', K::kString, "PATH", "GGUF selection model", "built-in SmolLM2-135M-Instruct", kModelVerbs},
+        {"model", 'm', K::kString, "PATH", "GGUF selection model: a path, or an http(s):// URL downloaded once (resumable) into $MONA_HOME/models", "built-in SmolLM2-135M-Instruct", kModelVerbs},
+        {"model-sha256", 0, K::kString, "HEX", "expected sha256 of the model file (checked; required trust for URLs)",
+         "", kModelVerbs},
         {"sae", 0, K::kString, "DIR", "SAE folder (sparsify cfg.json + sae.safetensors, or SAELens)",
          "built-in SAE of the built-in model", {"select", "info", "activations", "demo"}},
         {"pool", 'p', K::kString, "FILE", "pool of candidate samples (JSONL, JSON array, optionally gzip)", "",
