@@ -26,7 +26,9 @@ const char* token_mode_name(TokenMode mode) {
 
 std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode mode) {
     const int64_t n = static_cast<int64_t>(sample.tokens.size());
-    const int64_t first = sample.has_bos ? 1 : 0;
+    // Position 0 is BOS, or, in models that add none (SmolLM2, Qwen2), the template's first token; either way it
+    // is the attention sink, whose residual norm is ~100x a normal token's and would dominate every pooled vector.
+    const int64_t first = 1;
     const int64_t n_prompt = std::clamp<int64_t>(sample.n_prompt, 0, n);
     switch (mode) {
         case TokenMode::kAll: return {0, n};

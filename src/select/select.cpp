@@ -231,21 +231,43 @@ Result<int32_t> resolve_layer(int32_t requested, const ModelInfo& model, const S
     return layer;
 }
 
-Result<SelectSummary> run_select(const SelectConfig& config) {
-    const auto t_start = Clock::now();
+namespace {
+
+// The model, the SAE and the embedding settings of one run.
+struct SelectEngine {
+    SaeModel sae;
+    Session session;
+    EmbedOptions eopts;
+    static Result<SelectEngine> open(const SelectConfig& config);
+};
+
+// What a run accumulates before it writes: target prototypes, one row and one score per target per pool sample.
+struct SelectRun {
     SelectSummary summary;
+    std::vector<SkipRow> skipped;
+    std::vector<Prototype> prototypes;
+    std::vector<std::vector<int64_t>> target_lengths;
+    std::vector<PoolRow> rows;                // ascending record_idx
+    std::vector<std::vector<double>> scores;  // [target][row]
+    bool fill_labels = false;                 // rows lack task/snippet: read them from the pool when writing
+    double seconds_targets = 0.0;
+    double seconds_pool = 0.0;
+};
+
+Status check_select_config(const SelectConfig& config) {
     if (config.targets.empty()) return invalid_input("no --target given: name at least one target exemplar file");
-    {
-        std::map<std::string, int> seen;
-        for (const auto& target : config.targets) {
-            if (seen[target.name]++ > 0) return invalid_input(fmt::format("target name '{}' given twice", target.name));
-        }
+    std::map<std::string, int> seen;
+    for (const auto& target : config.targets) {
+        if (seen[target.name]++ > 0) return invalid_input(fmt::format("target name '{}' given twice", target.name));
     }
     if (config.count < 0) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
     if (config.count == 0 && !(config.ratio > 0.0 && config.ratio <= 1.0)) {
         return invalid_input(fmt::format("--ratio must be in (0, 1], got {}", config.ratio));
     }
+    return Status();
+}
 
+Result<SelectEngine> SelectEngine::open(const SelectConfig& config) {
     MONA_TRY(SaeModel sae, SaeModel::open({config.sae_path}));
     SessionOptions sopts;
     sopts.model_path = config.model_path;
@@ -255,7 +277,7 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
     sopts.template_name = config.template_name;
     sopts.verbose = config.verbose;
     MONA_TRY(Session session, Session::open(sopts));
-    MONA_TRY(summary.layer, resolve_layer(config.layer, session.info(), sae.info()));
+    MONA_TRY(int32_t layer, resolve_layer(config.layer, session.info(), sae.info()));
     if (config.k < 0 || (config.k > 0 && sae.info().k == 0)) {
         return invalid_input(fmt::format("--k {} needs a TopK SAE with k >= 1; SAE {} is {}", config.k, sae.info().path,
                                          sae.info().architecture));
@@ -263,17 +285,24 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
     if (config.k > sae.info().d_sae) {
         return invalid_input(fmt::format("--k {} is larger than the SAE width {}", config.k, sae.info().d_sae));
     }
-
     EmbedOptions eopts;
-    eopts.layer = summary.layer;
+    eopts.layer = layer;
     eopts.k_override = config.k;
     eopts.token_mode = config.token_mode;
     eopts.pooling = config.pooling;
-    std::vector<SkipRow> skipped;
+    return SelectEngine{std::move(sae), std::move(session), eopts};
+}
 
-    // 1. Targets: embed every exemplar file and build one prototype per target.
-    std::vector<Prototype> prototypes;
-    std::vector<std::vector<int64_t>> target_lengths(config.targets.size());
+Status embed_targets(const SelectConfig& config, SelectEngine& engine, SelectRun& run) {
+    Session& session = engine.session;
+    const SaeModel& sae = engine.sae;
+    const EmbedOptions& eopts = engine.eopts;
+    std::vector<SkipRow>& skipped = run.skipped;
+    SelectSummary& summary = run.summary;
+    std::vector<Prototype>& prototypes = run.prototypes;
+    std::vector<std::vector<int64_t>>& target_lengths = run.target_lengths;
+    target_lengths.assign(config.targets.size(), {});
+    summary.layer = eopts.layer;
     const auto t_targets = Clock::now();
     for (size_t target_idx = 0; target_idx < config.targets.size(); ++target_idx) {
         const TargetSpec& target = config.targets[target_idx];
@@ -301,52 +330,32 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
         for (float v : prototypes.back().dense) result.prototype_nnz += v != 0.0f;
         summary.targets.push_back(result);
     }
-    const double seconds_targets = seconds_since(t_targets);
+    run.seconds_targets = seconds_since(t_targets);
+    return Status();
+}
 
-    // 2. Pool: one streaming pass shared by all targets.
-    const auto t_pool = Clock::now();
-    const size_t n_targets = prototypes.size();
-    std::vector<PoolRow> rows;
-    std::vector<std::vector<double>> scores(n_targets);
-    Progress progress(config.progress, "pool");
-    Embedder embedder(session, sae, eopts, [&](EmbeddedSample& item) -> Status {
-        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
-            scores[target_idx][item.tag] = jaccard(item.pooled, prototypes[target_idx]);
-        }
-        return Status();
-    });
-    const size_t pool_skipped_before = skipped.size();
-    MONA_RETURN_IF_ERROR(stream_samples(config.pool_path, config, session, skipped,
-                                        [&](const Sample& sample, TokenizedSample tokens) -> Status {
-                                            PoolRow row;
-                                            row.record_idx = sample.record_idx;
-                                            row.line_no = sample.line_no;
-                                            row.id = sample.id;
-                                            row.task = sample.task;
-                                            row.snippet = snippet_of(sample);
-                                            row.n_tokens = static_cast<int64_t>(tokens.tokens.size());
-                                            row.truncated = tokens.truncated;
-                                            summary.n_pool_truncated += tokens.truncated;
-                                            summary.n_pool_tokens += row.n_tokens;
-                                            rows.push_back(std::move(row));
-                                            for (auto& s : scores) s.push_back(0.0);
-                                            MONA_RETURN_IF_ERROR(embedder.add(rows.size() - 1, std::move(tokens)));
-                                            progress.update(static_cast<int64_t>(rows.size()), embedder.n_tokens_run());
-                                            return Status();
-                                        }));
-    MONA_RETURN_IF_ERROR(embedder.flush());
-    progress.update(static_cast<int64_t>(rows.size()), embedder.n_tokens_run(), true);
-    summary.n_pool_read = static_cast<int64_t>(rows.size());
-    summary.n_pool_skipped = static_cast<int64_t>(skipped.size() - pool_skipped_before);
-    const double seconds_pool = seconds_since(t_pool);
-    if (rows.empty()) return invalid_input(fmt::format("pool {} holds no usable sample", config.pool_path));
-
-    // 3. Select and write.
+Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& engine, SelectRun& run,
+                                      std::chrono::steady_clock::time_point t_start, const nlohmann::json& extra) {
+    const Session& session = engine.session;
+    const SaeModel& sae = engine.sae;
+    SelectSummary& summary = run.summary;
+    const std::vector<PoolRow>& rows = run.rows;
+    const std::vector<std::vector<double>>& scores = run.scores;
+    const std::vector<SkipRow>& skipped = run.skipped;
+    const std::vector<std::vector<int64_t>>& target_lengths = run.target_lengths;
+    const size_t n_targets = scores.size();
+    const double seconds_targets = run.seconds_targets;
+    const double seconds_pool = run.seconds_pool;
     const auto t_write = Clock::now();
     const int64_t n_pool = static_cast<int64_t>(rows.size());
     int64_t n_select = config.count > 0 ? config.count : std::llround(config.ratio * static_cast<double>(n_pool));
     n_select = std::clamp<int64_t>(n_select, 1, n_pool);
 
+    std::vector<std::string> labels(rows.size()), snippets(rows.size());
+    for (size_t pos = 0; pos < rows.size() && !run.fill_labels; ++pos) {
+        labels[pos] = rows[pos].task;
+        snippets[pos] = rows[pos].snippet;
+    }
     std::vector<std::vector<uint64_t>> selected(n_targets);
     std::unordered_map<uint64_t, std::string> raw_by_record;  // record_idx -> raw bytes, selected records only
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
@@ -356,12 +365,24 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
     }
     {
         // Second read of the pool for the selected records' exact bytes (5 % of the pool, not all of it).
+        size_t next_row = 0;
         MONA_TRY(RecordReader reader, RecordReader::open(config.pool_path));
         RawRecord record;
         while (true) {
             MONA_TRY(bool more, reader.next(record));
             if (!more) break;
             auto it = raw_by_record.find(record.record_idx);
+            if (run.fill_labels) {
+                // Rows from a store carry no label or snippet: take them from the pool on this pass.
+                while (next_row < rows.size() && rows[next_row].record_idx < record.record_idx) ++next_row;
+                if (next_row < rows.size() && rows[next_row].record_idx == record.record_idx) {
+                    auto sample = parse_sample(record.bytes, config.format, {config.pool_path, record.line_no, record.record_idx});
+                    if (sample.ok()) {
+                        labels[next_row] = sample->task;
+                        snippets[next_row] = snippet_of(sample.value());
+                    }
+                }
+            }
             if (it != raw_by_record.end()) it->second = std::move(record.bytes);
         }
     }
@@ -386,7 +407,7 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
         for (int64_t pos = 0; pos < n_pool; ++pos) {
             const PoolRow& row = rows[static_cast<size_t>(pos)];
             tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\t{}\t{}\n", row.record_idx, tsv_field(row.id), row.line_no,
-                               tsv_field(row.task), row.n_tokens, row.truncated ? 1 : 0, scores[target_idx][pos],
+                               tsv_field(labels[pos]), row.n_tokens, row.truncated ? 1 : 0, scores[target_idx][pos],
                                rank[pos], rank[pos] <= static_cast<uint64_t>(n_select) ? 1 : 0);
         }
         MONA_RETURN_IF_ERROR(write_text(stage, name + "/scores.tsv", tsv));
@@ -402,11 +423,11 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
     // Report.
     ReportInput report;
     report.title = "mona selection";
+    report.pool_labels = labels;
+    report.pool_snippets = snippets;
     for (const auto& row : rows) {
-        report.pool_labels.push_back(row.task);
         report.pool_token_counts.push_back(row.n_tokens);
         report.pool_ids.push_back(row.id);
-        report.pool_snippets.push_back(row.snippet);
     }
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
         ReportTarget target;
@@ -476,12 +497,70 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
     }
     manifest["targets"] = targets;
     manifest["targets_skipped"] = summary.n_target_skipped;
+    for (const auto& [key, value] : extra.items()) manifest[key] = value;
     summary.seconds_total = seconds_since(t_start);
     manifest["timings_s"] = {{"targets", seconds_targets}, {"pool", seconds_pool}, {"write", seconds_write},
                              {"total", summary.seconds_total}};
     MONA_RETURN_IF_ERROR(write_text(stage, "manifest.json", manifest.dump(2) + "\n"));
     MONA_RETURN_IF_ERROR(stage.commit());
     return summary;
+}
+
+}  // namespace
+
+Result<SelectSummary> run_select(const SelectConfig& config) {
+    const auto t_start = Clock::now();
+    MONA_RETURN_IF_ERROR(check_select_config(config));
+    MONA_TRY(SelectEngine engine, SelectEngine::open(config));
+    SelectRun run;
+    MONA_RETURN_IF_ERROR(embed_targets(config, engine, run));
+    Session& session = engine.session;
+    const SaeModel& sae = engine.sae;
+    const EmbedOptions& eopts = engine.eopts;
+    std::vector<SkipRow>& skipped = run.skipped;
+    SelectSummary& summary = run.summary;
+    const std::vector<Prototype>& prototypes = run.prototypes;
+    std::vector<PoolRow>& rows = run.rows;
+    std::vector<std::vector<double>>& scores = run.scores;
+
+    // 2. Pool: one streaming pass shared by all targets.
+    const auto t_pool = Clock::now();
+    const size_t n_targets = prototypes.size();
+    scores.assign(n_targets, {});
+    Progress progress(config.progress, "pool");
+    Embedder embedder(session, sae, eopts, [&](EmbeddedSample& item) -> Status {
+        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+            scores[target_idx][item.tag] = jaccard(item.pooled, prototypes[target_idx]);
+        }
+        return Status();
+    });
+    const size_t pool_skipped_before = skipped.size();
+    MONA_RETURN_IF_ERROR(stream_samples(config.pool_path, config, session, skipped,
+                                        [&](const Sample& sample, TokenizedSample tokens) -> Status {
+                                            PoolRow row;
+                                            row.record_idx = sample.record_idx;
+                                            row.line_no = sample.line_no;
+                                            row.id = sample.id;
+                                            row.task = sample.task;
+                                            row.snippet = snippet_of(sample);
+                                            row.n_tokens = static_cast<int64_t>(tokens.tokens.size());
+                                            row.truncated = tokens.truncated;
+                                            summary.n_pool_truncated += tokens.truncated;
+                                            summary.n_pool_tokens += row.n_tokens;
+                                            rows.push_back(std::move(row));
+                                            for (auto& s : scores) s.push_back(0.0);
+                                            MONA_RETURN_IF_ERROR(embedder.add(rows.size() - 1, std::move(tokens)));
+                                            progress.update(static_cast<int64_t>(rows.size()), embedder.n_tokens_run());
+                                            return Status();
+                                        }));
+    MONA_RETURN_IF_ERROR(embedder.flush());
+    progress.update(static_cast<int64_t>(rows.size()), embedder.n_tokens_run(), true);
+    summary.n_pool_read = static_cast<int64_t>(rows.size());
+    summary.n_pool_skipped = static_cast<int64_t>(skipped.size() - pool_skipped_before);
+    run.seconds_pool = seconds_since(t_pool);
+    if (rows.empty()) return invalid_input(fmt::format("pool {} holds no usable sample", config.pool_path));
+
+    return write_selection(config, engine, run, t_start, nlohmann::json::object());
 }
 
 }  // namespace mona

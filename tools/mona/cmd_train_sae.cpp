@@ -1,8 +1,8 @@
 // mona train-sae: train a TopK SAE (sae/train.hpp) on a model's residual stream at one layer.
 //
 // Documents stream from --input files (any record format mona reads; `builtin:demo-training` names the
-// project's own generated instruction corpus) through the model; the rows of non-special tokens (BOS, EOS and
-// chat-template control tokens excluded) of at most --doc-tokens tokens per document go through a shuffle
+// project's own generated instruction corpus) through the model; the rows of non-special tokens (BOS, EOS,
+// chat-template control tokens and the first position, the attention sink, excluded) of at most --doc-tokens tokens per document go through a shuffle
 // buffer into the trainer. Every 20th document is held out and measured at the end (FVU, L0).
 // Epoch 1 streams from the model; later epochs replay the rows kept in memory (when they fit in
 // --cache-mb), shuffled anew, else stream again. A checkpoint is written after every epoch; --resume continues
@@ -80,6 +80,16 @@ struct TrainRun {
     int64_t tokens_at_start = 0;
     bool b_dec_ready = false;
     std::vector<float> batch;
+    int64_t epoch = 0, n_epochs = 1, epochs_left = 0;  // progress: epochs_left counts the current one
+    int64_t epoch_rows = 0;                            // rows per epoch once known (0 during epoch 1)
+    int64_t rows_into_epoch = 0;
+
+    void begin_epoch(int64_t e, int64_t rows_per_epoch) {
+        epoch = e;
+        epochs_left = n_epochs - e;
+        epoch_rows = rows_per_epoch;
+        rows_into_epoch = 0;
+    }
 
     bool done() const { return trainer->tokens_seen() >= train_tokens; }
 
@@ -95,12 +105,16 @@ struct TrainRun {
         const double rate = secs > 0 ? static_cast<double>(s.tokens_seen - tokens_at_start) / secs : 0.0;
         if (log) *log << fmt::format("{}\t{}\t{:.5f}\t{:.5f}\t{:.2f}\t{:.4f}\t{:.5f}\t{:.0f}\n", s.step, s.tokens_seen, s.loss, s.fvu, s.l0, s.dead_fraction, s.auxk_loss, rate);
         if (!quiet && (s.step % log_every == 0 || done())) {
-            const double left = rate > 0 ? static_cast<double>(train_tokens - s.tokens_seen) / rate : 0.0;
-            std::fprintf(stderr, "mona: step %lld  tokens %lld/%lld (%.0f%%)  FVU %.4f  L0 %.1f  dead %.1f%%  %.0f tokens/s  ETA %.0f s\n",
-                         static_cast<long long>(s.step), static_cast<long long>(s.tokens_seen),
-                         static_cast<long long>(train_tokens), 100.0 * static_cast<double>(s.tokens_seen) / static_cast<double>(train_tokens),
-                         s.fvu, s.l0, 100.0 * s.dead_fraction, rate, left);
+            // The end is known once the epoch length is (after epoch 1) or when --train-tokens binds first.
+            int64_t goal = train_tokens;
+            if (epoch_rows > 0) goal = std::min(goal, s.tokens_seen + epoch_rows * epochs_left - rows_into_epoch);
+            std::string eta = "ETA unknown until epoch 1 ends";
+            if (epoch_rows > 0 && rate > 0) eta = fmt::format("ETA {:.0f} s", static_cast<double>(goal - s.tokens_seen) / rate);
+            std::fprintf(stderr, "mona: epoch %lld/%lld  step %lld  tokens %lld  FVU %.4f  L0 %.1f  dead %.1f%%  %.0f tokens/s  %s\n",
+                         static_cast<long long>(epoch + 1), static_cast<long long>(n_epochs), static_cast<long long>(s.step),
+                         static_cast<long long>(s.tokens_seen), s.fvu, s.l0, 100.0 * s.dead_fraction, rate, eta.c_str());
         }
+        rows_into_epoch += n;
         return Status();
     }
 };
@@ -193,7 +207,9 @@ Status run_train_sae(const ParsedArgs& args) {
     std::vector<float> heldout;
     int64_t n_docs_total = 0;
 
+    run.n_epochs = epochs;
     for (int64_t epoch = epochs_done; epoch < epochs && !run.done(); ++epoch) {
+        run.begin_epoch(epoch, cache_complete ? static_cast<int64_t>(cache.size()) / d : 0);
         if (cache_complete) {
             const int64_t n_rows = static_cast<int64_t>(cache.size()) / d;
             std::vector<int64_t> order(static_cast<size_t>(n_rows));
@@ -224,7 +240,8 @@ Status run_train_sae(const ParsedArgs& args) {
                 int64_t row0 = 0;
                 for (size_t item = 0; item < pending.size(); ++item) {
                     for (size_t tok = 0; tok < pending[item].tokens.size(); ++tok, ++row0) {
-                        if (session.is_special(pending[item].tokens[tok])) continue;
+                        // Special tokens and the first position (the attention sink) are outliers, not text.
+                        if (tok == 0 || session.is_special(pending[item].tokens[tok])) continue;
                         const float* row = rows.data() + row0 * d;
                         if (pending_heldout[item]) {
                             if (epoch == epochs_done) heldout.insert(heldout.end(), row, row + d);
