@@ -15,6 +15,7 @@
 #include "report/html_report.hpp"
 #include "score/jaccard.hpp"
 #include "score/topn.hpp"
+#include "store/feature_store.hpp"
 #include "util/sha256.hpp"
 
 #ifndef MONA_LLAMA_VERSION
@@ -101,14 +102,16 @@ class Progress {
 
 // Reads, parses and tokenises every record of `path`; hands tokenised samples to `on_sample`.
 // A bad record is an error (naming path:line and the field), or a counted skip with skip_bad.
-template <class OnSample>
+template <class OnSample, class Wanted = bool (*)(uint64_t)>
 Status stream_samples(const std::string& path, const SelectConfig& config, Session& session,
-                      std::vector<SkipRow>& skipped, OnSample&& on_sample) {
+                      std::vector<SkipRow>& skipped, OnSample&& on_sample,
+                      Wanted wanted = [](uint64_t) { return true; }) {
     MONA_TRY(RecordReader reader, RecordReader::open(path));
     RawRecord record;
     while (true) {
         MONA_TRY(bool more, reader.next(record));
         if (!more) break;
+        if (!wanted(record.record_idx)) continue;
         SourceLoc loc{path, record.line_no, record.record_idx};
         Result<Sample> sample = parse_sample(record.bytes, config.format, loc);
         Result<TokenizedSample> tokens = sample.ok() ? session.tokenize(sample.value()) : sample.status();
@@ -561,6 +564,162 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
     if (rows.empty()) return invalid_input(fmt::format("pool {} holds no usable sample", config.pool_path));
 
     return write_selection(config, engine, run, t_start, nlohmann::json::object());
+}
+
+namespace {
+
+// The parameters that decide a stored vector; a store records them and score/resume check them.
+Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngine& engine) {
+    MONA_TRY(std::string model_sha, sha256_file(config.model_path));
+    MONA_TRY(std::string sae_sha, sha256_file(engine.sae.info().weights_file));
+    MONA_TRY(std::string pool_sha, sha256_file(config.pool_path));
+    const SaeInfo& si = engine.sae.info();
+    return nlohmann::json{{"model_path", config.model_path},
+                          {"model_sha256", model_sha},
+                          {"sae_path", si.path},
+                          {"sae_sha256", sae_sha},
+                          {"layer", engine.eopts.layer},
+                          {"k", config.k > 0 ? config.k : si.k},
+                          {"tokens", token_mode_name(config.token_mode)},
+                          {"pooling", pooling_mode_name(config.pooling)},
+                          {"template", config.template_name},
+                          {"format", input_format_name(config.format)},
+                          {"max_tokens", config.max_tokens},
+                          {"pool_path", config.pool_path},
+                          {"pool_sha256", pool_sha},
+                          {"source_pos", "line"},
+                          {"tool", std::string("mona ") + MONA_VERSION}};
+}
+
+}  // namespace
+
+Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptions& options) {
+    if (options.n_slices < 1 || options.slice_idx >= options.n_slices) {
+        return invalid_input(fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
+    }
+    MONA_TRY(SelectEngine engine, SelectEngine::open(config));
+    MONA_TRY(nlohmann::json params, store_params(config, engine));
+    StoreOptions sopts;
+    sopts.keep = options.keep;
+    sopts.shard_rows = options.shard_rows;
+    sopts.params_json = params.dump();
+    sopts.resume = true;
+    sopts.slice_idx = options.slice_idx;
+    sopts.n_slices = options.n_slices;
+    MONA_TRY(StoreWriter writer, StoreWriter::open(config.out_dir, sopts));
+    EmbedSummary summary;
+    summary.n_resumed = static_cast<int64_t>(writer.n_done());
+    const std::optional<uint64_t> last_done = writer.last_record_idx();
+
+    const int64_t shard_rows = static_cast<int64_t>(options.shard_rows ? options.shard_rows : kDefaultShardRows);
+    std::vector<SkipRow> skipped;
+    std::vector<StoredSample> meta;  // record_idx/line/id of queued samples, by Embedder tag
+    Progress progress(config.progress, "embed");
+    Embedder embedder(engine.session, engine.sae, engine.eopts, [&](EmbeddedSample& item) -> Status {
+        StoredSample& stored = meta[item.tag];
+        stored.n_tokens = static_cast<uint32_t>(item.tokens.tokens.size());
+        stored.vec = std::move(item.pooled);
+        Status status = writer.append(stored);
+        stored = StoredSample();  // release the vector
+        ++summary.n_embedded;
+        return status;
+    });
+    Status streamed = stream_samples(config.pool_path, config, engine.session, skipped,
+                                     [&](const Sample& sample, TokenizedSample tokens) -> Status {
+                                         StoredSample stored;
+                                         stored.record_idx = sample.record_idx;
+                                         stored.source_pos = sample.line_no;
+                                         stored.id = sample.id;
+                                         summary.n_truncated += tokens.truncated;
+                                         meta.push_back(std::move(stored));
+                                         MONA_RETURN_IF_ERROR(embedder.add(meta.size() - 1, std::move(tokens)));
+                                         // Batches never straddle a shard boundary, so a resumed run batches (and
+                                         // therefore computes) every sample exactly as an uninterrupted one.
+                                         if ((summary.n_resumed + static_cast<int64_t>(meta.size())) % shard_rows == 0) {
+                                             MONA_RETURN_IF_ERROR(embedder.flush());
+                                         }
+                                         progress.update(summary.n_embedded, embedder.n_tokens_run());
+                                         return Status();
+                                     },
+                                     [&](uint64_t record_idx) {
+                                         // Other slices' records and those already stored never reach the model.
+                                         return belongs_to_slice(record_idx, options.slice_idx, options.n_slices) &&
+                                                (!last_done || record_idx > *last_done);
+                                     });
+    MONA_RETURN_IF_ERROR(streamed);
+    MONA_RETURN_IF_ERROR(embedder.flush());
+    MONA_RETURN_IF_ERROR(writer.commit());
+    summary.n_skipped = static_cast<int64_t>(skipped.size());
+    if (config.skip_bad) {
+        std::string tsv = "file\tline\trecord\terror\n";
+        for (const auto& row : skipped) {
+            tsv += fmt::format("{}\t{}\t{}\t{}\n", tsv_field(row.path), row.line_no, row.record_idx, tsv_field(row.error));
+        }
+        MONA_RETURN_IF_ERROR(write_file_atomic(config.out_dir + fmt::format("/skipped-{}-of-{}.tsv", options.slice_idx,
+                                                                            options.n_slices), tsv));
+    }
+    MONA_TRY(StoreReader reader, StoreReader::open(config.out_dir));
+    summary.store_size = reader.size();
+    summary.bytes_on_disk = reader.bytes_on_disk();
+    return summary;
+}
+
+Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::string>& store_dirs) {
+    const auto t_start = Clock::now();
+    if (store_dirs.empty()) return invalid_input("no --store given");
+    MONA_TRY(StoreSet stores, StoreSet::open(store_dirs));
+    nlohmann::json params = nlohmann::json::parse(stores.params_json(), nullptr, false);
+    if (params.is_discarded() || !params.contains("model_sha256") || !params.contains("sae_sha256")) {
+        return invalid_input(fmt::format("store {} was not written by `mona embed` (no model/SAE parameters)",
+                                         store_dirs.front()));
+    }
+    // The store's settings decide how the targets are embedded.
+    if (config.model_path.empty()) config.model_path = params.value("model_path", "");
+    if (config.sae_path.empty()) config.sae_path = params.value("sae_path", "");
+    config.pool_path = params.value("pool_path", "");
+    config.layer = params.value("layer", -1);
+    config.k = params.value("k", 0);
+    MONA_TRY(config.token_mode, parse_token_mode(params.value("tokens", "no-bos")));
+    MONA_TRY(config.pooling, parse_pooling_mode(params.value("pooling", "mean")));
+    MONA_TRY(config.format, parse_input_format(params.value("format", "auto")));
+    config.template_name = params.value("template", "model");
+    config.max_tokens = params.value("max_tokens", 2048);
+    MONA_RETURN_IF_ERROR(check_select_config(config));
+    MONA_TRY(SelectEngine engine, SelectEngine::open(config));
+    MONA_TRY(nlohmann::json now, store_params(config, engine));
+    for (const char* key : {"model_sha256", "sae_sha256", "pool_sha256", "layer", "k"}) {
+        if (now[key] != params[key]) {
+            return invalid_input(fmt::format("store {} was embedded with {} = {}, but now {} = {} ({}): re-embed, or "
+                                             "point --model/--sae at the original files",
+                                             store_dirs.front(), key, params[key].dump(), key, now[key].dump(),
+                                             std::string(key) == "pool_sha256" ? config.pool_path : "this run"));
+        }
+    }
+    if (config.k > 0 && config.k == engine.sae.info().k) config.k = 0;  // the SAE's own k: nothing overridden
+
+    SelectRun run;
+    MONA_RETURN_IF_ERROR(embed_targets(config, engine, run));
+    const auto t_pool = Clock::now();
+    run.scores.assign(run.prototypes.size(), {});
+    run.fill_labels = true;
+    MONA_RETURN_IF_ERROR(stores.for_each([&](const StoredSample& stored) -> Status {
+        PoolRow row;
+        row.record_idx = stored.record_idx;
+        row.line_no = stored.source_pos;
+        row.id = stored.id;
+        row.n_tokens = stored.n_tokens;
+        run.rows.push_back(std::move(row));
+        for (size_t target_idx = 0; target_idx < run.prototypes.size(); ++target_idx) {
+            run.scores[target_idx].push_back(jaccard(stored.vec, run.prototypes[target_idx]));
+        }
+        return Status();
+    }));
+    run.summary.n_pool_read = static_cast<int64_t>(run.rows.size());
+    for (const auto& row : run.rows) run.summary.n_pool_tokens += row.n_tokens;
+    run.seconds_pool = seconds_since(t_pool);
+    if (run.rows.empty()) return invalid_input(fmt::format("store {} holds no sample", store_dirs.front()));
+    nlohmann::json extra = {{"stores", store_dirs}, {"store_keep", stores.keep()}};
+    return write_selection(config, engine, run, t_start, extra);
 }
 
 }  // namespace mona

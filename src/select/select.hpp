@@ -82,4 +82,31 @@ Result<int32_t> resolve_layer(int32_t requested, const ModelInfo& model, const S
 
 Result<SelectSummary> run_select(const SelectConfig& config);
 
+// `mona embed`: one model pass over the pool into a feature store (store/feature_store.hpp) at config.out_dir.
+// The store's params record everything that changes the vectors (model and SAE sha256, layer, k, token mode,
+// pooling, template, format, max_tokens, pool sha256); running the same command again resumes an interrupted
+// store (records up to the last completed shard are skipped without touching the model) and refuses, naming the
+// parameter, if anything differs. Only records with record_idx % n_slices == slice_idx are embedded.
+struct EmbedStoreOptions {
+    uint32_t keep = 0;        // latents kept per sample (largest first; exact L1 still stored); 0 = all
+    uint64_t shard_rows = 0;  // samples per shard file; 0 = the store's default
+    uint32_t slice_idx = 0;
+    uint32_t n_slices = 1;
+};
+struct EmbedSummary {
+    int64_t n_embedded = 0;   // samples added by this run
+    int64_t n_resumed = 0;    // samples already in the store when the run started
+    int64_t n_skipped = 0;
+    int64_t n_truncated = 0;
+    uint64_t store_size = 0;
+    uint64_t bytes_on_disk = 0;
+};
+Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptions& options);
+
+// `mona score`: embeds the targets with the store's own settings (model, SAE, layer, ... read from its params;
+// the model and SAE files must still hash to the recorded sha256) and scores every stored sample in one streaming
+// pass, writing the same outputs as `mona select`. Several stores (the slices of one pool) are read as one.
+// config.model_path / sae_path override the recorded paths (the files must still match the recorded hashes).
+Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::string>& store_dirs);
+
 }  // namespace mona

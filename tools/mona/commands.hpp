@@ -6,6 +6,10 @@
 #include "cli/flags.hpp"
 #include "mona/status.hpp"
 
+namespace mona {
+struct SelectConfig;
+}  // namespace mona
+
 namespace mona::cli {
 
 int cmd_select(const ParsedArgs& args, const std::string& command_line);
@@ -13,11 +17,18 @@ int cmd_info(const ParsedArgs& args);
 int cmd_activations(const ParsedArgs& args);
 int cmd_train_sae(const ParsedArgs& args);
 int cmd_demo(const ParsedArgs& args, const std::string& command_line);
+int cmd_eval(const ParsedArgs& args, const std::string& command_line);
+int cmd_embed(const ParsedArgs& args);
+int cmd_score(const ParsedArgs& args, const std::string& command_line);
+int cmd_merge(const ParsedArgs& args);
 
 // Prints "mona: error: <message>" and returns the exit code for the status (2 for usage errors flagged by the
 // caller, else 1).
 int report_error(const Status& status);
 void warn(const std::string& message);
+
+// The typed select configuration from raw flags (cmd_select.cpp; shared by select, demo and eval).
+Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
 
 // Model and SAE paths with the built-in defaults filled in.
 std::string model_path_arg(const ParsedArgs& args);

@@ -41,10 +41,14 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (args.verb == "select") return cmd_select(args, command_line);
+    if (args.verb == "eval") return cmd_eval(args, command_line);
     if (args.verb == "info") return cmd_info(args);
     if (args.verb == "activations") return cmd_activations(args);
     if (args.verb == "train-sae") return cmd_train_sae(args);
     if (args.verb == "demo") return cmd_demo(args, command_line);
+    if (args.verb == "embed") return cmd_embed(args);
+    if (args.verb == "score") return cmd_score(args, command_line);
+    if (args.verb == "merge") return cmd_merge(args);
     std::fprintf(stderr, "mona: error: command '%s' is not implemented\n", args.verb.c_str());
     return 2;
 }
