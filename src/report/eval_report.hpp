@@ -61,7 +61,7 @@ namespace mona {
 
 // One method's output for one target.
 struct EvalMethodRun {
-    std::vector<double> scores;     // [n_pool] scores, or empty for a method without scores (random)
+    std::vector<double> scores;      // [n_pool] scores, or empty for a method without scores (random)
     std::vector<uint64_t> selected;  // pool positions, rank order (best first)
 };
 
@@ -74,8 +74,8 @@ struct EvalLatentSample {
 // One of the latents with the largest prototype values.
 struct EvalLatent {
     uint32_t latent = 0;
-    double value = 0.0;  // prototype value z_tgt[latent]
-    double share = 0.0;  // value / ‖z_tgt‖₁
+    double value = 0.0;                 // prototype value z_tgt[latent]
+    double share = 0.0;                 // value / ‖z_tgt‖₁
     std::vector<EvalLatentSample> top;  // pool samples with the largest values on the latent, best first
 };
 
@@ -144,7 +144,7 @@ struct EvalResults {
     metrics::LengthStats pool_lengths;
     std::vector<metrics::LabelCount> pool_composition;
     std::vector<EvalTargetMetrics> targets;
-    std::vector<EvalAverage> averages;        // [methods.size()], mean over targets
+    std::vector<EvalAverage> averages;                 // [methods.size()], mean over targets
     std::vector<EvalAverageOverlap> average_overlaps;  // same pair order as EvalTargetMetrics::overlaps
 };
 

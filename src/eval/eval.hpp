@@ -1,0 +1,91 @@
+// eval/eval.hpp: the `mona eval` job: MoNA against its baselines and ablations on a labelled pool (issue 4).
+//
+// One pass of the selection model over each target's exemplar file, then ONE streaming pass over the pool shared
+// by every method and target. Per pool sample the Embedder (select/embed.hpp, keep_rows on when `raw-cosine`
+// runs) gives the pooled SAE vector and the per-token residual rows; the rows are reduced to their mean over the
+// same pooled token range (pooled_rows(), --tokens) and dropped. Methods:
+//   mona          pooled SAE features (--pooling, --k as in `mona select`), generalized Jaccard against the
+//                 target prototype: exactly the score of `mona select` (the e2e test checks it bit for bit)
+//   sae-cosine    the same features and prototype, cosine similarity (score/jaccard.hpp cosine())
+//   raw-cosine    the mean of the raw residual rows at the same layer over the pooled tokens (always the mean,
+//                 whatever --pooling says), cosine against the mean of the targets' raw vectors; computed in double
+//   bm25          Okapi BM25 (score/bm25.hpp, k1 1.2, b 0.75, Lucene IDF) over the pool's texts, with the
+//                 prototype aggregation of the target's exemplars (Bm25Aggregation::kPrototype). A sample's text
+//                 is its user and assistant turn contents joined by '\n' (system turns and the chat template
+//                 are left out), or its text for the `text` format: sample_plain_text()
+//   random        metrics::random_selection(n_pool, n, --seed): the same draw for every target
+//   poly-jaccard  TopK of the gated-MLP activations: not implemented yet (it needs a second captured tensor);
+//                 asking for it is a kUnsupported error before anything is loaded
+// Each method's selection is its top n by score (score/topn.hpp: ties to the lower position), n = --count or
+// round(--ratio x pool size), the same n for every method. Metrics and renderings: report/eval_report.hpp.
+//
+// Outputs (staged in <out>/.mona-staging-<pid>/ and renamed into place only when the whole run succeeded):
+//   <out>/eval.json                 the exact configuration (hashes too) and every number
+//   <out>/eval.md                   precision@n and recall@n tables (targets x methods, averages), diversity
+//   <out>/report.html               self-contained report (inline SVG)
+//   <out>/<target>/scores.tsv       every pool sample: record, id, line, task, n_tokens, truncated and one column
+//                                   per scoring method (`score_<method>`, %.9g like `mona select`)
+//   <out>/<target>/selections.tsv   method, rank, position, record, id, task, score (empty for random)
+//   <out>/skipped.tsv               with skip_bad: one row per skipped record
+// Interpretability (for `mona`): per target, the 10 latents with the largest prototype values (ties: lower
+// latent), chosen after the targets are embedded, and for each a bounded top-3 heap of the pool samples with the
+// largest pooled value on it, kept while the pool streams (only values > 0 count).
+//
+// Errors are Status values with the messages of `mona select` (bad record: path:line, and --skip-bad advice).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mona/status.hpp"
+#include "report/eval_report.hpp"
+#include "select/select.hpp"
+
+namespace mona {
+
+enum class EvalMethod { kMona, kSaeCosine, kRawCosine, kBm25, kRandom, kPolyJaccard };
+
+// "mona" | "sae-cosine" | "raw-cosine" | "bm25" | "random" | "poly-jaccard"; anything else is kInvalidInput
+// naming the value and the accepted names. (poly-jaccard parses; run_eval() rejects it.)
+Result<EvalMethod> parse_eval_method(std::string_view name);
+const char* eval_method_name(EvalMethod method);
+// The methods run when none is asked for: every implemented one, in the order above.
+std::vector<EvalMethod> default_eval_methods();
+
+struct EvalConfig {
+    SelectConfig select;              // model, SAE, pool, targets, out, layer, ratio/count, k, tokens, pooling, ...
+    std::vector<EvalMethod> methods;  // run in this order; empty = default_eval_methods(); repeats are dropped
+    uint64_t seed = 0;                // for `random`
+    int32_t n_latents = 10;           // prototype latents shown per target (mona)
+    int32_t n_latent_samples = 3;     // pool samples shown per latent
+};
+
+struct EvalTargetSummary {
+    std::string name;
+    int64_t n_exemplars = 0;
+    std::vector<double> precision;  // [methods]
+    std::vector<double> recall;     // [methods]
+};
+
+struct EvalSummary {
+    std::vector<std::string> methods;
+    int64_t n_pool_read = 0;
+    int64_t n_pool_skipped = 0;
+    int64_t n_pool_truncated = 0;
+    int64_t n_pool_tokens = 0;
+    int64_t n_target_skipped = 0;
+    int64_t n_select = 0;
+    int32_t layer = -1;  // -1 when no method ran the model
+    std::vector<EvalTargetSummary> targets;
+    double seconds_total = 0.0;
+};
+
+// The text BM25 and the diversity metrics see: the contents of the user and assistant turns joined by '\n' (no
+// system turns, no chat template), or Sample::text for plain-text records.
+std::string sample_plain_text(const Sample& sample);
+
+Result<EvalSummary> run_eval(const EvalConfig& config);
+
+}  // namespace mona

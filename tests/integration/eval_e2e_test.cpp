@@ -1,0 +1,652 @@
+// End-to-end tests of `mona eval`: the real binary (MONA_BIN) on a tiny random-weight llama GGUF, a tiny sparsify SAE
+// and a 40-sample labelled pool (four families), with the targets `math` and `cooking`. Every method's scores are
+// checked against an independent recomputation (naive references: per-sample capture, dense SAE encode, dense
+// Jaccard/cosine, a hand-written BM25 and Fisher-Yates), `mona` against `mona select` bit for bit, the metrics in
+// eval.json against a recount from the selections, and the report's structure. Error paths: poly-jaccard (exit 1)
+// and an unknown method (exit 2) leave --out empty.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "capture/session.hpp"
+#include "integration/tiny_model_util.hpp"
+#include "reference/sae_reference.hpp"
+#include "reference/score_reference.hpp"
+#include "text/formats.hpp"
+
+#ifndef MONA_BIN
+#error "MONA_BIN must be defined by tests/CMakeLists.txt"
+#endif
+
+namespace mona {
+namespace {
+
+namespace fs = std::filesystem;
+using fixtures::LabelledSample;
+
+constexpr int32_t kLayer = 2;  // SAE folder layers.1 = HF hidden_states[2]
+constexpr int64_t kDIn = 64;
+constexpr int64_t kDSae = 256;
+constexpr int32_t kK = 8;
+constexpr int64_t kCount = 8;
+constexpr uint64_t kSeed = 3;
+constexpr double kScoreTol = 1e-5;
+const std::vector<std::string> kMethods = {"mona", "sae-cosine", "raw-cosine", "bm25", "random"};
+const std::vector<std::string> kTargets = {"math", "cooking"};
+
+struct RunResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string shell_quote(const std::string& arg) {
+    std::string out = "'";
+    for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+std::vector<std::string> split(const std::string& text, char sep) {
+    std::vector<std::string> parts;
+    std::string cur;
+    for (char c : text) {
+        if (c == sep) {
+            parts.push_back(cur);
+            cur.clear();
+        } else {
+            cur += c;
+        }
+    }
+    parts.push_back(cur);
+    return parts;
+}
+
+std::vector<std::string> file_lines(const std::string& path) {
+    std::vector<std::string> lines = split(fixtures::read_file(path), '\n');
+    if (!lines.empty() && lines.back().empty()) lines.pop_back();
+    return lines;
+}
+
+// A TSV file as header + rows of named fields.
+struct Table {
+    std::vector<std::string> header;
+    std::vector<std::vector<std::string>> rows;
+    size_t col(const std::string& name) const {
+        auto it = std::find(header.begin(), header.end(), name);
+        EXPECT_NE(it, header.end()) << "no column " << name;
+        return it == header.end() ? 0 : static_cast<size_t>(it - header.begin());
+    }
+};
+
+Table read_tsv(const std::string& path) {
+    Table t;
+    std::vector<std::string> lines = file_lines(path);
+    EXPECT_FALSE(lines.empty()) << path;
+    if (lines.empty()) return t;
+    t.header = split(lines[0], '\t');
+    for (size_t line_idx = 1; line_idx < lines.size(); ++line_idx) {
+        t.rows.push_back(split(lines[line_idx], '\t'));
+        EXPECT_EQ(t.header.size(), t.rows.back().size()) << path << ":" << line_idx + 1;
+    }
+    return t;
+}
+
+// Pool positions selected by `method`, rank order, from <target>/selections.tsv.
+std::vector<uint64_t> selection_of(const Table& sel, const std::string& method) {
+    std::vector<std::pair<uint64_t, uint64_t>> ranked;
+    for (const auto& row : sel.rows) {
+        if (row[sel.col("method")] == method)
+            ranked.push_back({std::stoull(row[sel.col("rank")]), std::stoull(row[sel.col("position")])});
+    }
+    std::sort(ranked.begin(), ranked.end());
+    std::vector<uint64_t> out;
+    for (const auto& [rank, pos] : ranked) out.push_back(pos);
+    return out;
+}
+
+std::vector<double> score_column(const Table& scores, const std::string& method) {
+    std::vector<double> out;
+    for (const auto& row : scores.rows) out.push_back(std::stod(row[scores.col("score_" + method)]));
+    return out;
+}
+
+std::string text_of(const LabelledSample& s) { return s.user + "\n" + s.assistant; }
+
+// Lowercased runs of ASCII letters and digits: the documented tokeniser, restricted to the ASCII fixture texts.
+std::vector<std::string> ascii_words(const std::string& text) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : text + " ") {
+        if (std::isalnum(static_cast<unsigned char>(c))) {
+            cur += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        } else if (!cur.empty()) {
+            out.push_back(cur);
+            cur.clear();
+        }
+    }
+    return out;
+}
+
+// Okapi BM25 (k1 1.2, b 0.75, Lucene IDF) of the prototype query w(t) = (1/M) Σ_j tf(t, e_j) / |e_j|, written out.
+std::vector<double> naive_bm25(const std::vector<std::string>& docs, const std::vector<std::string>& exemplars) {
+    const double k1 = 1.2, b = 0.75;
+    std::vector<std::map<std::string, double>> tf(docs.size());
+    std::vector<double> len(docs.size());
+    std::map<std::string, double> df;
+    double total = 0;
+    for (size_t d = 0; d < docs.size(); ++d) {
+        const auto words = ascii_words(docs[d]);
+        len[d] = static_cast<double>(words.size());
+        total += len[d];
+        for (const auto& w : words) tf[d][w] += 1;
+        for (const auto& [w, n] : tf[d]) df[w] += 1;
+    }
+    const double n_docs = static_cast<double>(docs.size());
+    const double avgdl = total / n_docs;
+    std::map<std::string, double> query;
+    for (const auto& e : exemplars) {
+        const auto words = ascii_words(e);
+        for (const auto& w : words)
+            query[w] += 1.0 / static_cast<double>(words.size()) / static_cast<double>(exemplars.size());
+    }
+    std::vector<double> scores(docs.size(), 0.0);
+    for (size_t d = 0; d < docs.size(); ++d) {
+        for (const auto& [w, weight] : query) {
+            auto it = tf[d].find(w);
+            if (it == tf[d].end()) continue;
+            const double idf = std::log(1.0 + (n_docs - df[w] + 0.5) / (df[w] + 0.5));
+            const double f = it->second;
+            scores[d] += weight * idf * f * (k1 + 1) / (f + k1 * (1 - b + b * len[d] / avgdl));
+        }
+    }
+    return scores;
+}
+
+// Partial Fisher-Yates over an explicit array with std::mt19937_64(seed), uniform draws by rejection of x < 2^64 mod m.
+std::vector<uint64_t> naive_random(uint64_t n_pool, uint64_t n, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<uint64_t> slots(n_pool);
+    for (uint64_t pos = 0; pos < n_pool; ++pos) slots[pos] = pos;
+    std::vector<uint64_t> out;
+    for (uint64_t draw = 0; draw < std::min(n, n_pool); ++draw) {
+        const uint64_t m = n_pool - draw;
+        const uint64_t reject_below = (0 - m) % m;
+        uint64_t x = rng();
+        while (x < reject_below) x = rng();
+        std::swap(slots[draw], slots[draw + x % m]);
+        out.push_back(slots[draw]);
+    }
+    return out;
+}
+
+double dense_cosine(const std::vector<double>& a, const std::vector<double>& b) {
+    double dot = 0, na = 0, nb = 0;
+    for (size_t k = 0; k < a.size(); ++k) {
+        dot += a[k] * b[k];
+        na += a[k] * a[k];
+        nb += b[k] * b[k];
+    }
+    return na == 0 || nb == 0 ? 0.0 : dot / (std::sqrt(na) * std::sqrt(nb));
+}
+
+std::vector<std::string> regular_files_under(const std::string& dir) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) return files;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+        if (it->is_regular_file()) files.push_back(it->path().string());
+    }
+    return files;
+}
+
+size_t count(const std::string& haystack, const std::string& needle) {
+    size_t n = 0;
+    for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+    return n;
+}
+
+// Per sample, recomputed from a capture of the sample alone: the dense mean-pooled SAE vector and the mean raw row,
+// both over every token but the first (--tokens no-bos).
+struct Embedded {
+    std::vector<float> sae;
+    std::vector<double> raw;
+};
+
+class EvalE2eTest : public ::testing::Test {
+   protected:
+    static void SetUpTestSuite() {
+        keep_dir_ = std::getenv("MONA_KEEP_TEST_DIR") != nullptr;  // set it to keep the folder after a failure
+        std::vector<std::string> mona_vars;
+        for (char** env = environ; *env != nullptr; ++env) {
+            const std::string var(*env);
+            if (var.rfind("MONA_", 0) == 0) mona_vars.push_back(var.substr(0, var.find('=')));
+        }
+        for (const auto& name : mona_vars) ::unsetenv(name.c_str());
+        dir_ = fixtures::make_temp_dir("mona-eval-e2e");
+        ASSERT_FALSE(dir_.empty());
+        model_ = dir_ + "/tiny.gguf";
+        fixtures::TinyModelSpec spec;
+        spec.n_layer = 3;
+        const Status written = fixtures::write_tiny_llama_gguf(model_, spec);
+        ASSERT_TRUE(written.ok()) << written.message();
+        Result<fixtures::TinySae> sae =
+            fixtures::write_tiny_sparsify_sae(dir_ + "/sae", kDIn, kDSae, kK, 7, "layers.1");
+        ASSERT_TRUE(sae.ok()) << sae.status().message();
+        sae_ = new fixtures::TinySae(std::move(sae).value());
+        pool_samples_ = fixtures::make_labelled_pool(10);
+        pool_ = dir_ + "/pool.jsonl";
+        ASSERT_TRUE(fixtures::write_jsonl(pool_, pool_samples_).ok());
+        for (const auto& task : kTargets) {
+            target_samples_[task] = fixtures::make_target_exemplars(task, 5);
+            target_paths_[task] = dir_ + "/target_" + task + ".jsonl";
+            ASSERT_TRUE(fixtures::write_jsonl(target_paths_[task], target_samples_[task]).ok());
+        }
+        std::vector<std::string> extra = {"--seed", std::to_string(kSeed)};
+        for (const auto& m : kMethods) {
+            extra.push_back("--method");
+            extra.push_back(m);
+        }
+        out_ = dir_ + "/out-eval";
+        eval_run_ = new RunResult(run_mona(common_args("eval", out_, extra)));
+        select_out_ = dir_ + "/out-select";
+        select_run_ = new RunResult(run_mona(common_args("select", select_out_, {})));
+    }
+
+    static void TearDownTestSuite() {
+        std::error_code ec;
+        if (!dir_.empty() && !keep_dir_) fs::remove_all(dir_, ec);
+        delete sae_;
+        delete eval_run_;
+        delete select_run_;
+        sae_ = nullptr;
+        eval_run_ = select_run_ = nullptr;
+    }
+
+    void SetUp() override {
+        if (eval_run_ == nullptr) GTEST_SKIP() << "fixture setup failed";
+        ASSERT_EQ(0, eval_run_->exit_code) << "stderr:\n" << eval_run_->err << "\nstdout:\n" << eval_run_->out;
+    }
+
+    static std::vector<std::string> common_args(const std::string& verb, const std::string& out,
+                                                const std::vector<std::string>& extra) {
+        std::vector<std::string> args = {
+            verb,    "--model", model_,      "--sae", sae_->folder, "--pool", pool_, "--count", std::to_string(kCount),
+            "--out", out,       "--threads", "1",     "--quiet"};
+        for (const auto& task : kTargets) {
+            args.push_back("--target");
+            args.push_back(task + "=" + target_paths_[task]);
+        }
+        args.insert(args.end(), extra.begin(), extra.end());
+        return args;
+    }
+
+    static RunResult run_mona(const std::vector<std::string>& args) {
+        static int n_runs = 0;
+        const std::string out_file = dir_ + "/run-" + std::to_string(++n_runs) + ".stdout";
+        const std::string err_file = dir_ + "/run-" + std::to_string(n_runs) + ".stderr";
+        std::string cmd = "OMP_WAIT_POLICY=passive " + shell_quote(MONA_BIN);
+        for (const auto& arg : args) {
+            cmd += ' ';
+            cmd += shell_quote(arg);
+        }
+        cmd += " >" + shell_quote(out_file) + " 2>" + shell_quote(err_file) + " </dev/null";
+        const int status = std::system(cmd.c_str());
+        RunResult result;
+        result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        result.out = fixtures::read_file(out_file);
+        result.err = fixtures::read_file(err_file);
+        return result;
+    }
+
+    static nlohmann::json eval_json() { return nlohmann::json::parse(fixtures::read_file(out_ + "/eval.json")); }
+
+    // The independent recomputation, once per suite.
+    static const std::vector<Embedded>& reference_pool() {
+        if (reference_pool_.empty()) reference_pool_ = embed_all(pool_samples_);
+        return reference_pool_;
+    }
+
+    static std::vector<Embedded> embed_all(const std::vector<LabelledSample>& samples) {
+        SessionOptions options;
+        options.model_path = model_;
+        options.n_threads = 1;
+        Result<Session> opened = Session::open(options);
+        EXPECT_TRUE(opened.ok()) << opened.status().message();
+        if (!opened.ok()) return {};
+        Session& session = opened.value();
+        std::vector<Embedded> out;
+        for (size_t idx = 0; idx < samples.size(); ++idx) {
+            Result<Sample> sample =
+                parse_sample(fixtures::sample_json_line(samples[idx]), InputFormat::kAuto, {"fixture", idx + 1, idx});
+            EXPECT_TRUE(sample.ok()) << sample.status().message();
+            Result<TokenizedSample> tokens = session.tokenize(sample.value());
+            EXPECT_TRUE(tokens.ok()) << tokens.status().message();
+            const std::vector<int32_t>& toks = tokens->tokens;
+            std::vector<float> rows;
+            EXPECT_TRUE(session.capture({&toks}, kLayer, rows).ok());
+            Embedded e;
+            e.raw.assign(kDIn, 0.0);
+            std::vector<std::vector<float>> codes;
+            for (size_t token_idx = 1; token_idx < toks.size(); ++token_idx) {  // no-bos: every token but the first
+                std::vector<float> dense(kDSae, 0.0f);
+                for (const auto& [latent, value] :
+                     reference::sae_encode_reference(sae_->params, rows.data() + token_idx * kDIn)) {
+                    dense[latent] = static_cast<float>(value);
+                }
+                codes.push_back(std::move(dense));
+                for (int64_t col = 0; col < kDIn; ++col) e.raw[col] += rows[token_idx * kDIn + col];
+            }
+            for (double& v : e.raw) v /= static_cast<double>(toks.size() - 1);
+            e.sae = reference::pool_dense(codes, kDSae, /*mean=*/true);
+            out.push_back(std::move(e));
+        }
+        return out;
+    }
+
+    static std::string dir_, model_, pool_, out_, select_out_;
+    static fixtures::TinySae* sae_;
+    static std::vector<LabelledSample> pool_samples_;
+    static std::map<std::string, std::vector<LabelledSample>> target_samples_;
+    static std::map<std::string, std::string> target_paths_;
+    static RunResult* eval_run_;
+    static RunResult* select_run_;
+    static std::vector<Embedded> reference_pool_;
+    static bool keep_dir_;
+};
+
+std::string EvalE2eTest::dir_, EvalE2eTest::model_, EvalE2eTest::pool_, EvalE2eTest::out_, EvalE2eTest::select_out_;
+fixtures::TinySae* EvalE2eTest::sae_ = nullptr;
+std::vector<LabelledSample> EvalE2eTest::pool_samples_;
+std::map<std::string, std::vector<LabelledSample>> EvalE2eTest::target_samples_;
+std::map<std::string, std::string> EvalE2eTest::target_paths_;
+RunResult* EvalE2eTest::eval_run_ = nullptr;
+RunResult* EvalE2eTest::select_run_ = nullptr;
+std::vector<Embedded> EvalE2eTest::reference_pool_;
+bool EvalE2eTest::keep_dir_ = false;
+
+TEST_F(EvalE2eTest, WritesEveryOutputAndNoStagingFolder) {
+    for (const std::string rel : {"eval.json", "eval.md", "report.html", "math/scores.tsv", "math/selections.tsv",
+                                  "cooking/scores.tsv", "cooking/selections.tsv"}) {
+        EXPECT_TRUE(fs::is_regular_file(out_ + "/" + rel)) << rel;
+    }
+    for (const auto& entry : fs::directory_iterator(out_))
+        EXPECT_EQ(std::string::npos, entry.path().filename().string().find("staging")) << entry.path();
+    EXPECT_NE(std::string::npos, eval_run_->out.find("target\tmethod\tprecision@n\trecall@n\n")) << eval_run_->out;
+    EXPECT_NE(std::string::npos, eval_run_->out.find("math\tmona\t")) << eval_run_->out;
+    const nlohmann::json j = eval_json();
+    EXPECT_EQ(kMethods, j["methods"].get<std::vector<std::string>>());
+    EXPECT_EQ(40u, j["n_pool"].get<uint64_t>());
+    EXPECT_EQ(static_cast<uint64_t>(kCount), j["n_select"].get<uint64_t>());
+    EXPECT_EQ(kSeed, j["config"]["parameters"]["seed"].get<uint64_t>());
+    EXPECT_EQ(kLayer, j["config"]["parameters"]["layer"].get<int>());
+    EXPECT_EQ(kK, j["config"]["parameters"]["k"].get<int>());
+    EXPECT_EQ("mean", j["config"]["parameters"]["pooling"].get<std::string>());
+    EXPECT_EQ(64u, j["config"]["model"]["sha256"].get<std::string>().size());
+    EXPECT_EQ(pool_, j["config"]["pool"]["path"].get<std::string>());
+}
+
+// `mona` in eval is exactly `mona select`: same scores (as printed, %.9g) and the same selection.
+TEST_F(EvalE2eTest, MonaScoresEqualSelectScores) {
+    ASSERT_EQ(0, select_run_->exit_code) << select_run_->err;
+    for (const auto& task : kTargets) {
+        const Table select_scores = read_tsv(select_out_ + "/" + task + "/scores.tsv");
+        const Table eval_scores = read_tsv(out_ + "/" + task + "/scores.tsv");
+        ASSERT_EQ(select_scores.rows.size(), eval_scores.rows.size());
+        std::vector<std::pair<uint64_t, uint64_t>> select_ranked;
+        for (size_t pos = 0; pos < eval_scores.rows.size(); ++pos) {
+            EXPECT_EQ(select_scores.rows[pos][select_scores.col("score")],
+                      eval_scores.rows[pos][eval_scores.col("score_mona")])
+                << task << " record " << pos;
+            EXPECT_EQ(select_scores.rows[pos][select_scores.col("n_tokens")],
+                      eval_scores.rows[pos][eval_scores.col("n_tokens")]);
+            if (select_scores.rows[pos][select_scores.col("selected")] == "1")
+                select_ranked.push_back({std::stoull(select_scores.rows[pos][select_scores.col("rank")]), pos});
+        }
+        std::sort(select_ranked.begin(), select_ranked.end());
+        std::vector<uint64_t> select_selection;
+        for (const auto& [rank, pos] : select_ranked) select_selection.push_back(pos);
+        EXPECT_EQ(select_selection, selection_of(read_tsv(out_ + "/" + task + "/selections.tsv"), "mona")) << task;
+    }
+}
+
+// mona, sae-cosine and raw-cosine against per-sample captures, the naive SAE encoder and dense similarities.
+TEST_F(EvalE2eTest, ModelMethodsMatchAnIndependentRecomputation) {
+    const std::vector<Embedded>& pool = reference_pool();
+    ASSERT_EQ(pool_samples_.size(), pool.size());
+    for (const auto& task : kTargets) {
+        const std::vector<Embedded> targets = embed_all(target_samples_[task]);
+        std::vector<float> proto(kDSae, 0.0f);
+        for (int64_t latent = 0; latent < kDSae; ++latent) {
+            double sum = 0;
+            for (const auto& t : targets) sum += t.sae[latent];
+            proto[latent] = static_cast<float>(sum / static_cast<double>(targets.size()));
+        }
+        std::vector<double> raw_proto(kDIn, 0.0);
+        for (const auto& t : targets) {
+            for (int64_t col = 0; col < kDIn; ++col) raw_proto[col] += t.raw[col] / static_cast<double>(targets.size());
+        }
+        std::map<std::string, std::vector<double>> expected;
+        for (const auto& e : pool) {
+            expected["mona"].push_back(reference::jaccard_dense(e.sae, proto));
+            expected["sae-cosine"].push_back(reference::cosine_dense(e.sae, proto));
+            expected["raw-cosine"].push_back(dense_cosine(e.raw, raw_proto));
+        }
+        const Table scores = read_tsv(out_ + "/" + task + "/scores.tsv");
+        const Table sel = read_tsv(out_ + "/" + task + "/selections.tsv");
+        for (const auto& [method, want] : expected) {
+            const std::vector<double> got = score_column(scores, method);
+            ASSERT_EQ(want.size(), got.size());
+            for (size_t pos = 0; pos < want.size(); ++pos)
+                EXPECT_NEAR(want[pos], got[pos], kScoreTol) << task << " " << method << " record " << pos;
+            // The selection is the top n of the reference scores, unless two scores near the cut are closer than
+            // the tolerance (then a swap is numerical noise, and only the scores must agree).
+            const std::vector<uint64_t> all = reference::top_n_full_sort(want, want.size());
+            double min_gap = 1.0;
+            for (size_t rank = 0; rank + 1 < all.size() && rank <= static_cast<size_t>(kCount); ++rank)
+                min_gap = std::min(min_gap, want[all[rank]] - want[all[rank + 1]]);
+            const std::vector<uint64_t> actual = selection_of(sel, method);
+            const std::vector<uint64_t> top = reference::top_n_full_sort(want, kCount);
+            if (min_gap > 2 * kScoreTol) {
+                EXPECT_EQ(top, actual) << task << " " << method;
+            } else {
+                ASSERT_EQ(top.size(), actual.size());
+                for (size_t rank = 0; rank < top.size(); ++rank)
+                    EXPECT_NEAR(want[top[rank]], want[actual[rank]], 2 * kScoreTol) << method << " rank " << rank + 1;
+            }
+        }
+    }
+}
+
+TEST_F(EvalE2eTest, Bm25MatchesAHandWrittenBm25) {
+    std::vector<std::string> docs;
+    for (const auto& s : pool_samples_) docs.push_back(text_of(s));
+    for (const auto& task : kTargets) {
+        std::vector<std::string> exemplars;
+        for (const auto& s : target_samples_[task]) exemplars.push_back(text_of(s));
+        const std::vector<double> want = naive_bm25(docs, exemplars);
+        const Table scores = read_tsv(out_ + "/" + task + "/scores.tsv");
+        const std::vector<double> got = score_column(scores, "bm25");
+        ASSERT_EQ(want.size(), got.size());
+        double max_score = 0;
+        for (double v : want) max_score = std::max(max_score, v);
+        EXPECT_GT(max_score, 0.0);
+        for (size_t pos = 0; pos < want.size(); ++pos)
+            EXPECT_NEAR(want[pos], got[pos], 1e-8 * max_score) << task << " record " << pos;
+        EXPECT_EQ(reference::top_n_full_sort(got, kCount),
+                  selection_of(read_tsv(out_ + "/" + task + "/selections.tsv"), "bm25"));
+    }
+}
+
+TEST_F(EvalE2eTest, RandomIsTheSeededDrawForEveryTarget) {
+    const std::vector<uint64_t> want = naive_random(pool_samples_.size(), kCount, kSeed);
+    for (const auto& task : kTargets) {
+        const Table sel = read_tsv(out_ + "/" + task + "/selections.tsv");
+        EXPECT_EQ(want, selection_of(sel, "random")) << task;
+        for (const auto& row : sel.rows) {
+            if (row[sel.col("method")] == "random") {
+                EXPECT_EQ("", row[sel.col("score")]);
+            }
+        }
+        const std::vector<std::string> header = read_tsv(out_ + "/" + task + "/scores.tsv").header;
+        EXPECT_EQ(header.end(), std::find(header.begin(), header.end(), "score_random")) << "random has no scores";
+    }
+    // Another seed, and only model-free methods (no model pass): a different draw, the same rule.
+    const std::string out = dir_ + "/out-seed";
+    const RunResult run = run_mona(common_args("eval", out, {"--method", "random", "--seed", "11"}));
+    ASSERT_EQ(0, run.exit_code) << run.err;
+    const std::vector<uint64_t> other = selection_of(read_tsv(out + "/math/selections.tsv"), "random");
+    EXPECT_EQ(naive_random(pool_samples_.size(), kCount, 11), other);
+    EXPECT_NE(want, other);
+    const nlohmann::json j = nlohmann::json::parse(fixtures::read_file(out + "/eval.json"));
+    EXPECT_TRUE(j["config"]["parameters"]["layer"].is_null()) << "no model method, no layer";
+}
+
+// precision@n, recall@n, composition and overlap in eval.json, recounted from selections.tsv and the pool labels.
+TEST_F(EvalE2eTest, MetricsInJsonMatchARecountFromTheSelections) {
+    const nlohmann::json j = eval_json();
+    ASSERT_EQ(kTargets.size(), j["targets"].size());
+    std::map<std::string, std::map<std::string, double>> precision_by_method;
+    for (size_t target_idx = 0; target_idx < kTargets.size(); ++target_idx) {
+        const std::string task = kTargets[target_idx];
+        const auto& jt = j["targets"][target_idx];
+        EXPECT_EQ(task, jt["name"].get<std::string>());
+        const Table sel = read_tsv(out_ + "/" + task + "/selections.tsv");
+        const Table scores = read_tsv(out_ + "/" + task + "/scores.tsv");
+        uint64_t n_label = 0;
+        for (const auto& s : pool_samples_) n_label += s.task == task;
+        EXPECT_EQ(n_label, jt["pool_label_count"].get<uint64_t>());
+        std::map<std::string, std::set<uint64_t>> sets;
+        for (const auto& method : kMethods) {
+            const std::vector<uint64_t> picked = selection_of(sel, method);
+            ASSERT_EQ(static_cast<size_t>(kCount), picked.size()) << method;
+            uint64_t hits = 0;
+            std::map<std::string, uint64_t> comp;
+            uint64_t tokens = 0;
+            for (uint64_t pos : picked) {
+                hits += pool_samples_[pos].task == task;
+                ++comp[pool_samples_[pos].task];
+                tokens += std::stoull(scores.rows[pos][scores.col("n_tokens")]);
+            }
+            const auto& jm = jt["methods"][method];
+            EXPECT_EQ(hits, jm["n_hits"].get<uint64_t>()) << task << " " << method;
+            EXPECT_EQ(static_cast<double>(hits) / kCount, jm["precision"].get<double>()) << task << " " << method;
+            EXPECT_EQ(static_cast<double>(hits) / static_cast<double>(n_label), jm["recall"].get<double>());
+            EXPECT_EQ(picked, jm["selected"].get<std::vector<uint64_t>>());
+            EXPECT_DOUBLE_EQ(static_cast<double>(tokens) / kCount, jm["lengths"]["mean"].get<double>());
+            for (const auto& c : jm["composition"])
+                EXPECT_EQ(comp[c["label"].get<std::string>()], c["count"].get<uint64_t>()) << method;
+            precision_by_method[method][task] = static_cast<double>(hits) / kCount;
+            sets[method] = std::set<uint64_t>(picked.begin(), picked.end());
+        }
+        for (const auto& o : jt["overlap"]) {
+            const auto& a = sets[o["a"].get<std::string>()];
+            const auto& b = sets[o["b"].get<std::string>()];
+            uint64_t common = 0;
+            for (uint64_t pos : a) common += b.count(pos);
+            EXPECT_EQ(common, o["n_intersection"].get<uint64_t>());
+            EXPECT_EQ(static_cast<double>(common) / kCount, o["overlap"].get<double>());
+        }
+        EXPECT_EQ(kMethods.size() * (kMethods.size() - 1) / 2, jt["overlap"].size());
+    }
+    for (const auto& method : kMethods) {
+        const double mean = (precision_by_method[method]["math"] + precision_by_method[method]["cooking"]) / 2;
+        EXPECT_DOUBLE_EQ(mean, j["average"]["methods"][method]["precision"].get<double>()) << method;
+    }
+    // The markdown table shows the same numbers.
+    const std::string md = fixtures::read_file(out_ + "/eval.md");
+    EXPECT_NE(std::string::npos, md.find("| target | pool share | mona | sae-cosine | raw-cosine | bm25 | random |"));
+    EXPECT_NE(std::string::npos, md.find(fmt::format("| math | {:.3f} |", 10.0 / 40.0))) << md;
+}
+
+// The interpretability list: the prototype's 10 largest latents and, per latent, the pool samples largest on it.
+TEST_F(EvalE2eTest, LatentsAreThePrototypesLargestWithTheirTopSamples) {
+    const std::vector<Embedded>& pool = reference_pool();
+    const nlohmann::json j = eval_json();
+    for (size_t target_idx = 0; target_idx < kTargets.size(); ++target_idx) {
+        const std::vector<Embedded> targets = embed_all(target_samples_[kTargets[target_idx]]);
+        std::vector<double> proto(kDSae, 0.0);
+        for (int64_t latent = 0; latent < kDSae; ++latent) {
+            double sum = 0;
+            for (const auto& t : targets) sum += t.sae[latent];
+            proto[latent] = static_cast<float>(sum / static_cast<double>(targets.size()));
+        }
+        const auto& latents = j["targets"][target_idx]["prototype_latents"];
+        ASSERT_EQ(10u, latents.size());
+        const std::vector<uint64_t> top = reference::top_n_full_sort(proto, kDSae);
+        const double tenth = proto[top[9]];
+        double prev = INFINITY;
+        for (const auto& l : latents) {
+            const uint32_t latent = l["latent"].get<uint32_t>();
+            const double value = l["value"].get<double>();
+            EXPECT_NEAR(proto[latent], value, kScoreTol);
+            EXPECT_GE(value, tenth - kScoreTol) << "latent " << latent << " is not among the 10 largest";
+            EXPECT_LE(value, prev);
+            prev = value;
+            // Its top samples: the 3 largest pooled values on the latent (> 0), best first.
+            std::vector<double> column;
+            for (const auto& e : pool) column.push_back(e.sae[latent]);
+            const std::vector<uint64_t> best = reference::top_n_full_sort(column, 3);
+            const auto& samples = l["top"];
+            ASSERT_LE(samples.size(), 3u);
+            for (size_t rank = 0; rank < samples.size(); ++rank) {
+                const uint64_t pos = samples[rank]["position"].get<uint64_t>();
+                EXPECT_NEAR(column[pos], samples[rank]["value"].get<double>(), kScoreTol);
+                EXPECT_NEAR(column[best[rank]], column[pos], 2 * kScoreTol) << "latent " << latent << " rank " << rank;
+                EXPECT_EQ(pool_samples_[pos].id, samples[rank]["id"].get<std::string>());
+            }
+        }
+    }
+}
+
+TEST_F(EvalE2eTest, ReportHasTheSectionsAndBalancedSvg) {
+    const std::string html = fixtures::read_file(out_ + "/report.html");
+    EXPECT_EQ(0u, html.find("<!DOCTYPE html>"));
+    for (const std::string id : {"settings", "summary", "diversity", "overlap"})
+        EXPECT_EQ(1u, count(html, "id=\"" + id + "\"")) << id;
+    for (size_t target_idx = 0; target_idx < kTargets.size(); ++target_idx) {
+        const std::string id = "target-" + std::to_string(target_idx);
+        for (const std::string suffix : {"", "-scores", "-composition", "-lengths", "-latents"})
+            EXPECT_EQ(1u, count(html, "id=\"" + id + suffix + "\"")) << id + suffix;
+    }
+    // Per target: 4 score histograms (random has none), composition, lengths, latents.
+    EXPECT_EQ(2u * 7u, count(html, "<svg"));
+    EXPECT_EQ(count(html, "<svg"), count(html, "</svg>"));
+    for (const std::string tag : {"html", "body", "main", "section", "table", "tr", "td", "h2", "h3"})
+        EXPECT_EQ(count(html, "<" + tag + ">") + count(html, "<" + tag + " "), count(html, "</" + tag + ">")) << tag;
+    EXPECT_EQ(std::string::npos, html.find("<script"));
+    EXPECT_EQ(std::string::npos, html.find("src="));
+    EXPECT_EQ(std::string::npos, html.find("href=\"http"));
+}
+
+TEST_F(EvalE2eTest, PolyJaccardIsRejectedWithExitOne) {
+    const std::string out = dir_ + "/out-poly";
+    const RunResult run = run_mona(common_args("eval", out, {"--method", "mona", "--method", "poly-jaccard"}));
+    EXPECT_EQ(1, run.exit_code) << run.err;
+    EXPECT_NE(std::string::npos, run.err.find("mona: error:")) << run.err;
+    EXPECT_NE(std::string::npos, run.err.find("poly-jaccard is not implemented yet")) << run.err;
+    EXPECT_TRUE(regular_files_under(out).empty());
+}
+
+TEST_F(EvalE2eTest, UnknownMethodIsAUsageError) {
+    const std::string out = dir_ + "/out-unknown";
+    const RunResult run = run_mona(common_args("eval", out, {"--method", "dsir"}));
+    EXPECT_EQ(2, run.exit_code) << run.err;
+    EXPECT_NE(std::string::npos, run.err.find("unknown method 'dsir'")) << run.err;
+    EXPECT_TRUE(regular_files_under(out).empty());
+}
+
+}  // namespace
+}  // namespace mona

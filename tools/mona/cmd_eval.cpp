@@ -1,0 +1,45 @@
+// mona eval: MoNA against its baselines and ablations on a labelled pool (src/eval/eval.hpp).
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "eval/eval.hpp"
+
+namespace mona::cli {
+
+int cmd_eval(const ParsedArgs& args, const std::string& command_line) {
+    if (!args.has("pool")) return report_error(invalid_input("--pool is required")), 2;
+    if (!args.has("target")) return report_error(invalid_input("at least one --target NAME=FILE is required")), 2;
+    if (!args.has("out")) return report_error(invalid_input("--out is required")), 2;
+    auto select = select_config_from_args(args);
+    if (!select.ok()) return report_error(select.status()), 2;
+    EvalConfig config;
+    config.select = std::move(select.value());
+    config.select.command_line = command_line;
+    for (const auto& name : args.all("method")) {
+        auto method = parse_eval_method(name);
+        if (!method.ok()) return report_error(method.status().with_context("--method")), 2;
+        config.methods.push_back(method.value());
+    }
+    const int64_t seed = args.get_int("seed", 0);
+    if (seed < 0) return report_error(invalid_input(fmt::format("--seed must be >= 0, got {}", seed))), 2;
+    config.seed = static_cast<uint64_t>(seed);
+
+    auto summary = run_eval(config);
+    if (!summary.ok()) return report_error(summary.status());
+    const EvalSummary& s = summary.value();
+    std::fprintf(stderr, "mona: pool %lld samples (%lld skipped, %lld truncated, %lld tokens), n = %lld, %.1f s\n",
+                 static_cast<long long>(s.n_pool_read), static_cast<long long>(s.n_pool_skipped),
+                 static_cast<long long>(s.n_pool_truncated), static_cast<long long>(s.n_pool_tokens),
+                 static_cast<long long>(s.n_select), s.seconds_total);
+    std::printf("target\tmethod\tprecision@n\trecall@n\n");
+    for (const auto& t : s.targets) {
+        for (size_t method_idx = 0; method_idx < s.methods.size(); ++method_idx) {
+            std::printf("%s\t%s\t%.4f\t%.4f\n", t.name.c_str(), s.methods[method_idx].c_str(), t.precision[method_idx],
+                        t.recall[method_idx]);
+        }
+    }
+    std::fprintf(stderr, "mona: wrote %s/eval.json, eval.md, report.html\n", config.select.out_dir.c_str());
+    return 0;
+}
+
+}  // namespace mona::cli
