@@ -423,6 +423,43 @@ TEST_F(EvalE2eTest, MonaScoresEqualSelectScores) {
 }
 
 // mona, sae-cosine and raw-cosine against per-sample captures, the naive SAE encoder and dense similarities.
+// --pooling and --k change the SAE methods exactly as in `mona select`, and leave raw-cosine alone.
+TEST_F(EvalE2eTest, PoolingAndKApplyToTheSaeMethodsAsInSelect) {
+    const std::vector<std::string> ablation = {"--pooling", "sum", "--k", "4"};
+    const std::string eval_out = dir_ + "/out-eval-sum";
+    std::vector<std::string> extra = ablation;
+    for (const char* m : {"mona", "raw-cosine"}) {
+        extra.push_back("--method");
+        extra.push_back(m);
+    }
+    const RunResult eval_run = run_mona(common_args("eval", eval_out, extra));
+    ASSERT_EQ(0, eval_run.exit_code) << eval_run.err;
+    const std::string select_out = dir_ + "/out-select-sum";
+    const RunResult select_run = run_mona(common_args("select", select_out, ablation));
+    ASSERT_EQ(0, select_run.exit_code) << select_run.err;
+    const nlohmann::json j = nlohmann::json::parse(fixtures::read_file(eval_out + "/eval.json"));
+    EXPECT_EQ("sum", j["config"]["parameters"]["pooling"].get<std::string>());
+    EXPECT_EQ(4, j["config"]["parameters"]["k"].get<int>());
+    for (const auto& task : kTargets) {
+        const Table select_scores = read_tsv(select_out + "/" + task + "/scores.tsv");
+        const Table eval_scores = read_tsv(eval_out + "/" + task + "/scores.tsv");
+        const Table main_scores = read_tsv(out_ + "/" + task + "/scores.tsv");
+        ASSERT_EQ(select_scores.rows.size(), eval_scores.rows.size());
+        size_t n_changed = 0;
+        for (size_t pos = 0; pos < eval_scores.rows.size(); ++pos) {
+            EXPECT_EQ(select_scores.rows[pos][select_scores.col("score")],
+                      eval_scores.rows[pos][eval_scores.col("score_mona")])
+                << task << " record " << pos;
+            EXPECT_EQ(main_scores.rows[pos][main_scores.col("score_raw-cosine")],
+                      eval_scores.rows[pos][eval_scores.col("score_raw-cosine")])
+                << task << " record " << pos;
+            n_changed += main_scores.rows[pos][main_scores.col("score_mona")] !=
+                         eval_scores.rows[pos][eval_scores.col("score_mona")];
+        }
+        EXPECT_GT(n_changed, 0u) << "sum pooling and k 4 must change the mona scores";
+    }
+}
+
 TEST_F(EvalE2eTest, ModelMethodsMatchAnIndependentRecomputation) {
     const std::vector<Embedded>& pool = reference_pool();
     ASSERT_EQ(pool_samples_.size(), pool.size());
@@ -629,6 +666,42 @@ TEST_F(EvalE2eTest, ReportHasTheSectionsAndBalancedSvg) {
     EXPECT_EQ(std::string::npos, html.find("<script"));
     EXPECT_EQ(std::string::npos, html.find("src="));
     EXPECT_EQ(std::string::npos, html.find("href=\"http"));
+}
+
+TEST_F(EvalE2eTest, SkipBadListsTheLineAndKeepsRecordNumbers) {
+    std::vector<std::string> lines = file_lines(pool_);
+    lines[6] = R"({"id": "bad", "messages": [{"role": "user", "content": 5}]})";  // line 7, record 6
+    const std::string pool = dir_ + "/pool_bad.jsonl";
+    ASSERT_TRUE(fixtures::write_lines(pool, lines).ok());
+    std::vector<std::string> args = common_args("eval", dir_ + "/out-bad", {"--method", "mona", "--method", "bm25"});
+    *std::find(args.begin(), args.end(), pool_) = pool;
+    const RunResult failed = run_mona(args);
+    EXPECT_EQ(1, failed.exit_code);
+    EXPECT_NE(std::string::npos, failed.err.find("pool_bad.jsonl:7")) << failed.err;
+    EXPECT_NE(std::string::npos, failed.err.find("--skip-bad")) << failed.err;
+    EXPECT_TRUE(regular_files_under(dir_ + "/out-bad").empty());
+
+    const std::string out = dir_ + "/out-skip";
+    *std::find(args.begin(), args.end(), dir_ + "/out-bad") = out;
+    args.push_back("--skip-bad");
+    const RunResult run = run_mona(args);
+    ASSERT_EQ(0, run.exit_code) << run.err;
+    const std::vector<std::string> skipped = file_lines(out + "/skipped.tsv");
+    ASSERT_EQ(2u, skipped.size());
+    EXPECT_EQ(pool + "\t7\t6", skipped[1].substr(0, pool.size() + 4));
+    const nlohmann::json j = nlohmann::json::parse(fixtures::read_file(out + "/eval.json"));
+    EXPECT_EQ(39u, j["n_pool"].get<uint64_t>());
+    EXPECT_EQ(1, j["config"]["pool"]["skipped"].get<int>());
+    for (const auto& task : kTargets) {
+        const Table sel = read_tsv(out + "/" + task + "/selections.tsv");
+        ASSERT_FALSE(sel.rows.empty());
+        for (const auto& row : sel.rows) {
+            const uint64_t pos = std::stoull(row[sel.col("position")]);
+            const uint64_t record = std::stoull(row[sel.col("record")]);
+            EXPECT_EQ(pos < 6 ? pos : pos + 1, record);
+            EXPECT_EQ(pool_samples_[record].id, row[sel.col("id")]);
+        }
+    }
 }
 
 TEST_F(EvalE2eTest, PolyJaccardIsRejectedWithExitOne) {
