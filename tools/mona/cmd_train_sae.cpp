@@ -84,7 +84,10 @@ struct TrainRun {
     int64_t epoch_rows = 0;                            // rows per epoch once known (0 during epoch 1)
     int64_t rows_into_epoch = 0;
 
+    Clock::time_point epoch_start = Clock::now();
+
     void begin_epoch(int64_t e, int64_t rows_per_epoch) {
+        epoch_start = Clock::now();
         epoch = e;
         epochs_left = n_epochs - e;
         epoch_rows = rows_per_epoch;
@@ -108,8 +111,13 @@ struct TrainRun {
             // The end is known once the epoch length is (after epoch 1) or when --train-tokens binds first.
             int64_t goal = train_tokens;
             if (epoch_rows > 0) goal = std::min(goal, s.tokens_seen + epoch_rows * epochs_left - rows_into_epoch);
+            // Later epochs replay memory and run far faster than epoch 1, so the ETA uses this epoch's own rate.
+            const double epoch_secs = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+            const double epoch_rate = epoch_secs > 0 ? static_cast<double>(rows_into_epoch + n) / epoch_secs : 0.0;
             std::string eta = "ETA unknown until epoch 1 ends";
-            if (epoch_rows > 0 && rate > 0) eta = fmt::format("ETA {:.0f} s", static_cast<double>(goal - s.tokens_seen) / rate);
+            if (epoch_rows > 0 && epoch_rate > 0) {
+                eta = fmt::format("ETA {:.0f} s", static_cast<double>(goal - s.tokens_seen) / epoch_rate);
+            }
             std::fprintf(stderr, "mona: epoch %lld/%lld  step %lld  tokens %lld  FVU %.4f  L0 %.1f  dead %.1f%%  %.0f tokens/s  %s\n",
                          static_cast<long long>(epoch + 1), static_cast<long long>(n_epochs), static_cast<long long>(s.step),
                          static_cast<long long>(s.tokens_seen), s.fvu, s.l0, 100.0 * s.dead_fraction, rate, eta.c_str());
