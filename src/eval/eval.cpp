@@ -1,4 +1,5 @@
 #include "eval/eval.hpp"
+#include "select/run_support.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -27,32 +28,7 @@
 namespace mona {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-std::string tsv_field(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) out += (c == '\t' || c == '\n' || c == '\r') ? ' ' : c;
-    return out;
-}
-
-std::string snippet_of(const Sample& sample) {
-    std::string text = sample.text;
-    for (const auto& turn : sample.turns) {
-        if (turn.role == Role::kUser) {
-            text = turn.content;
-            break;
-        }
-    }
-    if (text.empty() && !sample.turns.empty()) text = sample.turns.front().content;
-    if (text.size() > 200) {
-        size_t cut = 200;
-        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // keep UTF-8 whole
-        text = text.substr(0, cut) + "…";
-    }
-    return text;
-}
+using namespace detail;
 
 struct PoolRow {
     uint64_t record_idx = 0;
@@ -61,115 +37,6 @@ struct PoolRow {
     std::string task;
     int64_t n_tokens = 0;
     bool truncated = false;
-};
-
-struct SkipRow {
-    std::string path;
-    uint64_t line_no;
-    uint64_t record_idx;
-    std::string error;
-};
-
-class Progress {
-   public:
-    Progress(bool enabled, std::string what) : enabled_(enabled), what_(std::move(what)) {}
-    void update(int64_t n_samples, uint64_t n_tokens, bool force = false) {
-        if (!enabled_) return;
-        const double now = seconds_since(start_);
-        if (!force && now - last_ < 5.0) return;
-        last_ = now;
-        std::fprintf(stderr, "mona: %s: %lld samples, %llu tokens, %.0f tokens/s, %.0f s\n", what_.c_str(),
-                     static_cast<long long>(n_samples), static_cast<unsigned long long>(n_tokens),
-                     now > 0 ? static_cast<double>(n_tokens) / now : 0.0, now);
-    }
-
-   private:
-    bool enabled_;
-    std::string what_;
-    Clock::time_point start_ = Clock::now();
-    double last_ = 0.0;
-};
-
-// Reads, parses and tokenises every record of `path` (as `mona select` does); a bad record is an error naming
-// path:line, or a counted skip with skip_bad.
-template <class OnSample>
-Status stream_samples(const std::string& path, const SelectConfig& config, Session& session,
-                      std::vector<SkipRow>& skipped, OnSample&& on_sample) {
-    MONA_TRY(RecordReader reader, RecordReader::open(path));
-    RawRecord record;
-    while (true) {
-        MONA_TRY(bool more, reader.next(record));
-        if (!more) break;
-        SourceLoc loc{path, record.line_no, record.record_idx};
-        Result<Sample> sample = parse_sample(record.bytes, config.format, loc);
-        Result<TokenizedSample> tokens = sample.ok() ? session.tokenize(sample.value()) : sample.status();
-        if (sample.ok() && !tokens.ok()) {
-            tokens = tokens.status().with_context(fmt::format("{}:{}", path, record.line_no));
-        }
-        if (tokens.ok() && tokens->tokens.empty()) {
-            tokens = invalid_input(fmt::format("{}:{}: sample renders to no tokens", path, record.line_no));
-        }
-        if (!tokens.ok()) {
-            if (!config.skip_bad) {
-                return Status(tokens.status().code(),
-                              tokens.status().message() + " (use --skip-bad to count and skip such records)");
-            }
-            skipped.push_back({path, record.line_no, record.record_idx, tokens.status().message()});
-            continue;
-        }
-        MONA_RETURN_IF_ERROR(on_sample(sample.value(), std::move(tokens.value())));
-    }
-    return Status();
-}
-
-// Stages output files in <out>/.mona-staging-<pid>/ and renames them into place at commit().
-class OutputStage {
-   public:
-    static Result<OutputStage> create(const std::string& out_dir) {
-        OutputStage stage;
-        stage.out_dir_ = out_dir;
-        stage.stage_dir_ = fmt::format("{}/.mona-staging-{}", out_dir, ::getpid());
-        MONA_RETURN_IF_ERROR(ensure_dir(stage.stage_dir_));
-        return stage;
-    }
-    OutputStage() = default;
-    OutputStage(OutputStage&& other) noexcept { *this = std::move(other); }
-    OutputStage& operator=(OutputStage&& other) noexcept {
-        out_dir_ = std::move(other.out_dir_);
-        stage_dir_ = std::move(other.stage_dir_);
-        files_ = std::move(other.files_);
-        other.stage_dir_.clear();
-        return *this;
-    }
-    ~OutputStage() {
-        if (!stage_dir_.empty()) {
-            std::error_code ec;
-            std::filesystem::remove_all(stage_dir_, ec);
-        }
-    }
-
-    Status write(const std::string& rel, std::string_view content) {
-        std::filesystem::path staged = std::filesystem::path(stage_dir_) / rel;
-        MONA_RETURN_IF_ERROR(ensure_dir(staged.parent_path().string()));
-        files_.push_back(rel);
-        return write_file_atomic(staged.string(), content);
-    }
-
-    Status commit() {
-        for (const auto& rel : files_) {
-            std::filesystem::path dst = std::filesystem::path(out_dir_) / rel;
-            MONA_RETURN_IF_ERROR(ensure_dir(dst.parent_path().string()));
-            std::error_code ec;
-            std::filesystem::rename(std::filesystem::path(stage_dir_) / rel, dst, ec);
-            if (ec) return io_error(fmt::format("cannot move output into place at {}: {}", dst.string(), ec.message()));
-        }
-        return Status();
-    }
-
-   private:
-    std::string out_dir_;
-    std::string stage_dir_;
-    std::vector<std::string> files_;
 };
 
 bool has_method(const std::vector<EvalMethod>& methods, EvalMethod m) {

@@ -1,0 +1,159 @@
+// select/run_support.hpp: pieces shared by the jobs that stream samples through the model (select, embed,
+// score, eval): the record stream with skip-bad handling, progress lines, and staged outputs that appear in
+// --out only when the whole run succeeded.
+#pragma once
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "capture/session.hpp"
+#include "io/atomic_file.hpp"
+#include "io/sample_reader.hpp"
+#include "mona/status.hpp"
+#include "select/select.hpp"
+#include "text/formats.hpp"
+
+namespace mona::detail {
+
+using Clock = std::chrono::steady_clock;
+inline double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A field for a TSV cell: tabs and newlines become spaces.
+std::string tsv_field(std::string_view text);
+
+// The first user turn (or the text), cut to about 200 bytes at a UTF-8 boundary, for reports.
+std::string snippet_of(const Sample& sample);
+
+struct SkipRow {
+    std::string path;
+    uint64_t line_no;
+    uint64_t record_idx;
+    std::string error;
+};
+
+
+class Progress {
+   public:
+    Progress(bool enabled, std::string what) : enabled_(enabled), what_(std::move(what)) {}
+    void update(int64_t n_samples, uint64_t n_tokens, bool force = false) {
+        if (!enabled_) return;
+        const double now = seconds_since(start_);
+        if (!force && now - last_ < 5.0) return;
+        last_ = now;
+        std::fprintf(stderr, "mona: %s: %lld samples, %llu tokens, %.0f tokens/s, %.0f s\n", what_.c_str(),
+                     static_cast<long long>(n_samples), static_cast<unsigned long long>(n_tokens),
+                     now > 0 ? static_cast<double>(n_tokens) / now : 0.0, now);
+    }
+
+   private:
+    bool enabled_;
+    std::string what_;
+    Clock::time_point start_ = Clock::now();
+    double last_ = 0.0;
+};
+
+// Reads, parses and tokenises every record of `path`; hands tokenised samples to `on_sample`.
+// A bad record is an error (naming path:line and the field), or a counted skip with skip_bad.
+template <class OnSample, class Wanted = bool (*)(uint64_t)>
+Status stream_samples(const std::string& path, const SelectConfig& config, Session& session,
+                      std::vector<SkipRow>& skipped, OnSample&& on_sample,
+                      Wanted wanted = [](uint64_t) { return true; }) {
+    MONA_TRY(RecordReader reader, RecordReader::open(path));
+    RawRecord record;
+    while (true) {
+        MONA_TRY(bool more, reader.next(record));
+        if (!more) break;
+        if (!wanted(record.record_idx)) continue;
+        SourceLoc loc{path, record.line_no, record.record_idx};
+        Result<Sample> sample = parse_sample(record.bytes, config.format, loc);
+        Result<TokenizedSample> tokens = sample.ok() ? session.tokenize(sample.value()) : sample.status();
+        if (sample.ok() && !tokens.ok()) {
+            tokens = tokens.status().with_context(fmt::format("{}:{}", path, record.line_no));
+        }
+        if (tokens.ok() && tokens->tokens.empty()) {
+            tokens = invalid_input(fmt::format("{}:{}: sample renders to no tokens", path, record.line_no));
+        }
+        if (!tokens.ok()) {
+            if (!config.skip_bad) {
+                return Status(tokens.status().code(),
+                              tokens.status().message() + " (use --skip-bad to count and skip such records)");
+            }
+            skipped.push_back({path, record.line_no, record.record_idx, tokens.status().message()});
+            continue;
+        }
+        MONA_RETURN_IF_ERROR(on_sample(sample.value(), std::move(tokens.value())));
+    }
+    return Status();
+}
+
+// Stages output files in <out>/.mona-staging-<pid>/ and renames them into place at commit().
+class OutputStage {
+   public:
+    static Result<OutputStage> create(const std::string& out_dir) {
+        OutputStage stage;
+        stage.out_dir_ = out_dir;
+        stage.stage_dir_ = fmt::format("{}/.mona-staging-{}", out_dir, ::getpid());
+        MONA_RETURN_IF_ERROR(ensure_dir(stage.stage_dir_));
+        return stage;
+    }
+    OutputStage() = default;
+    OutputStage(OutputStage&& other) noexcept { *this = std::move(other); }
+    OutputStage& operator=(OutputStage&& other) noexcept {
+        out_dir_ = std::move(other.out_dir_);
+        stage_dir_ = std::move(other.stage_dir_);
+        files_ = std::move(other.files_);
+        other.stage_dir_.clear();
+        return *this;
+    }
+    ~OutputStage() {
+        if (!stage_dir_.empty()) {
+            std::error_code ec;
+            std::filesystem::remove_all(stage_dir_, ec);
+        }
+    }
+
+    // Path inside the staging folder for the final relative path `rel`.
+    Result<std::string> path_for(const std::string& rel) {
+        std::filesystem::path staged = std::filesystem::path(stage_dir_) / rel;
+        MONA_RETURN_IF_ERROR(ensure_dir(staged.parent_path().string()));
+        files_.push_back(rel);
+        return staged.string();
+    }
+
+    Status write(const std::string& rel, std::string_view content) {
+        MONA_TRY(std::string path, path_for(rel));
+        return write_file_atomic(path, content);
+    }
+
+    Status commit() {
+        for (const auto& rel : files_) {
+            std::filesystem::path dst = std::filesystem::path(out_dir_) / rel;
+            MONA_RETURN_IF_ERROR(ensure_dir(dst.parent_path().string()));
+            std::error_code ec;
+            std::filesystem::rename(std::filesystem::path(stage_dir_) / rel, dst, ec);
+            if (ec) return io_error(fmt::format("cannot move output into place at {}: {}", dst.string(), ec.message()));
+        }
+        return Status();
+    }
+
+   private:
+    std::string out_dir_;
+    std::string stage_dir_;
+    std::vector<std::string> files_;
+};
+
+inline Status write_text(OutputStage& stage, const std::string& rel, std::string_view content) {
+    MONA_TRY(std::string path, stage.path_for(rel));
+    return write_file_atomic(path, content);
+}
+
+}  // namespace mona::detail
