@@ -150,17 +150,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     const bool run_model = run_sae || run_raw;
     const bool run_bm25 = has_method(methods, EvalMethod::kBm25);
 
-    if (config.targets.empty()) return invalid_input("no --target given: name at least one target exemplar file");
-    {
-        std::map<std::string, int> seen;
-        for (const auto& target : config.targets) {
-            if (seen[target.name]++ > 0) return invalid_input(fmt::format("target name '{}' given twice", target.name));
-        }
-    }
-    if (config.count < 0) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
-    if (config.count == 0 && !(config.ratio > 0.0 && config.ratio <= 1.0)) {
-        return invalid_input(fmt::format("--ratio must be in (0, 1], got {}", config.ratio));
-    }
+    MONA_RETURN_IF_ERROR(check_select_config(config));
     if (eval_config.n_latents < 0 || eval_config.n_latent_samples < 0) {
         return invalid_input("the number of latents and of samples per latent must be >= 0");
     }

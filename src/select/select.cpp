@@ -73,6 +73,19 @@ Result<TargetSpec> parse_target_spec(const std::string& text) {
     return spec;
 }
 
+Status check_select_config(const SelectConfig& config) {
+    if (config.targets.empty()) return invalid_input("no --target given: name at least one target exemplar file");
+    std::map<std::string, int> seen;
+    for (const auto& target : config.targets) {
+        if (seen[target.name]++ > 0) return invalid_input(fmt::format("target name '{}' given twice", target.name));
+    }
+    if (config.count < 0) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
+    if (config.count == 0 && !(config.ratio > 0.0 && config.ratio <= 1.0)) {
+        return invalid_input(fmt::format("--ratio must be in (0, 1], got {}", config.ratio));
+    }
+    return Status();
+}
+
 Result<int32_t> resolve_layer(int32_t requested, const ModelInfo& model, const SaeInfo& sae) {
     if (sae.d_in != model.n_embd) {
         return invalid_input(fmt::format("SAE {} reads vectors of width d_in = {}, but model {} has n_embd = {}",
@@ -115,18 +128,6 @@ struct SelectRun {
     double seconds_pool = 0.0;
 };
 
-Status check_select_config(const SelectConfig& config) {
-    if (config.targets.empty()) return invalid_input("no --target given: name at least one target exemplar file");
-    std::map<std::string, int> seen;
-    for (const auto& target : config.targets) {
-        if (seen[target.name]++ > 0) return invalid_input(fmt::format("target name '{}' given twice", target.name));
-    }
-    if (config.count < 0) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
-    if (config.count == 0 && !(config.ratio > 0.0 && config.ratio <= 1.0)) {
-        return invalid_input(fmt::format("--ratio must be in (0, 1], got {}", config.ratio));
-    }
-    return Status();
-}
 
 Result<SelectEngine> SelectEngine::open(const SelectConfig& config) {
     MONA_TRY(SaeModel sae, SaeModel::open({config.sae_path}));

@@ -80,6 +80,9 @@ struct SelectSummary {
 // different `layer` is an error naming both), else `layer`, else n_layer - 1.
 Result<int32_t> resolve_layer(int32_t requested, const ModelInfo& model, const SaeInfo& sae);
 
+// Checks what needs no model: at least one target, distinct target names, a valid --count or --ratio.
+Status check_select_config(const SelectConfig& config);
+
 Result<SelectSummary> run_select(const SelectConfig& config);
 
 // `mona embed`: one model pass over the pool into a feature store (store/feature_store.hpp) at config.out_dir.
