@@ -116,55 +116,81 @@ ModelInfo describe(const llama_model* model, const std::string& path) {
     return info;
 }
 
-struct CaptureState {
-    std::string name;          // tensor to capture
-    int64_t n_tokens = 0;      // rows expected in this decode call
-    int64_t n_embd = 0;
+// One tensor to capture in a decode call.
+struct CaptureSlot {
+    std::string name;
+    int64_t width = 0;          // expected row width; 0 = take the tensor's own (set on first sight)
     std::vector<float>* out = nullptr;
     int64_t rows_done = 0;
+};
+
+struct CaptureState {
+    std::vector<CaptureSlot> slots;
+    int64_t n_tokens = 0;      // rows expected per tensor in this decode call
+    int64_t n_complete = 0;    // slots with every row captured
+    bool active = false;
     std::string error;
 };
 
-// ggml_backend_sched_eval_callback: ask == true asks whether we want to see tensor t; ask == false hands it over
-// after it was computed. Returning false from the second phase stops the graph: layers above are skipped.
-bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
-    auto* state = static_cast<CaptureState*>(user_data);
-    if (state == nullptr || state->out == nullptr) return !ask ? true : false;
-    const bool match = std::strcmp(t->name, state->name.c_str()) == 0;
-    if (ask) return match;
-    if (!match) return true;
-    if (t->type != GGML_TYPE_F32 || t->ne[0] != state->n_embd) {
-        state->error = fmt::format("tensor {} has type {} and width {}, expected f32 rows of width {}", t->name,
-                                   ggml_type_name(t->type), t->ne[0], state->n_embd);
-        return false;
-    }
+// Copies the rows of `t` after the `rows_done` already captured into slot.out.
+void copy_rows(const ggml_tensor* t, CaptureSlot& slot) {
     const int64_t rows = t->ne[1];
-    if (state->rows_done + rows > state->n_tokens) {
-        state->error = fmt::format("tensor {} has {} rows, more than the {} tokens submitted", t->name,
-                                   state->rows_done + rows, state->n_tokens);
-        return false;
-    }
-    float* dst = state->out->data() + state->rows_done * state->n_embd;
-    const size_t row_bytes = static_cast<size_t>(state->n_embd) * sizeof(float);
+    float* dst = slot.out->data() + slot.rows_done * slot.width;
+    const size_t row_bytes = static_cast<size_t>(slot.width) * sizeof(float);
     const bool host = t->buffer == nullptr || ggml_backend_buffer_is_host(t->buffer);
     if (ggml_is_contiguous(t)) {
         if (host) {
             std::memcpy(dst, t->data, row_bytes * static_cast<size_t>(rows));
         } else {
-            ggml_backend_tensor_get(t, dst, 0, row_bytes * static_cast<size_t>(rows));
+            ggml_backend_tensor_get(const_cast<ggml_tensor*>(t), dst, 0, row_bytes * static_cast<size_t>(rows));
         }
     } else {
         for (int64_t row = 0; row < rows; ++row) {
             if (host) {
-                std::memcpy(dst + row * state->n_embd, static_cast<const char*>(t->data) + row * t->nb[1], row_bytes);
+                std::memcpy(dst + row * slot.width, static_cast<const char*>(t->data) + row * t->nb[1], row_bytes);
             } else {
-                ggml_backend_tensor_get(t, dst + row * state->n_embd, row * t->nb[1], row_bytes);
+                ggml_backend_tensor_get(const_cast<ggml_tensor*>(t), dst + row * slot.width, row * t->nb[1],
+                                        row_bytes);
             }
         }
     }
-    state->rows_done += rows;
-    // Stop the graph once every row of this ubatch is captured; llama_decode still returns 0.
-    return false;
+    slot.rows_done += rows;
+}
+
+// ggml_backend_sched_eval_callback: ask == true asks whether we want to see tensor t; ask == false hands it over
+// after it was computed. Returning false from the second phase stops the graph: layers above are skipped. We stop
+// once every requested tensor has all its rows.
+bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
+    auto* state = static_cast<CaptureState*>(user_data);
+    if (state == nullptr || !state->active) return !ask;
+    CaptureSlot* slot = nullptr;
+    for (CaptureSlot& s : state->slots) {
+        if (std::strcmp(t->name, s.name.c_str()) == 0) {
+            slot = &s;
+            break;
+        }
+    }
+    if (ask) return slot != nullptr;
+    if (slot == nullptr) return true;
+    if (slot->width == 0 && t->type == GGML_TYPE_F32 && t->ne[0] > 0) {
+        slot->width = t->ne[0];
+        slot->out->assign(static_cast<size_t>(state->n_tokens * slot->width), 0.0f);
+    }
+    if (t->type != GGML_TYPE_F32 || t->ne[0] != slot->width || t->ne[2] != 1 || t->ne[3] != 1) {
+        state->error = fmt::format("tensor {} has type {} and shape [{}, {}, {}, {}], expected f32 rows of width {}",
+                                   t->name, ggml_type_name(t->type), t->ne[0], t->ne[1], t->ne[2], t->ne[3],
+                                   slot->width);
+        return false;
+    }
+    if (slot->rows_done + t->ne[1] > state->n_tokens) {
+        state->error = fmt::format("tensor {} has {} rows, more than the {} tokens submitted", t->name,
+                                   slot->rows_done + t->ne[1], state->n_tokens);
+        return false;
+    }
+    copy_rows(t, *slot);
+    if (slot->rows_done == state->n_tokens) ++state->n_complete;
+    // Stop the graph once every row of every requested tensor is captured; llama_decode still returns 0.
+    return state->n_complete < static_cast<int64_t>(state->slots.size());
 }
 
 }  // namespace
@@ -178,6 +204,15 @@ Result<std::string> layer_tensor_name(int32_t layer, int32_t n_layer, const std:
     }
     if (layer == 0) return std::string("embd");  // `inp_embd` is the vector-input leaf, never computed
     return fmt::format("l_out-{}", layer - 1);
+}
+
+Result<std::string> ffn_gate_tensor_name(int32_t layer, int32_t n_layer, const std::string& model_path) {
+    if (layer < 1 || layer >= n_layer) {
+        return invalid_input(fmt::format("layer {} has no MLP gate: model {} has {} layers; the gate of the block "
+                                         "writing hidden_states[L] exists for L in 1..{}",
+                                         layer, model_path, n_layer, n_layer - 1));
+    }
+    return fmt::format("ffn_gate-{}", layer - 1);
 }
 
 Result<ModelInfo> read_model_info(const std::string& path) {
@@ -388,12 +423,16 @@ bool Session::is_special(int32_t token) const {
     return token == llama_vocab_bos(impl_->vocab);
 }
 
-Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out) {
+Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out,
+                        std::vector<ExtraCapture>* extra) {
     MONA_TRY(std::string name, layer_tensor_name(layer, impl_->info.n_layer, impl_->options.model_path));
     int64_t n_tokens = 0;
     for (const auto* seq : seqs) n_tokens += static_cast<int64_t>(seq->size());
     if (seqs.empty() || n_tokens == 0) {
         out.clear();
+        if (extra) {
+            for (ExtraCapture& e : *extra) e.rows.clear();
+        }
         return Status();
     }
     MONA_ASSERT(n_tokens <= impl_->n_ctx, "batch larger than the context");
@@ -416,17 +455,27 @@ Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, in
 
     out.assign(static_cast<size_t>(n_tokens) * static_cast<size_t>(impl_->info.n_embd), 0.0f);
     CaptureState& state = impl_->capture;
-    state.name = name;
+    state.slots.clear();
+    state.slots.push_back({name, impl_->info.n_embd, &out, 0});
+    if (extra) {
+        for (ExtraCapture& e : *extra) {
+            bool dup = e.tensor == name;
+            for (const CaptureSlot& s : state.slots) dup = dup || s.name == e.tensor;
+            MONA_ASSERT(!dup, "a tensor requested twice in one capture");
+            e.width = 0;
+            e.rows.clear();
+            state.slots.push_back({e.tensor, 0, &e.rows, 0});
+        }
+    }
     state.n_tokens = n_tokens;
-    state.n_embd = impl_->info.n_embd;
-    state.out = &out;
-    state.rows_done = 0;
+    state.n_complete = 0;
+    state.active = true;
     state.error.clear();
 
     llama_memory_clear(llama_get_memory(impl_->ctx), true);
     const int32_t rc = llama_decode(impl_->ctx, batch);
     llama_batch_free(batch);
-    state.out = nullptr;
+    state.active = false;
     llama_memory_clear(llama_get_memory(impl_->ctx), true);
 
     if (!state.error.empty()) return internal_error("capturing " + name + ": " + state.error);
@@ -435,10 +484,14 @@ Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, in
         return internal_error(fmt::format("llama_decode failed with code {} on a batch of {} tokens: {}", rc,
                                           n_tokens, take_llama_errors()));
     }
-    if (state.rows_done != n_tokens) {
-        return internal_error(fmt::format("captured {} of {} token rows of tensor {}; the model graph of "
-                                          "architecture '{}' may not name its residual stream {}",
-                                          state.rows_done, n_tokens, name, impl_->info.arch, name));
+    for (size_t slot_idx = 0; slot_idx < state.slots.size(); ++slot_idx) {
+        const CaptureSlot& slot = state.slots[slot_idx];
+        if (slot.rows_done != n_tokens) {
+            return internal_error(fmt::format("captured {} of {} token rows of tensor {}; the model graph of "
+                                              "architecture '{}' may not have a tensor named {}",
+                                              slot.rows_done, n_tokens, slot.name, impl_->info.arch, slot.name));
+        }
+        if (slot_idx > 0) (*extra)[slot_idx - 1].width = slot.width;
     }
     return Status();
 }

@@ -9,6 +9,7 @@
 //   L = 1..n_layer-1  residual stream after block L-1     llama.cpp tensor `l_out-(L-1)`, sparsify `layers.(L-1)`
 //   L = n_layer       not available: HF applies the final norm there, llama.cpp gathers output rows only.
 // The eval callback stops the graph right after the captured tensor, so later layers are never computed.
+// Other tensors of the graph (e.g. the MLP gate `ffn_gate-N`) can be captured in the same pass (ExtraCapture).
 //
 // Thread-safety: a Session is single-threaded (llama.cpp uses its own worker threads inside decode).
 #pragma once
@@ -63,6 +64,17 @@ Result<ModelInfo> read_model_info(const std::string& path);
 
 // HF hidden_states[L] -> llama.cpp tensor name ("embd" or "l_out-(L-1)"), or an error naming the range.
 Result<std::string> layer_tensor_name(int32_t layer, int32_t n_layer, const std::string& model_path);
+// The gated MLP's gate pre-activation W_gate·norm(x) of the block that writes hidden_states[L]: llama.cpp tensor
+// "ffn_gate-(L-1)", width n_ff (SiLU is not applied: llama.cpp fuses it with the up projection). L in 1..n_layer-1.
+Result<std::string> ffn_gate_tensor_name(int32_t layer, int32_t n_layer, const std::string& model_path);
+
+// A further tensor captured in the same forward pass as the layer rows (Session::capture): every token's row of
+// the llama.cpp tensor named `tensor` (f32, any width), sample after sample, into `rows` [n_tokens, width].
+struct ExtraCapture {
+    std::string tensor;
+    int64_t width = 0;        // set by capture()
+    std::vector<float> rows;  // [n_tokens, width], set by capture()
+};
 
 class Session {
    public:
@@ -85,8 +97,10 @@ class Session {
 
     // Runs one forward pass over `seqs` (each a full sample, total tokens <= max(batch_tokens, max_tokens),
     // count <= max_seqs) and writes the layer-L residual rows of every token, sample after sample, into
-    // `out` [sum n_tokens, n_embd] row-major.
-    Status capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out);
+    // `out` [sum n_tokens, n_embd] row-major. Each of `extra` (may be null) is captured in the same pass; the
+    // graph stops once the last requested tensor is complete, so the deepest one sets the cost.
+    Status capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out,
+                   std::vector<ExtraCapture>* extra = nullptr);
 
     // Largest total number of tokens one capture() call accepts.
     int32_t max_batch_tokens() const;

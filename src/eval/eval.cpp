@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -87,6 +90,36 @@ std::vector<uint32_t> top_latents(const Prototype& proto, size_t n) {
     return out;
 }
 
+enum class RepKind { kSae, kRaw, kPoly };
+
+// A per-sample representation some method scores: pooled SAE codes, the mean raw residual row, or pooled TopK
+// gate activations, with where its rows come from in the shared capture.
+struct Representation {
+    RepKind kind = RepKind::kSae;
+    int32_t layer = 0;
+    int32_t k = 0;
+    PoolingMode pooling = PoolingMode::kMean;
+    std::string tensor;
+    int64_t width = 0;       // kRaw: d_in; kPoly: n_ff (learnt from the first capture)
+    bool main = false;       // kSae: equals the Embedder's own pooled vector
+    int32_t extra_idx = -1;  // index into EmbedOptions::extra_tensors; -1 = the Embedder's layer rows
+
+    bool same_as(const Representation& o) const {
+        return kind == o.kind && layer == o.layer && k == o.k && pooling == o.pooling;
+    }
+};
+
+struct ResolvedMethod {
+    std::string name;
+    EvalMethod method = EvalMethod::kMona;
+    int32_t layer = -1;
+    int32_t k = 0;
+    PoolingMode pooling = PoolingMode::kMean;
+    std::string tensor;
+};
+
+double silu(double x) { return x / (1.0 + std::exp(-x)); }
+
 }  // namespace
 
 Result<EvalMethod> parse_eval_method(std::string_view name) {
@@ -97,8 +130,91 @@ Result<EvalMethod> parse_eval_method(std::string_view name) {
     if (name == "random") return EvalMethod::kRandom;
     if (name == "poly-jaccard") return EvalMethod::kPolyJaccard;
     return invalid_input(fmt::format(
-        "unknown method '{}': expected mona, sae-cosine, raw-cosine, bm25, random (poly-jaccard: not implemented yet)",
+        "unknown method '{}': expected mona, sae-cosine, raw-cosine, poly-jaccard, bm25 or random",
         name));
+}
+
+Result<EvalMethodSpec> parse_eval_method_spec(std::string_view text) {
+    const size_t colon = text.find(':');
+    MONA_TRY(EvalMethod method, parse_eval_method(text.substr(0, colon)));
+    EvalMethodSpec spec = default_method_spec(method);
+    std::string_view rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+    bool has_layer = false, has_k = false, has_pooling = false;
+    while (colon != std::string_view::npos) {
+        const size_t next = rest.find(':');
+        const std::string_view option = rest.substr(0, next);
+        const size_t eq = option.find('=');
+        const std::string_view key = option.substr(0, eq);
+        const std::string value(eq == std::string_view::npos ? std::string_view() : option.substr(eq + 1));
+        auto bad = [&](const std::string& why) {
+            return invalid_input(fmt::format("method '{}': {}", text, why));
+        };
+        if (eq == std::string_view::npos || value.empty()) return bad(fmt::format("option '{}' is not KEY=VALUE", option));
+        const bool sae_or_poly = method == EvalMethod::kMona || method == EvalMethod::kSaeCosine ||
+                                 method == EvalMethod::kPolyJaccard;
+        if (key == "layer" || key == "k") {
+            if (method == EvalMethod::kBm25 || method == EvalMethod::kRandom) {
+                return bad(fmt::format("{} takes no {} option", eval_method_name(method), key));
+            }
+            if (key == "k" && !sae_or_poly) return bad("raw-cosine takes no k option");
+            char* end = nullptr;
+            errno = 0;
+            const long v = std::strtol(value.c_str(), &end, 10);
+            if (errno != 0 || end == value.c_str() || *end != '\0' || v < (key == "k" ? 1 : 0) || v > INT32_MAX) {
+                return bad(fmt::format("{} must be an integer >= {}, got '{}'", key, key == "k" ? 1 : 0, value));
+            }
+            if ((key == "layer" ? has_layer : has_k)) return bad(fmt::format("{} given twice", key));
+            (key == "layer" ? spec.layer : spec.k) = static_cast<int32_t>(v);
+            (key == "layer" ? has_layer : has_k) = true;
+        } else if (key == "pooling") {
+            if (!sae_or_poly) return bad(fmt::format("{} takes no pooling option", eval_method_name(method)));
+            if (has_pooling) return bad("pooling given twice");
+            MONA_TRY(PoolingMode pooling, parse_pooling_mode(value));
+            spec.pooling = pooling;
+            has_pooling = true;
+        } else {
+            return bad(fmt::format("unknown option '{}': expected layer=L, k=K or pooling=mean|sum", key));
+        }
+        if (next == std::string_view::npos) break;
+        rest = rest.substr(next + 1);
+    }
+    // Canonical name: the method, then the options given, in the order layer, k, pooling.
+    spec.name = eval_method_name(method);
+    if (has_layer) spec.name += fmt::format(":layer={}", spec.layer);
+    if (has_k) spec.name += fmt::format(":k={}", spec.k);
+    if (has_pooling) spec.name += fmt::format(":pooling={}", pooling_mode_name(*spec.pooling));
+    return spec;
+}
+
+EvalMethodSpec default_method_spec(EvalMethod method) {
+    EvalMethodSpec spec;
+    spec.method = method;
+    spec.name = eval_method_name(method);
+    return spec;
+}
+
+void gate_topk_codes(const float* gate, int64_t n_rows, int64_t width, int32_t k, SparseCodes& out) {
+    MONA_ASSERT(k >= 1 && k <= width, "gate_topk_codes: k out of range");
+    std::vector<std::pair<float, uint32_t>> act(static_cast<size_t>(width));
+    for (int64_t row = 0; row < n_rows; ++row) {
+        const float* x = gate + row * width;
+        for (int64_t col = 0; col < width; ++col) {
+            act[col] = {static_cast<float>(silu(x[col])), static_cast<uint32_t>(col)};
+        }
+        // The k largest, ties to the lower index, then by index for the CSR row.
+        auto better = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
+            return a.first > b.first || (a.first == b.first && a.second < b.second);
+        };
+        std::nth_element(act.begin(), act.begin() + (k - 1), act.end(), better);
+        std::sort(act.begin(), act.begin() + k,
+                  [](const auto& a, const auto& b) { return a.second < b.second; });
+        for (int32_t slot = 0; slot < k; ++slot) {
+            if (act[slot].first <= 0.0f) continue;
+            out.idx.push_back(act[slot].second);
+            out.val.push_back(act[slot].first);
+        }
+        out.offsets.push_back(out.idx.size());
+    }
 }
 
 const char* eval_method_name(EvalMethod method) {
@@ -114,7 +230,8 @@ const char* eval_method_name(EvalMethod method) {
 }
 
 std::vector<EvalMethod> default_eval_methods() {
-    return {EvalMethod::kMona, EvalMethod::kSaeCosine, EvalMethod::kRawCosine, EvalMethod::kBm25, EvalMethod::kRandom};
+    return {EvalMethod::kMona, EvalMethod::kSaeCosine, EvalMethod::kRawCosine, EvalMethod::kPolyJaccard,
+            EvalMethod::kBm25, EvalMethod::kRandom};
 }
 
 std::string sample_plain_text(const Sample& sample) {
@@ -133,21 +250,24 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     const SelectConfig& config = eval_config.select;
     EvalSummary summary;
 
-    // Methods: validated before anything is loaded.
-    std::vector<EvalMethod> methods;
-    for (EvalMethod m : eval_config.methods.empty() ? default_eval_methods() : eval_config.methods) {
-        if (m == EvalMethod::kPolyJaccard) {
-            return unsupported(
-                "--method poly-jaccard is not implemented yet: it scores TopK(SiLU(W_gate x)) of the gated MLP, a "
-                "second tensor the capture session does not capture yet; use mona, sae-cosine, raw-cosine, bm25 or "
-                "random");
-        }
-        if (!has_method(methods, m)) methods.push_back(m);
+    // Methods: parsed and de-duplicated (by canonical name) before anything is loaded.
+    std::vector<EvalMethodSpec> specs;
+    if (eval_config.methods.empty()) {
+        for (EvalMethod m : default_eval_methods()) specs.push_back(default_method_spec(m));
     }
-    for (EvalMethod m : methods) summary.methods.push_back(eval_method_name(m));
-    const bool run_sae = has_method(methods, EvalMethod::kMona) || has_method(methods, EvalMethod::kSaeCosine);
-    const bool run_raw = has_method(methods, EvalMethod::kRawCosine);
-    const bool run_model = run_sae || run_raw;
+    for (const EvalMethodSpec& spec : eval_config.methods) {
+        bool seen = false;
+        for (const EvalMethodSpec& have : specs) seen = seen || have.name == spec.name;
+        if (!seen) specs.push_back(spec);
+    }
+    std::vector<EvalMethod> methods;
+    for (const EvalMethodSpec& spec : specs) {
+        methods.push_back(spec.method);
+        summary.methods.push_back(spec.name);
+    }
+    const bool run_model = std::any_of(methods.begin(), methods.end(), [](EvalMethod m) {
+        return m != EvalMethod::kBm25 && m != EvalMethod::kRandom;
+    });
     const bool run_bm25 = has_method(methods, EvalMethod::kBm25);
 
     MONA_RETURN_IF_ERROR(check_select_config(config));
@@ -168,52 +288,188 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
         sae.emplace(std::move(opened));
     }
     MONA_TRY(Session session, Session::open(sopts));
-    if (run_model) {
-        MONA_TRY(summary.layer, resolve_layer(config.layer, session.info(), sae->info()));
-        if (config.k < 0 || (config.k > 0 && sae->info().k == 0)) {
-            return invalid_input(fmt::format("--k {} needs a TopK SAE with k >= 1; SAE {} is {}", config.k,
+    const ModelInfo& model_info = session.info();
+    const int32_t n_layer = model_info.n_layer;
+    auto check_sae_k = [&](int32_t k, const std::string& what) -> Status {
+        if (k < 0 || (k > 0 && sae->info().k == 0)) {
+            return invalid_input(fmt::format("{} k {} needs a TopK SAE with k >= 1; SAE {} is {}", what, k,
                                              sae->info().path, sae->info().architecture));
         }
-        if (config.k > sae->info().d_sae) {
-            return invalid_input(fmt::format("--k {} is larger than the SAE width {}", config.k, sae->info().d_sae));
+        if (k > sae->info().d_sae) {
+            return invalid_input(fmt::format("{} k {} is larger than the SAE width {}", what, k, sae->info().d_sae));
         }
+        return Status();
+    };
+    if (run_model) {
+        MONA_TRY(summary.layer, resolve_layer(config.layer, model_info, sae->info()));
+        MONA_RETURN_IF_ERROR(check_sae_k(config.k, "--k"));
     }
     const int64_t d_sae = run_model ? sae->info().d_sae : 0;
-    const int64_t d_in = session.info().n_embd;
+    const int64_t d_in = model_info.n_embd;
+    const int32_t main_k = run_model ? (config.k > 0 ? config.k : sae->info().k) : 0;
 
+    // Representations: what a method scores, computed once per sample and shared by the methods that use it.
     EmbedOptions eopts;
     eopts.layer = summary.layer;
     eopts.k_override = config.k;
     eopts.token_mode = config.token_mode;
     eopts.pooling = config.pooling;
-    eopts.keep_rows = run_raw;
+    std::vector<Representation> reps;
+    std::vector<size_t> rep_of(specs.size(), SIZE_MAX);
+    std::vector<ResolvedMethod> resolved(specs.size());
+    for (size_t method_idx = 0; method_idx < specs.size(); ++method_idx) {
+        const EvalMethodSpec& spec = specs[method_idx];
+        ResolvedMethod& r = resolved[method_idx];
+        r.name = spec.name;
+        r.method = spec.method;
+        if (spec.method == EvalMethod::kBm25 || spec.method == EvalMethod::kRandom) continue;
+        Representation rep;
+        rep.layer = spec.layer >= 0 ? spec.layer : summary.layer;
+        rep.pooling = spec.pooling.value_or(config.pooling);
+        switch (spec.method) {
+            case EvalMethod::kMona:
+            case EvalMethod::kSaeCosine:
+                rep.kind = RepKind::kSae;
+                if (rep.layer != summary.layer) {
+                    return invalid_input(fmt::format(
+                        "--method {}: the SAE {} reads layer {}; SAE features at layer {} need an SAE trained there "
+                        "(raw-cosine and poly-jaccard take any layer)",
+                        spec.name, sae->info().path, summary.layer, rep.layer));
+                }
+                MONA_RETURN_IF_ERROR(check_sae_k(spec.k, "--method " + spec.name + ":"));
+                rep.k = spec.k > 0 ? spec.k : main_k;
+                rep.tensor = layer_tensor_name(rep.layer, n_layer, config.model_path).value();
+                break;
+            case EvalMethod::kRawCosine: {
+                rep.kind = RepKind::kRaw;
+                rep.pooling = PoolingMode::kMean;
+                MONA_TRY(rep.tensor, layer_tensor_name(rep.layer, n_layer, config.model_path));
+                rep.width = d_in;
+                break;
+            }
+            case EvalMethod::kPolyJaccard: {
+                rep.kind = RepKind::kPoly;
+                MONA_TRY(rep.tensor, ffn_gate_tensor_name(rep.layer, n_layer, config.model_path));
+                if (spec.k < 0) return invalid_input(fmt::format("--method {}: k must be >= 1", spec.name));
+                rep.k = spec.k > 0 ? spec.k : main_k;
+                if (rep.k < 1) {
+                    return invalid_input(fmt::format("--method {}: the SAE {} has no TopK k to copy; give one, e.g. "
+                                                     "poly-jaccard:k=32",
+                                                     spec.name, sae->info().path));
+                }
+                break;
+            }
+            default: break;
+        }
+        r.layer = rep.layer;
+        r.k = rep.kind == RepKind::kRaw ? 0 : rep.k;
+        r.pooling = rep.pooling;
+        r.tensor = rep.tensor;
+        size_t found = SIZE_MAX;
+        for (size_t rep_idx = 0; rep_idx < reps.size(); ++rep_idx) {
+            if (reps[rep_idx].same_as(rep)) found = rep_idx;
+        }
+        if (found == SIZE_MAX) {
+            // Where the rows come from: the Embedder's own layer rows, or an extra tensor of the same pass.
+            if (rep.kind == RepKind::kSae) {
+                rep.main = rep.k == main_k && rep.pooling == config.pooling;
+                eopts.keep_rows = eopts.keep_rows || !rep.main;
+            } else if (rep.kind == RepKind::kRaw && rep.layer == summary.layer) {
+                eopts.keep_rows = true;
+            } else {
+                auto it = std::find(eopts.extra_tensors.begin(), eopts.extra_tensors.end(), rep.tensor);
+                rep.extra_idx = static_cast<int32_t>(it - eopts.extra_tensors.begin());
+                if (it == eopts.extra_tensors.end()) eopts.extra_tensors.push_back(rep.tensor);
+            }
+            found = reps.size();
+            reps.push_back(rep);
+        }
+        rep_of[method_idx] = found;
+    }
+    const size_t n_reps = reps.size();
+    size_t latent_rep = SIZE_MAX;  // the representation whose prototype latents the report explains: first `mona`
+    for (size_t method_idx = 0; method_idx < specs.size() && latent_rep == SIZE_MAX; ++method_idx) {
+        if (specs[method_idx].method == EvalMethod::kMona) latent_rep = rep_of[method_idx];
+    }
+
+    // Per-sample vectors of every representation. SAE codes at another k or pooling are re-encoded from the rows;
+    // gate rows become TopK(SiLU(.)) codes; widths of gate tensors are learnt from the first capture.
+    std::vector<std::optional<Pooler>> poolers(n_reps);
+    SparseCodes scratch_codes;
+    auto compute_reps = [&](EmbeddedSample& item, std::vector<SparseVec>& sparse,
+                            std::vector<std::vector<double>>& dense) -> Status {
+        const auto [begin, end] = pooled_rows(item.tokens, config.token_mode);
+        for (size_t rep_idx = 0; rep_idx < n_reps; ++rep_idx) {
+            Representation& rep = reps[rep_idx];
+            switch (rep.kind) {
+                case RepKind::kSae:
+                    if (rep.main) {
+                        sparse[rep_idx] = item.pooled;
+                    } else {
+                        if (!poolers[rep_idx]) poolers[rep_idx].emplace(d_sae);
+                        scratch_codes.clear();
+                        sae->encode(item.rows.data() + begin * d_in, end - begin, scratch_codes, rep.k);
+                        sparse[rep_idx] = poolers[rep_idx]->pool(scratch_codes, 0, end - begin, rep.pooling);
+                    }
+                    break;
+                case RepKind::kRaw:
+                    dense[rep_idx] = rep.extra_idx < 0 ? mean_rows(item.rows, d_in, begin, end)
+                                                       : mean_rows(item.extra[rep.extra_idx], d_in, begin, end);
+                    break;
+                case RepKind::kPoly: {
+                    const int64_t width = item.extra_width[rep.extra_idx];
+                    if (rep.width == 0) {
+                        if (rep.k > width) {
+                            return invalid_input(fmt::format("poly-jaccard k {} is larger than the MLP width {} of {}",
+                                                             rep.k, width, rep.tensor));
+                        }
+                        rep.width = width;
+                    }
+                    if (!poolers[rep_idx]) poolers[rep_idx].emplace(rep.width);
+                    scratch_codes.clear();
+                    gate_topk_codes(item.extra[rep.extra_idx].data() + begin * width, end - begin, width, rep.k,
+                                    scratch_codes);
+                    sparse[rep_idx] = poolers[rep_idx]->pool(scratch_codes, 0, end - begin, rep.pooling);
+                    break;
+                }
+            }
+        }
+        item.rows = {};
+        item.codes = {};
+        item.extra = {};
+        return Status();
+    };
     std::vector<SkipRow> skipped;
 
-    // 1. Targets: prototypes (SAE), mean raw vectors, exemplar texts (BM25), lengths.
+    // 1. Targets: prototypes of every representation, exemplar texts (BM25), lengths.
     const size_t n_targets = config.targets.size();
-    std::vector<Prototype> prototypes(n_targets);
-    std::vector<std::vector<double>> target_raw(n_targets);
-    std::vector<double> target_raw_norm(n_targets, 0.0);
+    std::vector<std::vector<Prototype>> prototypes(n_targets, std::vector<Prototype>(n_reps));
+    std::vector<std::vector<std::vector<double>>> target_dense(n_targets, std::vector<std::vector<double>>(n_reps));
+    std::vector<std::vector<double>> target_dense_norm(n_targets, std::vector<double>(n_reps, 0.0));
     std::vector<std::vector<std::string>> target_texts(n_targets);
     std::vector<std::vector<uint64_t>> target_lengths(n_targets);
     std::vector<std::vector<uint32_t>> latents(n_targets);
     const auto t_targets = Clock::now();
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
         const TargetSpec& target = config.targets[target_idx];
-        std::vector<SparseVec> vecs;
-        std::vector<double> raw_sum(run_raw ? static_cast<size_t>(d_in) : 0, 0.0);
-        int64_t n_raw = 0;
+        std::vector<std::vector<SparseVec>> vecs(n_reps);
+        std::vector<std::vector<double>> dense_sum(n_reps);
+        int64_t n_embedded = 0;
         std::optional<Embedder> embedder;
         if (run_model) {
             embedder.emplace(session, *sae, eopts, [&](EmbeddedSample& item) -> Status {
-                if (run_raw) {
-                    const auto [begin, end] = pooled_rows(item.tokens, config.token_mode);
-                    const std::vector<double> mean = mean_rows(item.rows, d_in, begin, end);
-                    for (int64_t col = 0; col < d_in; ++col) raw_sum[col] += mean[col];
-                    ++n_raw;
-                    item.rows = {};
+                std::vector<SparseVec> sparse(n_reps);
+                std::vector<std::vector<double>> dense(n_reps);
+                MONA_RETURN_IF_ERROR(compute_reps(item, sparse, dense));
+                for (size_t rep_idx = 0; rep_idx < n_reps; ++rep_idx) {
+                    if (reps[rep_idx].kind == RepKind::kRaw) {
+                        if (dense_sum[rep_idx].empty()) dense_sum[rep_idx].assign(dense[rep_idx].size(), 0.0);
+                        for (size_t col = 0; col < dense[rep_idx].size(); ++col) dense_sum[rep_idx][col] += dense[rep_idx][col];
+                    } else {
+                        vecs[rep_idx].push_back(std::move(sparse[rep_idx]));
+                    }
                 }
-                vecs.push_back(std::move(item.pooled));
+                ++n_embedded;
                 return Status();
             });
         }
@@ -230,16 +486,20 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
         if (target_lengths[target_idx].empty()) {
             return invalid_input(fmt::format("target '{}': {} holds no usable exemplar", target.name, target.path));
         }
-        if (run_model) {
-            prototypes[target_idx] = make_prototype(vecs, d_sae);
-            if (has_method(methods, EvalMethod::kMona)) {
-                latents[target_idx] = top_latents(prototypes[target_idx], static_cast<size_t>(eval_config.n_latents));
+        for (size_t rep_idx = 0; rep_idx < n_reps; ++rep_idx) {
+            if (reps[rep_idx].kind == RepKind::kRaw) {
+                std::vector<double>& mean = dense_sum[rep_idx];
+                for (double& v : mean) v /= static_cast<double>(n_embedded);
+                target_dense_norm[target_idx][rep_idx] = l2_norm(mean);
+                target_dense[target_idx][rep_idx] = std::move(mean);
+            } else {
+                const int64_t width = reps[rep_idx].kind == RepKind::kSae ? d_sae : reps[rep_idx].width;
+                prototypes[target_idx][rep_idx] = make_prototype(vecs[rep_idx], width);
             }
         }
-        if (run_raw) {
-            for (double& v : raw_sum) v /= static_cast<double>(n_raw);
-            target_raw_norm[target_idx] = l2_norm(raw_sum);
-            target_raw[target_idx] = std::move(raw_sum);
+        if (latent_rep != SIZE_MAX) {
+            latents[target_idx] =
+                top_latents(prototypes[target_idx][latent_rep], static_cast<size_t>(eval_config.n_latents));
         }
     }
     const double seconds_targets = seconds_since(t_targets);
@@ -250,11 +510,6 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     std::vector<PoolRow> rows;
     // scores[method][target][pos] for the scoring methods computed while streaming.
     std::vector<std::vector<std::vector<double>>> scores(n_methods, std::vector<std::vector<double>>(n_targets));
-    std::vector<bool> streamed(n_methods, false);
-    for (size_t method_idx = 0; method_idx < n_methods; ++method_idx) {
-        const EvalMethod m = methods[method_idx];
-        streamed[method_idx] = m == EvalMethod::kMona || m == EvalMethod::kSaeCosine || m == EvalMethod::kRawCosine;
-    }
     std::vector<std::vector<TopNHeap>> latent_heaps(n_targets);
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
         for (size_t slot = 0; slot < latents[target_idx].size(); ++slot)
@@ -270,31 +525,33 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     if (run_model) {
         embedder.emplace(session, *sae, eopts, [&](EmbeddedSample& item) -> Status {
             const uint64_t pos = item.tag;
-            std::vector<double> raw;
-            if (run_raw) {
-                const auto [begin, end] = pooled_rows(item.tokens, config.token_mode);
-                raw = mean_rows(item.rows, d_in, begin, end);
-                item.rows = {};
-                item.codes = {};
-            }
+            std::vector<SparseVec> sparse(n_reps);
+            std::vector<std::vector<double>> dense(n_reps);
+            MONA_RETURN_IF_ERROR(compute_reps(item, sparse, dense));
             for (size_t method_idx = 0; method_idx < n_methods; ++method_idx) {
-                if (!streamed[method_idx]) continue;
+                const size_t rep_idx = rep_of[method_idx];
+                if (rep_idx == SIZE_MAX) continue;
                 for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
                     double& slot = scores[method_idx][target_idx][pos];
+                    const Prototype& proto = prototypes[target_idx][rep_idx];
                     switch (methods[method_idx]) {
-                        case EvalMethod::kMona: slot = jaccard(item.pooled, prototypes[target_idx]); break;
-                        case EvalMethod::kSaeCosine: slot = cosine(item.pooled, prototypes[target_idx]); break;
+                        case EvalMethod::kMona:
+                        case EvalMethod::kPolyJaccard: slot = jaccard(sparse[rep_idx], proto); break;
+                        case EvalMethod::kSaeCosine: slot = cosine(sparse[rep_idx], proto); break;
                         case EvalMethod::kRawCosine:
-                            slot = dense_cosine(raw, target_raw[target_idx], target_raw_norm[target_idx]);
+                            slot = dense_cosine(dense[rep_idx], target_dense[target_idx][rep_idx],
+                                                target_dense_norm[target_idx][rep_idx]);
                             break;
                         default: break;
                     }
                 }
             }
-            for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
-                for (size_t slot = 0; slot < latents[target_idx].size(); ++slot) {
-                    const double v = value_at(item.pooled, latents[target_idx][slot]);
-                    if (v > 0.0) latent_heaps[target_idx][slot].push(pos, v);
+            if (latent_rep != SIZE_MAX) {
+                for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+                    for (size_t slot = 0; slot < latents[target_idx].size(); ++slot) {
+                        const double v = value_at(sparse[latent_rep], latents[target_idx][slot]);
+                        if (v > 0.0) latent_heaps[target_idx][slot].push(pos, v);
+                    }
                 }
             }
             return Status();
@@ -316,7 +573,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
             n_tokens_seen += static_cast<uint64_t>(row.n_tokens);
             rows.push_back(std::move(row));
             for (size_t method_idx = 0; method_idx < n_methods; ++method_idx) {
-                if (!streamed[method_idx]) continue;
+                if (rep_of[method_idx] == SIZE_MAX) continue;
                 for (auto& s : scores[method_idx]) s.push_back(0.0);
             }
             if (bm25) MONA_RETURN_IF_ERROR(bm25->add_document(sample_plain_text(sample)));
@@ -367,8 +624,9 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
         for (size_t slot = 0; slot < latents[target_idx].size(); ++slot) {
             EvalLatent latent;
             latent.latent = latents[target_idx][slot];
-            latent.value = prototypes[target_idx].dense[latent.latent];
-            latent.share = prototypes[target_idx].l1 > 0 ? latent.value / prototypes[target_idx].l1 : 0.0;
+            const Prototype& proto = prototypes[target_idx][latent_rep];
+            latent.value = proto.dense[latent.latent];
+            latent.share = proto.l1 > 0 ? latent.value / proto.l1 : 0.0;
             for (const auto& [pos, value] : latent_heaps[target_idx][slot].sorted()) latent.top.push_back({pos, value});
             t.latents.push_back(std::move(latent));
         }
@@ -450,7 +708,21 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     cfg["targets"] = targets_cfg;
     cfg["targets_skipped"] = summary.n_target_skipped;
     cfg["methods"] = summary.methods;
-    const int32_t k_used = run_model ? (config.k > 0 ? config.k : sae->info().k) : 0;
+    const int32_t k_used = main_k;
+    nlohmann::json method_cfgs = nlohmann::json::array();
+    for (size_t method_idx = 0; method_idx < n_methods; ++method_idx) {
+        const ResolvedMethod& r = resolved[method_idx];
+        nlohmann::json m = {{"name", r.name}, {"method", eval_method_name(r.method)}};
+        if (rep_of[method_idx] != SIZE_MAX) {
+            m["layer"] = r.layer;
+            m["llama_tensor"] = r.tensor;
+            m["k"] = r.k > 0 ? nlohmann::json(r.k) : nlohmann::json(nullptr);
+            m["pooling"] = pooling_mode_name(r.pooling);
+            if (r.method == EvalMethod::kPolyJaccard) m["mlp_width"] = reps[rep_of[method_idx]].width;
+        }
+        method_cfgs.push_back(m);
+    }
+    cfg["method_configs"] = method_cfgs;
     cfg["parameters"] = {
         {"layer", run_model ? nlohmann::json(summary.layer) : nlohmann::json(nullptr)},
         {"llama_tensor", run_model ? nlohmann::json(summary.layer == 0 ? std::string("embd")
@@ -476,6 +748,9 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
         {"raw-cosine",
          "mean of the raw residual rows over the pooled tokens at the same layer, cosine vs the mean of "
          "the targets' raw vectors"},
+        {"poly-jaccard",
+         "TopK(SiLU(W_gate x)) of the gated MLP of the block writing the layer (llama.cpp ffn_gate-(L-1), SiLU "
+         "applied by mona), positive values of the k largest per token, pooled like mona, generalized Jaccard"},
         {"bm25",
          "Okapi BM25 (k1 1.2, b 0.75, Lucene IDF) of the user+assistant contents, prototype query: mean over "
          "exemplars of tf/|e|"},

@@ -14,8 +14,13 @@
 //                 is its user and assistant turn contents joined by '\n' (system turns and the chat template
 //                 are left out), or its text for the `text` format: sample_plain_text()
 //   random        metrics::random_selection(n_pool, n, --seed): the same draw for every target
-//   poly-jaccard  TopK of the gated-MLP activations: not implemented yet (it needs a second captured tensor);
-//                 asking for it is a kUnsupported error before anything is loaded
+//   poly-jaccard  TopK(SiLU(W_gate x)) of the gated MLP in the block that writes the layer (llama.cpp tensor
+//                 ffn_gate-(L-1), captured in the same pass; SiLU applied here since llama.cpp fuses it with the
+//                 up projection), k = the SAE methods' k unless given, only positive values kept, pooled like
+//                 mona (--pooling), generalized Jaccard against the mean of the targets' vectors: the paper's
+//                 "polysemantic" row
+// Each method may carry ablation options (EvalMethodSpec: layer, k, pooling), so a layer or K sweep is one model
+// pass: every tensor asked for is captured in the same forward pass, which stops after the deepest one.
 // Each method's selection is its top n by score (score/topn.hpp: ties to the lower position), n = --count or
 // round(--ratio x pool size), the same n for every method. Metrics and renderings: report/eval_report.hpp.
 //
@@ -35,6 +40,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,16 +53,36 @@ namespace mona {
 
 enum class EvalMethod { kMona, kSaeCosine, kRawCosine, kBm25, kRandom, kPolyJaccard };
 
-// "mona" | "sae-cosine" | "raw-cosine" | "bm25" | "random" | "poly-jaccard"; anything else is kInvalidInput
-// naming the value and the accepted names. (poly-jaccard parses; run_eval() rejects it.)
+// "mona" | "sae-cosine" | "raw-cosine" | "poly-jaccard" | "bm25" | "random"; anything else is kInvalidInput
+// naming the value and the accepted names.
 Result<EvalMethod> parse_eval_method(std::string_view name);
 const char* eval_method_name(EvalMethod method);
-// The methods run when none is asked for: every implemented one, in the order above.
+// The methods run when none is asked for: every one, in the order of EvalMethod.
 std::vector<EvalMethod> default_eval_methods();
+
+// A method with its ablation options: `NAME[:layer=L][:k=K][:pooling=mean|sum]`, e.g. `mona:k=64`,
+// `raw-cosine:layer=10`, `poly-jaccard:layer=10:k=32`, `mona:pooling=sum`. Unset options take the run's values
+// (--layer / the SAE's layer, --k / the SAE's k, --pooling). layer: any method but bm25/random (SAE methods only at
+// the SAE's own layer); k: mona, sae-cosine, poly-jaccard; pooling: the same three. The canonical name (options in
+// the order layer, k, pooling) names the method in every output.
+struct EvalMethodSpec {
+    EvalMethod method = EvalMethod::kMona;
+    int32_t layer = -1;                  // -1 = the run's layer
+    int32_t k = 0;                       // 0 = the run's k
+    std::optional<PoolingMode> pooling;  // unset = the run's --pooling
+    std::string name;
+};
+Result<EvalMethodSpec> parse_eval_method_spec(std::string_view text);
+EvalMethodSpec default_method_spec(EvalMethod method);
+
+// poly-jaccard's per-token codes: for each row of the gate pre-activations `gate` [n_rows, width], SiLU of every
+// value (computed in double, rounded to float), the k largest (ties to the lower index), of those the values > 0,
+// appended to `out` as one CSR row with ascending indices. 1 <= k <= width.
+void gate_topk_codes(const float* gate, int64_t n_rows, int64_t width, int32_t k, SparseCodes& out);
 
 struct EvalConfig {
     SelectConfig select;              // model, SAE, pool, targets, out, layer, ratio/count, k, tokens, pooling, ...
-    std::vector<EvalMethod> methods;  // run in this order; empty = default_eval_methods(); repeats are dropped
+    std::vector<EvalMethodSpec> methods;  // run in this order; empty = default_eval_methods(); repeats are dropped
     uint64_t seed = 0;                // for `random`
     int32_t n_latents = 10;           // prototype latents shown per target (mona)
     int32_t n_latent_samples = 3;     // pool samples shown per latent

@@ -40,7 +40,9 @@ std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode
 }
 
 Embedder::Embedder(Session& session, const SaeModel& sae, EmbedOptions options, Sink sink)
-    : session_(session), sae_(sae), options_(options), sink_(std::move(sink)), pooler_(sae.info().d_sae) {}
+    : session_(session), sae_(sae), options_(std::move(options)), sink_(std::move(sink)), pooler_(sae.info().d_sae) {
+    for (const std::string& name : options_.extra_tensors) extra_.push_back({name, 0, {}});
+}
 
 Status Embedder::add(uint64_t tag, TokenizedSample tokens) {
     const int64_t n = static_cast<int64_t>(tokens.tokens.size());
@@ -70,7 +72,7 @@ Status Embedder::run_batch() {
     for (const auto& item : queue_) {
         if (!item.tokens.tokens.empty()) seqs.push_back(&item.tokens.tokens);
     }
-    MONA_RETURN_IF_ERROR(session_.capture(seqs, options_.layer, rows_));
+    MONA_RETURN_IF_ERROR(session_.capture(seqs, options_.layer, rows_, extra_.empty() ? nullptr : &extra_));
     const int64_t d_in = sae_.info().d_in;
     codes_.clear();
     sae_.encode(rows_.data(), queued_tokens_, codes_, options_.k_override);
@@ -92,6 +94,12 @@ Status Embedder::run_batch() {
                 }
                 item.codes.offsets.push_back(item.codes.idx.size());
             }
+        }
+        item.extra.clear();
+        item.extra_width.clear();
+        for (const ExtraCapture& e : extra_) {
+            item.extra.emplace_back(e.rows.begin() + row0 * e.width, e.rows.begin() + (row0 + n) * e.width);
+            item.extra_width.push_back(e.width);
         }
         row0 += n;
         MONA_RETURN_IF_ERROR(sink_(item));

@@ -41,6 +41,9 @@ struct EmbedOptions {
     TokenMode token_mode = TokenMode::kNoBos;
     PoolingMode pooling = PoolingMode::kMean;
     bool keep_rows = false;         // also hand per-token residual rows and codes to the callback
+    // Further llama.cpp tensors captured in the same pass (Session::capture, ExtraCapture), handed to the callback
+    // per sample in EmbeddedSample::extra, in this order. Must not name the layer's own tensor.
+    std::vector<std::string> extra_tensors;
 };
 
 struct EmbeddedSample {
@@ -51,6 +54,9 @@ struct EmbeddedSample {
     // Only with keep_rows: residual rows [n_tokens, d_in] and the per-token codes of this sample.
     std::vector<float> rows;
     SparseCodes codes;
+    // One per EmbedOptions::extra_tensors: rows [n_tokens, extra_width[i]] of this sample.
+    std::vector<std::vector<float>> extra;
+    std::vector<int64_t> extra_width;
 };
 
 class Embedder {
@@ -77,6 +83,7 @@ class Embedder {
     std::vector<EmbeddedSample> queue_;
     int64_t queued_tokens_ = 0;
     std::vector<float> rows_;
+    std::vector<ExtraCapture> extra_;
     SparseCodes codes_;
     uint64_t n_tokens_run_ = 0;
 };

@@ -1,5 +1,6 @@
 // Integration tests of capture/session: the layer rows llama.cpp hands over, the layer numbering, tokenisation.
 // Every test runs on a random-weight 3-layer `llama` GGUF written into a temporary folder (tiny_model_util).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -256,6 +257,74 @@ TEST_F(CaptureTest, LayerOutOfRangeIsAnErrorNamingTheRangeAndModel) {
     EXPECT_EQ("embd", layer_tensor_name(0, 3, "x.gguf").value());
     EXPECT_EQ("l_out-0", layer_tensor_name(1, 3, "x.gguf").value());
     EXPECT_EQ("l_out-1", layer_tensor_name(2, 3, "x.gguf").value());
+}
+
+// Extra tensors ride along in the same pass: the MLP gate rows are W_gate · (the block's normalised FFN input),
+// recomputed here from the GGUF weights; and asking for extras leaves the layer rows bit for bit unchanged.
+TEST_F(CaptureTest, ExtraTensorsAreCapturedInTheSamePass) {
+    const std::vector<Sample> samples = some_samples();
+    std::vector<std::vector<int32_t>> tokens;
+    for (const auto& s : samples) tokens.push_back(tokens_of(s));
+    std::vector<const std::vector<int32_t>*> seqs;
+    int64_t n_tokens = 0;
+    for (const auto& t : tokens) {
+        seqs.push_back(&t);
+        n_tokens += static_cast<int64_t>(t.size());
+    }
+    const int64_t n_embd = session_->info().n_embd;
+    for (int32_t layer : {1, 2}) {
+        std::vector<float> plain, with_extra;
+        ASSERT_TRUE(session_->capture(seqs, layer, plain).ok());
+        // Asked deepest-first on purpose: the order of the request must not matter.
+        std::vector<ExtraCapture> extra = {{ffn_gate_tensor_name(layer, 3, "").value(), 0, {}},
+                                           {fmt::format("ffn_norm-{}", layer - 1), 0, {}},
+                                           {"l_out-0", 0, {}}};
+        if (layer == 1) extra.pop_back();  // l_out-0 is the layer's own tensor there
+        const Status st = session_->capture(seqs, layer, with_extra, &extra);
+        ASSERT_TRUE(st.ok()) << st.message();
+        EXPECT_EQ(plain, with_extra) << "extra captures changed the layer rows, layer " << layer;
+
+        std::vector<int64_t> ne;
+        Result<std::vector<float>> w =
+            fixtures::read_gguf_tensor_f32(*model_path_, fmt::format("blk.{}.ffn_gate.weight", layer - 1), &ne);
+        ASSERT_TRUE(w.ok()) << w.status().message();
+        const int64_t n_ff = ne[1];
+        ASSERT_EQ(n_embd, ne[0]);
+        ASSERT_EQ(n_ff, extra[0].width);
+        ASSERT_EQ(n_embd, extra[1].width);
+        ASSERT_EQ(static_cast<size_t>(n_tokens * n_ff), extra[0].rows.size());
+        ASSERT_EQ(static_cast<size_t>(n_tokens * n_embd), extra[1].rows.size());
+        double max_err = 0.0, max_abs = 0.0;
+        for (int64_t row = 0; row < n_tokens; ++row) {
+            const float* x = extra[1].rows.data() + row * n_embd;
+            for (int64_t j = 0; j < n_ff; ++j) {
+                double want = 0.0;
+                for (int64_t i = 0; i < n_embd; ++i) want += static_cast<double>(w.value()[j * n_embd + i]) * x[i];
+                max_err = std::max(max_err, std::abs(want - extra[0].rows[row * n_ff + j]));
+                max_abs = std::max(max_abs, std::abs(want));
+            }
+        }
+        EXPECT_GT(max_abs, 0.01) << "gate rows are all ~0: the check would be empty";
+        EXPECT_LT(max_err, 1e-4) << "layer " << layer;
+        if (layer == 2) {
+            std::vector<float> layer1;
+            ASSERT_TRUE(session_->capture(seqs, 1, layer1).ok());
+            EXPECT_EQ(layer1, extra[2].rows) << "l_out-0 as an extra differs from layer 1";
+        }
+    }
+}
+
+TEST_F(CaptureTest, AnExtraTensorTheGraphLacksIsAnErrorNamingIt) {
+    const std::vector<int32_t> tokens = tokens_of(some_samples()[0]);
+    std::vector<float> rows;
+    std::vector<ExtraCapture> extra = {{"no_such_tensor-0", 0, {}}};
+    const Status st = session_->capture({&tokens}, 1, rows, &extra);
+    ASSERT_FALSE(st.ok());
+    EXPECT_NE(std::string::npos, st.message().find("no_such_tensor-0")) << st.message();
+    Result<std::string> gate0 = ffn_gate_tensor_name(0, 3, "x.gguf");
+    ASSERT_FALSE(gate0.ok());
+    EXPECT_NE(std::string::npos, gate0.status().message().find("1..2")) << gate0.status().message();
+    EXPECT_EQ("ffn_gate-1", ffn_gate_tensor_name(2, 3, "x.gguf").value());
 }
 
 void expect_single_leading_bos(const TokenizedSample& t, int32_t bos, const std::string& what) {

@@ -2,8 +2,8 @@
 // and a 40-sample labelled pool (four families), with the targets `math` and `cooking`. Every method's scores are
 // checked against an independent recomputation (naive references: per-sample capture, dense SAE encode, dense
 // Jaccard/cosine, a hand-written BM25 and Fisher-Yates), `mona` against `mona select` bit for bit, the metrics in
-// eval.json against a recount from the selections, and the report's structure. Error paths: poly-jaccard (exit 1)
-// and an unknown method (exit 2) leave --out empty.
+// eval.json against a recount from the selections, and the report's structure. Error paths: bad method options
+// and an unknown method leave --out empty.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "capture/session.hpp"
+#include "eval/eval.hpp"
 #include "integration/tiny_model_util.hpp"
 #include "reference/sae_reference.hpp"
 #include "reference/score_reference.hpp"
@@ -704,13 +705,176 @@ TEST_F(EvalE2eTest, SkipBadListsTheLineAndKeepsRecordNumbers) {
     }
 }
 
-TEST_F(EvalE2eTest, PolyJaccardIsRejectedWithExitOne) {
-    const std::string out = dir_ + "/out-poly";
-    const RunResult run = run_mona(common_args("eval", out, {"--method", "mona", "--method", "poly-jaccard"}));
-    EXPECT_EQ(1, run.exit_code) << run.err;
-    EXPECT_NE(std::string::npos, run.err.find("mona: error:")) << run.err;
-    EXPECT_NE(std::string::npos, run.err.find("poly-jaccard is not implemented yet")) << run.err;
-    EXPECT_TRUE(regular_files_under(out).empty());
+// Reference poly-jaccard codes of one token: SiLU of W_gate x in double, the k largest (ties to the lower
+// index), the positive ones, as a dense row.
+std::vector<float> reference_gate_codes(const std::vector<float>& w, int64_t n_ff, int64_t n_embd, const float* x,
+                                        int32_t k) {
+    std::vector<std::pair<double, int64_t>> act;
+    for (int64_t j = 0; j < n_ff; ++j) {
+        double pre = 0.0;
+        for (int64_t i = 0; i < n_embd; ++i) pre += static_cast<double>(w[j * n_embd + i]) * x[i];
+        act.push_back({pre / (1.0 + std::exp(-pre)), j});
+    }
+    std::sort(act.begin(), act.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    std::vector<float> dense(static_cast<size_t>(n_ff), 0.0f);
+    for (int32_t slot = 0; slot < k; ++slot) {
+        if (act[slot].first > 0) dense[act[slot].second] = static_cast<float>(act[slot].first);
+    }
+    return dense;
+}
+
+// Ablation options and poly-jaccard in one run, each against an independent recomputation from per-sample
+// captures: raw-cosine at another layer, mona at another k (naive encoder), poly-jaccard at the SAE's layer and
+// at layer 1 with its own k and sum pooling (gate = W_gate · ffn_norm from the GGUF weights, SiLU, TopK by hand).
+// The extra captures leave `mona` bit for bit as in the plain run.
+TEST_F(EvalE2eTest, SweepOptionsAndPolyJaccardMatchAnIndependentRecomputation) {
+    const std::vector<std::string> variants = {"mona",         "raw-cosine:layer=1", "mona:k=3", "poly-jaccard",
+                                               "poly-jaccard:layer=1:k=5:pooling=sum"};
+    const std::string out = dir_ + "/out-sweep";
+    std::vector<std::string> extra;
+    for (const auto& m : variants) {
+        extra.push_back("--method");
+        extra.push_back(m);
+    }
+    const RunResult run = run_mona(common_args("eval", out, extra));
+    ASSERT_EQ(0, run.exit_code) << run.err;
+    const nlohmann::json j = nlohmann::json::parse(fixtures::read_file(out + "/eval.json"));
+    EXPECT_EQ(variants, j["methods"].get<std::vector<std::string>>());
+    const nlohmann::json& mc = j["config"]["method_configs"];
+    ASSERT_EQ(variants.size(), mc.size());
+    EXPECT_EQ("l_out-0", mc[1]["llama_tensor"].get<std::string>());
+    EXPECT_EQ(3, mc[2]["k"].get<int>());
+    EXPECT_EQ("ffn_gate-1", mc[3]["llama_tensor"].get<std::string>());
+    EXPECT_EQ(kK, mc[3]["k"].get<int>()) << "poly-jaccard takes the SAE's k by default";
+    EXPECT_EQ("ffn_gate-0", mc[4]["llama_tensor"].get<std::string>());
+    EXPECT_EQ("sum", mc[4]["pooling"].get<std::string>());
+
+    // Reference: each sample captured alone.
+    SessionOptions options;
+    options.model_path = model_;
+    options.n_threads = 1;
+    Result<Session> opened = Session::open(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    Session& session = opened.value();
+    std::vector<int64_t> ne;
+    Result<std::vector<float>> w0 = fixtures::read_gguf_tensor_f32(model_, "blk.0.ffn_gate.weight", &ne);
+    Result<std::vector<float>> w1 = fixtures::read_gguf_tensor_f32(model_, "blk.1.ffn_gate.weight");
+    ASSERT_TRUE(w0.ok() && w1.ok());
+    const int64_t n_ff = ne[1];
+    struct Ref {
+        std::vector<double> raw1;
+        std::vector<float> sae_k3, poly2, poly1;
+    };
+    auto embed = [&](const std::vector<LabelledSample>& samples) {
+        std::vector<Ref> refs;
+        for (size_t idx = 0; idx < samples.size(); ++idx) {
+            Result<Sample> sample =
+                parse_sample(fixtures::sample_json_line(samples[idx]), InputFormat::kAuto, {"fixture", idx + 1, idx});
+            EXPECT_TRUE(sample.ok());
+            const std::vector<int32_t> toks = session.tokenize(sample.value())->tokens;
+            std::vector<float> rows2, rows1, norm1, norm0;
+            EXPECT_TRUE(session.capture({&toks}, kLayer, rows2).ok());
+            EXPECT_TRUE(session.capture({&toks}, 1, rows1).ok());
+            std::vector<ExtraCapture> norms = {{"ffn_norm-1", 0, {}}, {"ffn_norm-0", 0, {}}};
+            std::vector<float> unused;
+            EXPECT_TRUE(session.capture({&toks}, kLayer, unused, &norms).ok());
+            Ref r;
+            r.raw1.assign(kDIn, 0.0);
+            std::vector<std::vector<float>> sae_rows, poly2_rows, poly1_rows;
+            for (size_t t = 1; t < toks.size(); ++t) {  // no-bos
+                std::vector<float> dense(kDSae, 0.0f);
+                for (const auto& [latent, value] :
+                     reference::sae_encode_reference(sae_->params, rows2.data() + t * kDIn, 3)) {
+                    dense[latent] = static_cast<float>(value);
+                }
+                sae_rows.push_back(std::move(dense));
+                for (int64_t col = 0; col < kDIn; ++col) r.raw1[col] += rows1[t * kDIn + col];
+                poly2_rows.push_back(
+                    reference_gate_codes(w1.value(), n_ff, kDIn, norms[0].rows.data() + t * kDIn, kK));
+                poly1_rows.push_back(reference_gate_codes(w0.value(), n_ff, kDIn, norms[1].rows.data() + t * kDIn, 5));
+            }
+            for (double& v : r.raw1) v /= static_cast<double>(toks.size() - 1);
+            r.sae_k3 = reference::pool_dense(sae_rows, kDSae, true);
+            r.poly2 = reference::pool_dense(poly2_rows, n_ff, true);
+            r.poly1 = reference::pool_dense(poly1_rows, n_ff, false);
+            refs.push_back(std::move(r));
+        }
+        return refs;
+    };
+    auto mean_of = [](const std::vector<std::vector<float>>& vecs) {
+        std::vector<float> out(vecs[0].size(), 0.0f);
+        for (size_t col = 0; col < out.size(); ++col) {
+            double sum = 0;
+            for (const auto& v : vecs) sum += v[col];
+            out[col] = static_cast<float>(sum / static_cast<double>(vecs.size()));
+        }
+        return out;
+    };
+    const std::vector<Ref> pool = embed(pool_samples_);
+    size_t n_poly_positive = 0;
+    for (const auto& task : kTargets) {
+        const std::vector<Ref> targets = embed(target_samples_[task]);
+        std::vector<std::vector<float>> k3, p2, p1;
+        std::vector<double> raw_proto(kDIn, 0.0);
+        for (const auto& t : targets) {
+            k3.push_back(t.sae_k3);
+            p2.push_back(t.poly2);
+            p1.push_back(t.poly1);
+            for (int64_t col = 0; col < kDIn; ++col) raw_proto[col] += t.raw1[col] / static_cast<double>(targets.size());
+        }
+        const std::vector<float> k3_proto = mean_of(k3), p2_proto = mean_of(p2), p1_proto = mean_of(p1);
+        std::map<std::string, std::vector<double>> want;
+        for (const auto& e : pool) {
+            want["raw-cosine:layer=1"].push_back(dense_cosine(e.raw1, raw_proto));
+            want["mona:k=3"].push_back(reference::jaccard_dense(e.sae_k3, k3_proto));
+            want["poly-jaccard"].push_back(reference::jaccard_dense(e.poly2, p2_proto));
+            want["poly-jaccard:layer=1:k=5:pooling=sum"].push_back(reference::jaccard_dense(e.poly1, p1_proto));
+        }
+        const Table scores = read_tsv(out + "/" + task + "/scores.tsv");
+        for (const auto& [method, values] : want) {
+            const std::vector<double> got = score_column(scores, method);
+            ASSERT_EQ(values.size(), got.size());
+            for (size_t pos = 0; pos < values.size(); ++pos) {
+                EXPECT_NEAR(values[pos], got[pos], kScoreTol) << task << " " << method << " record " << pos;
+                n_poly_positive += method.rfind("poly", 0) == 0 && values[pos] > 0.05;
+            }
+        }
+        const Table plain = read_tsv(out_ + "/" + task + "/scores.tsv");
+        for (size_t pos = 0; pos < scores.rows.size(); ++pos) {
+            EXPECT_EQ(plain.rows[pos][plain.col("score_mona")], scores.rows[pos][scores.col("score_mona")]) << pos;
+        }
+    }
+    EXPECT_GT(n_poly_positive, 10u) << "poly-jaccard scores are all ~0: the comparison would be empty";
+}
+
+TEST_F(EvalE2eTest, BadMethodOptionsAreUsageErrors) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"mona:layer=1", "SAE features at layer 1 need an SAE trained there"},
+        {"poly-jaccard:layer=0", "has no MLP gate"},
+        {"raw-cosine:layer=3", "layer 3 out of range"},
+        {"raw-cosine:k=4", "raw-cosine takes no k option"},
+        {"bm25:layer=1", "bm25 takes no layer option"},
+        {"mona:k=0", "k must be an integer >= 1"},
+        {"mona:k=999", "larger than the SAE width"},
+        {"mona:depth=3", "unknown option 'depth'"},
+        {"mona:pooling=max", "expected one of mean, sum"},
+        {"poly-jaccard:k=500", "larger than the MLP width"},
+    };
+    for (const auto& [method, message] : cases) {
+        const std::string out = dir_ + "/out-bad-option";
+        const RunResult run = run_mona(common_args("eval", out, {"--method", "mona", "--method", method}));
+        EXPECT_NE(0, run.exit_code) << method;
+        EXPECT_NE(std::string::npos, run.err.find(message)) << method << ": " << run.err;
+        EXPECT_TRUE(regular_files_under(out).empty()) << method;
+    }
+    for (const std::string name : {"mona:k=8:pooling=sum", "poly-jaccard:layer=1:k=5"}) {
+        Result<EvalMethodSpec> spec = parse_eval_method_spec(name);
+        ASSERT_TRUE(spec.ok()) << spec.status().message();
+        EXPECT_EQ(name, spec->name);
+    }
+    EXPECT_EQ("mona:layer=2:k=8", parse_eval_method_spec("mona:k=8:layer=2")->name) << "canonical option order";
 }
 
 TEST_F(EvalE2eTest, UnknownMethodIsAUsageError) {

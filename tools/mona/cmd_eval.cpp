@@ -16,7 +16,7 @@ int cmd_eval(const ParsedArgs& args, const std::string& command_line) {
     config.select = std::move(select.value());
     config.select.command_line = command_line;
     for (const auto& name : args.all("method")) {
-        auto method = parse_eval_method(name);
+        auto method = parse_eval_method_spec(name);
         if (!method.ok()) return report_error(method.status().with_context("--method")), 2;
         config.methods.push_back(method.value());
     }

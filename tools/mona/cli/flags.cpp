@@ -81,9 +81,10 @@ const std::vector<FlagSpec>& flag_table() {
          "auto", {"select", "eval", "activations", "train-sae", "embed"}},
         {"skip-bad", 0, K::kSwitch, "", "count and skip malformed records (listed in skipped.tsv) instead of failing",
          "", {"select", "eval", "embed"}},
-        {"method", 0, K::kString, "NAME",
-         "eval method, repeatable: mona, sae-cosine, raw-cosine, bm25, random (poly-jaccard: not implemented yet)",
-         "all five", {"eval"}, true},
+        {"method", 0, K::kString, "NAME[:OPT=V]",
+         "eval method, repeatable: mona, sae-cosine, raw-cosine, poly-jaccard, bm25, random; ablation options "
+         ":layer=L, :k=K, :pooling=mean|sum (e.g. raw-cosine:layer=10, mona:k=64); one model pass serves all",
+         "all six", {"eval"}, true},
         {"input", 'i', K::kString, "FILE", "input samples (activations); training corpus, repeatable (train-sae)",
          "", {"activations", "train-sae"}, true},
         {"store", 's', K::kString, "DIR", "feature store written by `mona embed`; repeat for the slices of one pool", "",
