@@ -39,15 +39,6 @@ uint64_t dtype_size(const std::string& dtype) {
     return 0;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-    std::string s = "[";
-    for (size_t dim_idx = 0; dim_idx < shape.size(); ++dim_idx) {
-        if (dim_idx > 0) s += ", ";
-        s += std::to_string(shape[dim_idx]);
-    }
-    return s + "]";
-}
-
 const char* json_type_name(const json& value) {
     if (value.is_number_unsigned() || value.is_number_integer()) return "integer";
     return value.type_name();
@@ -143,6 +134,15 @@ Status parse_tensor_entry(const std::string& path, const std::string& name, cons
 }
 
 }  // namespace
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t dim_idx = 0; dim_idx < shape.size(); ++dim_idx) {
+        if (dim_idx > 0) s += ", ";
+        s += std::to_string(shape[dim_idx]);
+    }
+    return s + "]";
+}
 
 int64_t TensorInfo::n_elements() const {
     int64_t n = 1;

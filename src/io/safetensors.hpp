@@ -27,6 +27,9 @@ struct TensorInfo {
     int64_t n_elements() const;
 };
 
+// "[2, 3]": a shape as written in error messages (also by the SAE loaders).
+std::string shape_string(const std::vector<int64_t>& shape);
+
 class SafetensorsFile {
    public:
     static Result<SafetensorsFile> open(const std::string& path);

@@ -8,15 +8,22 @@
 
 #include "mona/status.hpp"
 #include "report/html_report.hpp"
+#include "report/svg.hpp"
 
 namespace mona {
 namespace {
 
+using report::BoxRow;
+using report::kColorPool;
+using report::kColorTargets;
+using report::kSvgWidth;
+using report::num;
+using report::pct;
+using report::svg_message;
+using report::svg_open;
+
 constexpr int kBins = 40;
-constexpr int kSvgWidth = 720;
 constexpr size_t kMaxFamilies = 11;  // composition charts: the target label, then the 10 most frequent, then "other"
-constexpr const char* kColorPool = "#9aa5b1";
-constexpr const char* kColorTargets = "#e07b00";
 constexpr const char* kColorOther = "#cbd2d9";
 constexpr const char* kMethodColors[] = {"#2563eb", "#16a34a", "#9333ea", "#dc2626",
                                          "#0891b2", "#ca8a04", "#db2777", "#4b5563"};
@@ -68,23 +75,6 @@ nlohmann::json distinct_json(const metrics::DistinctN& d) {
 // HTML pieces
 
 std::string fixed3(double v) { return fmt::format("{:.3f}", v); }
-std::string pct(double fraction) { return fmt::format("{:.1f}%", 100.0 * fraction); }
-std::string num(double v) {
-    if (!std::isfinite(v)) return v != v ? "nan" : (v > 0 ? "inf" : "-inf");
-    return fmt::format("{:.4g}", v);
-}
-
-std::string svg_open(int height, const std::string& aria_label) {
-    return fmt::format(
-        "<svg class=\"chart\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" aria-label=\"{2}\">\n",
-        kSvgWidth, height, html_escape(aria_label));
-}
-
-std::string svg_message(const std::string& aria_label, const std::string& message) {
-    return svg_open(40, aria_label) +
-           fmt::format("<text x=\"10\" y=\"25\" class=\"muted\">{}</text>\n</svg>\n", html_escape(message));
-}
-
 // Histogram of one method's pool scores (grey) with the selected samples' share of each bin stacked on top in the
 // method's colour, both on one scale, so the cut of the top n is visible.
 std::string score_histogram(const std::string& method, const char* color, const EvalMethodRun& run) {
@@ -202,58 +192,20 @@ std::string composition_chart(const std::vector<BarRow>& rows, const std::vector
     return out;
 }
 
-struct BoxRow {
-    std::string name;
-    const char* color;
-    metrics::LengthStats stats;
-};
-
-// p10..p90 box, median line, min..max whisker and the mean as a dot, one row per group, on a shared axis.
-std::string length_boxplots(const std::vector<BoxRow>& rows) {
-    const std::string aria = "token length distributions: p10-p90 box, median line, min-max whisker, mean dot";
-    double lo = INFINITY, hi = -INFINITY;
-    for (const BoxRow& row : rows) {
-        if (row.stats.n == 0) continue;
-        lo = std::min(lo, static_cast<double>(row.stats.min));
-        hi = std::max(hi, static_cast<double>(row.stats.max));
-    }
-    if (!(lo <= hi)) return svg_message(aria, "no token counts");
-    const double span = hi > lo ? hi - lo : 1.0;
-    constexpr double x0 = 130, x1 = 690, row_h = 30, top = 6;
-    auto x_of = [&](double v) { return x0 + (x1 - x0) * (v - lo) / span; };
-    const double axis_y = top + row_h * static_cast<double>(rows.size());
-    std::string out = svg_open(static_cast<int>(axis_y + 26), aria);
-    for (size_t row_idx = 0; row_idx < rows.size(); ++row_idx) {
-        const BoxRow& row = rows[row_idx];
-        const double y = top + row_h * static_cast<double>(row_idx);
-        const double mid = y + row_h / 2;
-        out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"small\" text-anchor=\"end\">{}</text>\n", x0 - 8,
-                           mid + 4, html_escape(row.name));
-        if (row.stats.n == 0) {
-            out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"small muted\">no data</text>\n", x0, mid + 4);
-            continue;
-        }
-        const metrics::LengthStats& s = row.stats;
-        out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#333\"/>\n",
-                           x_of(static_cast<double>(s.min)), mid, x_of(static_cast<double>(s.max)), mid);
-        out += fmt::format(
-            "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" fill-opacity=\"0.6\" "
-            "stroke=\"#333\"/>\n",
-            x_of(s.p10), y + 6, std::max(1.0, x_of(s.p90) - x_of(s.p10)), row_h - 12, row.color);
-        out += fmt::format(
-            "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#111\" stroke-width=\"2\"/>\n",
-            x_of(s.median), y + 6, y + row_h - 6);
-        out += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"#111\"/>\n", x_of(s.mean), mid);
-    }
-    out += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#333\"/>\n", x0, axis_y, x1,
-                       axis_y);
-    for (int tick = 0; tick <= 4; ++tick) {
-        const double v = lo + span * tick / 4.0;
-        out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"small\" text-anchor=\"middle\">{}</text>\n",
-                           x_of(v), axis_y + 16, num(v));
-    }
-    out += "</svg>\n";
-    return out;
+// p10..p90 box, median line, min..max whisker and the mean as a dot.
+BoxRow box_row(const std::string& name, const char* color, const metrics::LengthStats& s) {
+    BoxRow row;
+    row.name = name;
+    row.color = color;
+    if (s.n == 0) return row;
+    row.has_data = true;
+    row.min = static_cast<double>(s.min);
+    row.box_lo = s.p10;
+    row.median = s.median;
+    row.box_hi = s.p90;
+    row.max = static_cast<double>(s.max);
+    row.mean = s.mean;
+    return row;
 }
 
 std::string latent_chart(const std::vector<EvalLatent>& latents) {
@@ -278,24 +230,6 @@ std::string latent_chart(const std::vector<EvalLatent>& latents) {
     out += "</svg>\n";
     return out;
 }
-
-constexpr const char* kStyle = R"(
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1000px;
-       color: #1f2933; padding: 0 1em; }
-h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #d9e2ec; padding-bottom: .2em; margin-top: 2em; }
-h3 { font-size: 1.05em; margin-top: 1.5em; }
-table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
-th, td { border: 1px solid #d9e2ec; padding: .25em .6em; text-align: left; vertical-align: top; }
-th { background: #f0f4f8; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.snippet { max-width: 560px; white-space: pre-wrap; word-break: break-word; font-size: .9em; }
-td.best { font-weight: bold; }
-.muted { color: #7b8794; fill: #7b8794; }
-.small { font-size: 11px; }
-.strong { font-weight: bold; }
-svg.chart { display: block; margin: .5em 0; font-family: inherit; }
-footer { margin-top: 3em; color: #7b8794; font-size: .85em; }
-)";
 
 std::string th_methods(const EvalInput& in) {
     std::string out;
@@ -471,11 +405,11 @@ void append_target(std::string& out, const EvalInput& in, const EvalResults& r, 
 
     std::vector<BoxRow> boxes;
     for (size_t method_idx = 0; method_idx < in.methods.size(); ++method_idx)
-        boxes.push_back({in.methods[method_idx], method_color(method_idx), m.methods[method_idx].lengths});
-    boxes.push_back({"targets", kColorTargets, m.target_lengths});
-    boxes.push_back({"pool", kColorPool, r.pool_lengths});
+        boxes.push_back(box_row(in.methods[method_idx], method_color(method_idx), m.methods[method_idx].lengths));
+    boxes.push_back(box_row("targets", kColorTargets, m.target_lengths));
+    boxes.push_back(box_row("pool", kColorPool, r.pool_lengths));
     out += fmt::format("<section id=\"target-{}-lengths\">\n<h3>Token lengths</h3>\n", target_idx);
-    out += length_boxplots(boxes);
+    out += report::box_plots(boxes, "token length distributions: p10-p90 box, median line, min-max whisker, mean dot");
     out +=
         "<table class=\"lengths\">\n<thead><tr><th>group</th><th class=\"num\">n</th><th class=\"num\">mean</th><th "
         "class=\"num\">median</th><th class=\"num\">p10</th><th class=\"num\">p90</th><th class=\"num\">min</th><th "
@@ -813,7 +747,8 @@ std::string render_eval_html(const EvalInput& in, const EvalResults& r) {
     std::string out;
     out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
     out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-    out += fmt::format("<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n", html_escape(in.title), kStyle);
+    out += fmt::format("<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n", html_escape(in.title),
+                       report::stylesheet(1000, "td.best { font-weight: bold; }\n"));
     out += fmt::format("<header>\n<h1>{}</h1>\n</header>\n<main>\n", html_escape(in.title));
     out += "<section id=\"settings\">\n<h2>Settings</h2>\n<table class=\"kv\">\n<tbody>\n";
     for (const auto& [key, value] : in.settings)

@@ -7,17 +7,24 @@
 #include <map>
 #include <optional>
 
+#include "report/svg.hpp"
+
 namespace mona {
 namespace {
+
+using report::BoxRow;
+using report::kColorPool;
+using report::kColorTargets;
+using report::kSvgWidth;
+using report::num;
+using report::svg_message;
+using report::svg_open;
 
 constexpr int kBins = 40;
 constexpr size_t kTopN = 10;
 constexpr size_t kMaxChartFamilies = 12;
 constexpr const char* kUnknownLabel = "(unknown)";
-constexpr const char* kColorPool = "#9aa5b1";
 constexpr const char* kColorSelected = "#2563eb";
-constexpr const char* kColorTargets = "#e07b00";
-constexpr int kSvgWidth = 720;
 
 struct FamilyRow {
     std::string label;  // display label ("(unknown)" for "")
@@ -103,17 +110,20 @@ std::string lift(const TargetSummary& s) {
     return fmt::format("{:.2f}x", *s.precision / *s.random);
 }
 
-std::string num(double v) {
-    if (!std::isfinite(v)) return v != v ? "nan" : (v > 0 ? "inf" : "-inf");
-    return fmt::format("{:.4g}", v);
-}
-
 struct Dist {
     size_t n = 0;
     double mean = 0, min = 0, q1 = 0, median = 0, q3 = 0, max = 0;
 };
 
 // Quantiles by linear interpolation between order statistics (the common "type 7" definition).
+std::optional<Dist> describe(std::vector<double> v);
+
+struct LengthGroup {
+    const char* name;
+    const char* color;
+    std::optional<Dist> dist;
+};
+
 std::optional<Dist> describe(std::vector<double> v) {
     if (v.empty()) return std::nullopt;
     std::sort(v.begin(), v.end());
@@ -138,17 +148,6 @@ std::optional<Dist> describe(std::vector<double> v) {
 
 // ---------------------------------------------------------------------------------------------------------------
 // SVG charts
-
-std::string svg_open(int height, const std::string& aria_label) {
-    return fmt::format(
-        "<svg class=\"chart\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" aria-label=\"{2}\">\n",
-        kSvgWidth, height, html_escape(aria_label));
-}
-
-std::string svg_message(const std::string& aria_label, const std::string& message) {
-    return svg_open(40, aria_label) +
-           fmt::format("<text x=\"10\" y=\"25\" class=\"muted\">{}</text>\n</svg>\n", html_escape(message));
-}
 
 std::string score_histogram(const ReportTarget& target, const TargetSummary& s) {
     const std::string aria = "histogram of scores: pool above the axis, selected below";
@@ -252,78 +251,8 @@ std::string family_chart(const TargetSummary& s, uint64_t n_pool) {
     return out;
 }
 
-struct LengthGroup {
-    const char* name;
-    const char* color;
-    std::optional<Dist> dist;
-};
-
-std::string length_boxplots(const std::vector<LengthGroup>& groups) {
-    const std::string aria = "token length box plots: selected, targets, pool";
-    double lo = INFINITY, hi = -INFINITY;
-    for (const LengthGroup& g : groups) {
-        if (!g.dist) continue;
-        lo = std::min(lo, g.dist->min);
-        hi = std::max(hi, g.dist->max);
-    }
-    if (!(lo <= hi)) return svg_message(aria, "no token counts");
-    const double span = hi > lo ? hi - lo : 1.0;
-    constexpr double x0 = 110, x1 = 690, row_h = 44, top = 10;
-    auto x_of = [&](double v) { return x0 + (x1 - x0) * (v - lo) / span; };
-    const double axis_y = top + row_h * static_cast<double>(groups.size());
-    std::string out = svg_open(static_cast<int>(axis_y + 30), aria);
-    for (size_t group_idx = 0; group_idx < groups.size(); ++group_idx) {
-        const LengthGroup& g = groups[group_idx];
-        const double y = top + row_h * static_cast<double>(group_idx);
-        const double mid = y + row_h / 2;
-        out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"small\" text-anchor=\"end\">{}</text>\n", x0 - 10,
-                           mid + 4, g.name);
-        if (!g.dist) {
-            out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"small muted\">no data</text>\n", x0, mid + 4);
-            continue;
-        }
-        const Dist& d = *g.dist;
-        out += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#333\"/>\n",
-                           x_of(d.min), mid, x_of(d.max), mid);
-        out += fmt::format(
-            "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\" stroke=\"#333\"/>\n",
-            x_of(d.q1), y + 8, std::max(1.0, x_of(d.q3) - x_of(d.q1)), row_h - 16, g.color);
-        out += fmt::format(
-            "<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#111\" stroke-width=\"2\"/>\n",
-            x_of(d.median), y + 8, y + row_h - 8);
-    }
-    out += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#333\"/>\n", x0, axis_y, x1,
-                       axis_y);
-    for (int tick = 0; tick <= 4; ++tick) {
-        const double v = lo + span * tick / 4.0;
-        out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"small\" text-anchor=\"middle\">{}</text>\n",
-                           x_of(v), axis_y + 16, num(v));
-    }
-    out += "</svg>\n";
-    return out;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // HTML sections
-
-constexpr const char* kStyle = R"(
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 960px;
-       color: #1f2933; padding: 0 1em; }
-h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #d9e2ec; padding-bottom: .2em; margin-top: 2em; }
-h3 { font-size: 1.05em; margin-top: 1.5em; }
-table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
-th, td { border: 1px solid #d9e2ec; padding: .25em .6em; text-align: left; vertical-align: top; }
-th { background: #f0f4f8; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.snippet { max-width: 520px; white-space: pre-wrap; word-break: break-word; font-size: .9em; }
-tr.hit td { background: #eef4ff; }
-.muted { color: #7b8794; fill: #7b8794; }
-.small { font-size: 11px; }
-.strong { font-weight: bold; }
-.note { color: #9b2c2c; }
-svg.chart { display: block; margin: .5em 0; font-family: inherit; }
-footer { margin-top: 3em; color: #7b8794; font-size: .85em; }
-)";
 
 void append_settings(std::string& out, const ReportInput& in) {
     out += "<section id=\"settings\">\n<h2>Settings</h2>\n";
@@ -419,8 +348,24 @@ void append_target(std::string& out, const ReportInput& in, size_t target_idx, c
     const std::vector<LengthGroup> groups = {{"selected", kColorSelected, describe(sel_lengths)},
                                              {"targets", kColorTargets, describe(target_lengths)},
                                              {"pool", kColorPool, describe(pool_lengths)}};
+    std::vector<BoxRow> boxes;
+    for (const LengthGroup& g : groups) {
+        BoxRow row;
+        row.name = g.name;
+        row.color = g.color;
+        if (g.dist) {
+            row.has_data = true;
+            row.min = g.dist->min;
+            row.box_lo = g.dist->q1;
+            row.median = g.dist->median;
+            row.box_hi = g.dist->q3;
+            row.max = g.dist->max;
+        }
+        boxes.push_back(std::move(row));
+    }
     out += fmt::format("<section id=\"target-{}-lengths\">\n<h3>Token lengths</h3>\n", target_idx);
-    out += length_boxplots(groups);
+    out += report::box_plots(boxes, "token length box plots (q1-q3 box, median line, min-max whisker): selected, "
+                                    "targets, pool");
     out +=
         "<table class=\"lengths\">\n<thead><tr><th>group</th><th class=\"num\">n</th><th class=\"num\">mean</th>"
         "<th class=\"num\">median</th><th class=\"num\">min</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n";
@@ -499,7 +444,8 @@ std::string render_html_report(const ReportInput& input) {
     std::string out;
     out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
     out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-    out += fmt::format("<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n", html_escape(title), kStyle);
+    out += fmt::format("<title>{}</title>\n<style>{}</style>\n</head>\n<body>\n", html_escape(title),
+                       report::stylesheet(960, "tr.hit td { background: #eef4ff; }\n.note { color: #9b2c2c; }\n"));
     out += fmt::format("<header>\n<h1>{}</h1>\n</header>\n<main>\n", html_escape(title));
     append_settings(out, input);
     append_summary(out, input, summaries, n_pool);

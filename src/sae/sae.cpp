@@ -74,15 +74,6 @@ bool natural_less(const std::string& a, const std::string& b) {
     return a.size() - pos_a < b.size() - pos_b;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-    std::string s = "[";
-    for (size_t dim_idx = 0; dim_idx < shape.size(); ++dim_idx) {
-        if (dim_idx > 0) s += ", ";
-        s += std::to_string(shape[dim_idx]);
-    }
-    return s + "]";
-}
-
 const char* json_type_name(const json& value) {
     if (value.is_number_integer()) return "integer";
     if (value.is_number_float()) return "number";

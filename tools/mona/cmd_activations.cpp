@@ -44,7 +44,7 @@ Status run_activations(const ParsedArgs& args) {
     if (!args.has("input")) return invalid_input("--input FILE is required");
     if (!args.has("out")) return invalid_input("--out FILE.safetensors is required");
     SessionOptions sopts;
-    sopts.model_path = model_path_arg(args);
+    MONA_TRY(sopts.model_path, model_path_arg(args));
     sopts.n_threads = static_cast<int32_t>(args.get_int("threads", 0));
     sopts.max_tokens = static_cast<int32_t>(args.get_int("max-tokens", 2048));
     sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));

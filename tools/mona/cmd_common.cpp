@@ -14,15 +14,12 @@ int report_error(const Status& status) {
 
 void warn(const std::string& message) { std::fprintf(stderr, "mona: warning: %s\n", message.c_str()); }
 
-std::string model_path_arg(const ParsedArgs& args) {
+Result<std::string> model_path_arg(const ParsedArgs& args) {
     const std::string source = args.get("model", default_model_path());
     auto path = resolve_model_source(source, args.get("model-sha256"));
     if (!path.ok()) {
         // The model loader reports a missing or unreadable path; a failed download or digest check is final.
-        if (is_url(source) || args.has("model-sha256")) {
-            std::fprintf(stderr, "mona: error: %s\n", path.status().message().c_str());
-            std::exit(1);
-        }
+        if (is_url(source) || args.has("model-sha256")) return path.status();
         return source;
     }
     return path.value();

@@ -14,7 +14,9 @@ int cmd_info(const ParsedArgs& args) {
     const bool want_model = args.has("model") || !want_sae;
     std::string text;
     if (want_model) {
-        auto info = read_model_info(model_path_arg(args));
+        auto model_path = model_path_arg(args);
+        if (!model_path.ok()) return report_error(model_path.status());
+        auto info = read_model_info(model_path.value());
         if (!info.ok()) return report_error(info.status());
         const ModelInfo& m = info.value();
         out["model"] = {{"path", m.path},

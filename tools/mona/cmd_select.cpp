@@ -8,7 +8,7 @@ namespace mona::cli {
 // Builds the typed select configuration from raw flags (shared by `select` and `demo`).
 Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     SelectConfig config;
-    config.model_path = model_path_arg(args);
+    MONA_TRY(config.model_path, model_path_arg(args));
     config.sae_path = sae_path_arg(args);
     config.pool_path = args.get("pool");
     config.out_dir = args.get("out");

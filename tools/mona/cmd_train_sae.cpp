@@ -135,7 +135,7 @@ Status run_train_sae(const ParsedArgs& args) {
     MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
 
     SessionOptions sopts;
-    sopts.model_path = model_path_arg(args);
+    MONA_TRY(sopts.model_path, model_path_arg(args));
     sopts.n_threads = static_cast<int32_t>(args.get_int("threads", 0));
     sopts.max_tokens = static_cast<int32_t>(args.get_int("doc-tokens", 256));
     sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));

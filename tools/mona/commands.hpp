@@ -30,8 +30,9 @@ void warn(const std::string& message);
 // The typed select configuration from raw flags (cmd_select.cpp; shared by select, demo and eval).
 Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
 
-// Model and SAE paths with the built-in defaults filled in.
-std::string model_path_arg(const ParsedArgs& args);
+// Model and SAE paths with the built-in defaults filled in. A --model URL is downloaded (and --model-sha256
+// checked) here; that failing is the error. A missing local file is left for the model loader to report.
+Result<std::string> model_path_arg(const ParsedArgs& args);
 std::string sae_path_arg(const ParsedArgs& args);
 
 }  // namespace mona::cli
