@@ -18,6 +18,7 @@
 
 #include "io/atomic_file.hpp"
 #include "io/sample_reader.hpp"
+#include "sae/gate_codes.hpp"
 #include "score/bm25.hpp"
 #include "score/jaccard.hpp"
 #include "score/metrics.hpp"
@@ -118,8 +119,6 @@ struct ResolvedMethod {
     std::string tensor;
 };
 
-double silu(double x) { return x / (1.0 + std::exp(-x)); }
-
 }  // namespace
 
 Result<EvalMethod> parse_eval_method(std::string_view name) {
@@ -193,29 +192,6 @@ EvalMethodSpec default_method_spec(EvalMethod method) {
     return spec;
 }
 
-void gate_topk_codes(const float* gate, int64_t n_rows, int64_t width, int32_t k, SparseCodes& out) {
-    MONA_ASSERT(k >= 1 && k <= width, "gate_topk_codes: k out of range");
-    std::vector<std::pair<float, uint32_t>> act(static_cast<size_t>(width));
-    for (int64_t row = 0; row < n_rows; ++row) {
-        const float* x = gate + row * width;
-        for (int64_t col = 0; col < width; ++col) {
-            act[col] = {static_cast<float>(silu(x[col])), static_cast<uint32_t>(col)};
-        }
-        // The k largest, ties to the lower index, then by index for the CSR row.
-        auto better = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
-            return a.first > b.first || (a.first == b.first && a.second < b.second);
-        };
-        std::nth_element(act.begin(), act.begin() + (k - 1), act.end(), better);
-        std::sort(act.begin(), act.begin() + k,
-                  [](const auto& a, const auto& b) { return a.second < b.second; });
-        for (int32_t slot = 0; slot < k; ++slot) {
-            if (act[slot].first <= 0.0f) continue;
-            out.idx.push_back(act[slot].second);
-            out.val.push_back(act[slot].first);
-        }
-        out.offsets.push_back(out.idx.size());
-    }
-}
 
 const char* eval_method_name(EvalMethod method) {
     switch (method) {

@@ -75,10 +75,6 @@ struct EvalMethodSpec {
 Result<EvalMethodSpec> parse_eval_method_spec(std::string_view text);
 EvalMethodSpec default_method_spec(EvalMethod method);
 
-// poly-jaccard's per-token codes: for each row of the gate pre-activations `gate` [n_rows, width], SiLU of every
-// value (computed in double, rounded to float), the k largest (ties to the lower index), of those the values > 0,
-// appended to `out` as one CSR row with ascending indices. 1 <= k <= width.
-void gate_topk_codes(const float* gate, int64_t n_rows, int64_t width, int32_t k, SparseCodes& out);
 
 struct EvalConfig {
     SelectConfig select;              // model, SAE, pool, targets, out, layer, ratio/count, k, tokens, pooling, ...
