@@ -135,6 +135,15 @@ def render(ev, args, layers, ks):
         a = avg[m]
         out.append(f"| {label} | {cell(a['precision'])} | {cell(a['recall'])} | {a['mean_tokens']:.0f} | "
                    f"{a['mtld']:.1f} | {a['distinct_2']:.3f} |")
+    abl = ["mona", "sae-cosine", "mona:pooling=sum", "raw-cosine", "poly-jaccard"]
+    out.append("\nPer target (precision@n; mean tokens of the selection in brackets):\n")
+    out.append("| target | target mean tokens | " + " | ".join(abl) + " |")
+    out.append("|---|---:|" + "---:|" * len(abl))
+    for t in targets:
+        cells = [f"{cell(prec(t, m))} ({t['methods'][m]['lengths']['mean']:.0f})" for m in abl]
+        out.append(f"| {t['name']} | {t['lengths']['mean']:.0f} | " + " | ".join(cells) + " |")
+    out.append("\nOverlap@n of `mona`'s selection with each other method's (mean over targets): " +
+               ", ".join(f"{m} {overlap(targets, 'mona', m):.2f}" for m in BASE[1:] + ["mona:pooling=sum"]) + ".")
     tgt_tokens = [t["lengths"]["mean"] for t in targets if "mean" in t.get("lengths", {})]
     if tgt_tokens:
         out.append(f"\nMean target exemplar length: {sum(tgt_tokens) / len(tgt_tokens):.0f} tokens; "
@@ -175,6 +184,14 @@ def render(ev, args, layers, ks):
         out.append(f"| {t['name']} | " + " | ".join(cell(prec(t, c[1])) for c in cols) + " |")
     out.append("")
     return "\n".join(out) + "\n"
+
+
+def overlap(targets, a, b):
+    vals = []
+    for t in targets:
+        sa, sb = set(t["methods"][a]["selected"]), set(t["methods"][b]["selected"])
+        vals.append(len(sa & sb) / max(1, len(sa)))
+    return sum(vals) / len(vals)
 
 
 if __name__ == "__main__":
