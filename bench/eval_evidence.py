@@ -124,6 +124,18 @@ def render(ev, args, layers, ks):
     wins = {m: sum(1 for t in targets if prec(t, m) == max(prec(t, x) for x in BASE)) for m in BASE}
     out.append("Targets where each method is best or tied best: " +
                ", ".join(f"{m} {wins[m]}" for m in BASE) + ".\n")
+    out.append("Paired by target, `mona` minus each other method (precision@n; SE = standard error of the mean "
+               "difference over the targets, so an average gap within ~2 SE is not a reliable ordering):\n")
+    out.append("| vs | mean difference | SE | mona better / tied / worse |")
+    out.append("|---|---:|---:|---|")
+    for m in BASE[1:] + ["mona:pooling=sum"]:
+        d = [prec(t, "mona") - prec(t, m) for t in targets]
+        mean_d = sum(d) / len(d)
+        sd = (sum((x - mean_d) ** 2 for x in d) / (len(d) - 1)) ** 0.5 if len(d) > 1 else 0.0
+        better = sum(1 for x in d if x > 1e-12)
+        worse = sum(1 for x in d if x < -1e-12)
+        out.append(f"| {m} | {mean_d:+.3f} | {sd / len(d) ** 0.5:.3f} | {better} / {len(d) - better - worse} / {worse} |")
+    out.append("")
 
     # 2. Ablations on mona.
     out.append("## 2. Ablations of `mona` (mean over targets)\n")
