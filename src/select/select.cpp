@@ -4,11 +4,16 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include "io/atomic_file.hpp"
@@ -17,6 +22,7 @@
 #include "score/jaccard.hpp"
 #include "score/topn.hpp"
 #include "store/feature_store.hpp"
+#include "util/comm.hpp"
 #include "util/sha256.hpp"
 
 #ifndef MONA_LLAMA_VERSION
@@ -73,11 +79,52 @@ Result<TargetSpec> parse_target_spec(const std::string& text) {
     return spec;
 }
 
+Result<QuotaSpec> parse_quota_spec(const std::string& text) {
+    const size_t eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+        return invalid_input(fmt::format("--quota '{}': expected NAME=WEIGHT, e.g. math=300", text));
+    }
+    QuotaSpec spec;
+    spec.name = text.substr(0, eq);
+    const std::string number = text.substr(eq + 1);
+    char* end = nullptr;
+    errno = 0;
+    spec.weight = std::strtod(number.c_str(), &end);
+    if (number.empty() || *end != '\0' || errno != 0 || !std::isfinite(spec.weight) || spec.weight < 0.0) {
+        return invalid_input(fmt::format("--quota '{}': weight '{}' must be a number >= 0", text, number));
+    }
+    return spec;
+}
+
 Status check_select_config(const SelectConfig& config) {
     if (config.targets.empty()) return invalid_input("no --target given: name at least one target exemplar file");
     std::map<std::string, int> seen;
     for (const auto& target : config.targets) {
         if (seen[target.name]++ > 0) return invalid_input(fmt::format("target name '{}' given twice", target.name));
+    }
+    if (config.merge != MergeMode::kNone && seen.count("merged") > 0) {
+        return invalid_input("a target named 'merged' would collide with the --merge output folder merged/: rename it");
+    }
+    if (!config.quotas.empty() && config.merge != MergeMode::kQuota) {
+        return invalid_input("--quota needs --merge quota");
+    }
+    if (config.merge == MergeMode::kQuota) {
+        std::map<std::string, int> quoted;
+        double total = 0.0;
+        for (const auto& quota : config.quotas) {
+            if (seen.count(quota.name) == 0) {
+                return invalid_input(fmt::format("--quota {}=...: no --target is named '{}'", quota.name, quota.name));
+            }
+            if (quoted[quota.name]++ > 0) return invalid_input(fmt::format("--quota for '{}' given twice", quota.name));
+            total += quota.weight;
+        }
+        for (const auto& target : config.targets) {
+            if (quoted.count(target.name) == 0) {
+                return invalid_input(fmt::format("--merge quota: target '{}' has no --quota {}=WEIGHT", target.name,
+                                                 target.name));
+            }
+        }
+        if (!(total > 0.0)) return invalid_input("--merge quota: every --quota is 0");
     }
     if (config.count < 0) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
     if (config.count == 0 && !(config.ratio > 0.0 && config.ratio <= 1.0)) {
@@ -274,6 +321,42 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         }
         MONA_RETURN_IF_ERROR(write_text(stage, name + "/scores.tsv", tsv));
     }
+    nlohmann::json merge_json;
+    if (config.merge != MergeMode::kNone) {
+        // Each target's top n is enough: no pick of the merge lies below rank n (score/merge_select.hpp).
+        std::vector<double> weights(n_targets, 1.0);
+        for (size_t target_idx = 0; target_idx < n_targets && config.merge == MergeMode::kQuota; ++target_idx) {
+            for (const auto& quota : config.quotas) {
+                if (quota.name == config.targets[target_idx].name) weights[target_idx] = quota.weight;
+            }
+        }
+        MONA_TRY(std::vector<uint64_t> quotas, apportion(static_cast<uint64_t>(n_select), weights));
+        const std::vector<MergedPick> picks = merge_rankings(selected, quotas, static_cast<uint64_t>(n_select));
+        std::string selected_text;
+        std::string tsv = "pick\trecord\tid\tline\ttarget\trank\tscore\n";
+        std::vector<int64_t> n_by_target(n_targets, 0);
+        for (size_t pick_idx = 0; pick_idx < picks.size(); ++pick_idx) {
+            const MergedPick& pick = picks[pick_idx];
+            const PoolRow& row = rows[pick.pos];
+            selected_text += raw_by_record[row.record_idx];
+            selected_text += '\n';
+            tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\n", pick_idx + 1, row.record_idx, tsv_field(row.id),
+                               row.line_no, config.targets[pick.target_idx].name, pick.rank,
+                               scores[pick.target_idx][pick.pos]);
+            ++n_by_target[pick.target_idx];
+        }
+        MONA_RETURN_IF_ERROR(write_text(stage, "merged/selected.jsonl", selected_text));
+        MONA_RETURN_IF_ERROR(write_text(stage, "merged/selected.tsv", tsv));
+        summary.n_merged = static_cast<int64_t>(picks.size());
+        nlohmann::json per_target = nlohmann::json::array();
+        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+            per_target.push_back({{"name", config.targets[target_idx].name},
+                                  {"weight", weights[target_idx]},
+                                  {"quota", quotas[target_idx]},
+                                  {"selected", n_by_target[target_idx]}});
+        }
+        merge_json = {{"mode", merge_mode_name(config.merge)}, {"selected", summary.n_merged}, {"targets", per_target}};
+    }
     if (config.skip_bad) {
         std::string tsv = "file\tline\trecord\terror\n";
         for (const auto& row : skipped) {
@@ -359,6 +442,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     }
     manifest["targets"] = targets;
     manifest["targets_skipped"] = summary.n_target_skipped;
+    if (!merge_json.is_null()) manifest["merge"] = merge_json;
     for (const auto& [key, value] : extra.items()) manifest[key] = value;
     summary.seconds_total = seconds_since(t_start);
     manifest["timings_s"] = {{"targets", seconds_targets}, {"pool", seconds_pool}, {"write", seconds_write},
@@ -452,7 +536,10 @@ Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngi
 
 }  // namespace
 
-Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptions& options) {
+namespace {
+
+// One process embeds one slice of the pool into config.out_dir (all of `mona embed` without mpirun).
+Result<EmbedSummary> embed_slice(const SelectConfig& config, const EmbedStoreOptions& options) {
     if (options.n_slices < 1 || options.slice_idx >= options.n_slices) {
         return invalid_input(fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
     }
@@ -523,8 +610,109 @@ Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptio
     return summary;
 }
 
-Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::string>& store_dirs) {
-    const auto t_start = Clock::now();
+// What a rank of `mona embed` under mpirun tells rank 0 about its slice.
+std::string pack_embed_result(const Result<EmbedSummary>& result) {
+    ByteWriter writer;
+    writer.put<int32_t>(static_cast<int32_t>(result.status().code()));
+    writer.put_string(result.status().message());
+    const EmbedSummary summary = result.ok() ? result.value() : EmbedSummary();
+    writer.put(summary.n_embedded);
+    writer.put(summary.n_resumed);
+    writer.put(summary.n_skipped);
+    writer.put(summary.n_truncated);
+    return std::move(writer.bytes());
+}
+
+}  // namespace
+
+Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptions& options, const Comm& comm) {
+    if (comm.size() == 1) return embed_slice(config, options);
+    // Every rank decides the same way here: the check uses only the flags.
+    if (options.n_slices != 1) {
+        return invalid_input(fmt::format("--shard {}/{} splits the pool by hand, but under mpirun the {} ranks split "
+                                         "it: give one or the other",
+                                         options.slice_idx, options.n_slices, comm.size()));
+    }
+    namespace fs = std::filesystem;
+    const std::string slices_dir = config.out_dir + "/.mpi-slices";
+    // Rank 0 decides the plan for every rank. A store begun without MPI (or finished by an earlier MPI run, which
+    // leaves no slices behind) is resumed by rank 0 alone, exactly as `mona embed` would resume it.
+    std::string plan;
+    if (comm.is_root()) {
+        std::error_code ec;
+        plan = fs::exists(config.out_dir + "/manifest.json", ec) && !fs::exists(slices_dir, ec) ? "resume" : "slices";
+    }
+    comm.broadcast(plan);
+    if (plan == "resume") {
+        Result<EmbedSummary> result = comm.is_root() ? embed_slice(config, options) : Result<EmbedSummary>(EmbedSummary());
+        MONA_RETURN_IF_ERROR(comm.broadcast_status(result.status()));
+        return result;
+    }
+
+    // Rank r embeds slice r of n into <out>/.mpi-slices/r-of-n, resumable like any slice store.
+    const auto slice_dir = [&](int rank) { return fmt::format("{}/{}-of-{}", slices_dir, rank, comm.size()); };
+    SelectConfig slice_config = config;
+    slice_config.out_dir = slice_dir(comm.rank());
+    slice_config.progress = config.progress && comm.is_root();
+    EmbedStoreOptions slice_options = options;
+    slice_options.slice_idx = static_cast<uint32_t>(comm.rank());
+    slice_options.n_slices = static_cast<uint32_t>(comm.size());
+    const std::vector<std::string> results = comm.gather(pack_embed_result(embed_slice(slice_config, slice_options)));
+
+    // Rank 0 checks every slice, merges them into <out> (the store `mona merge` makes of the slices) and removes
+    // the slices; its status goes to every rank.
+    Result<EmbedSummary> merged = EmbedSummary();
+    if (comm.is_root()) {
+        merged = [&]() -> Result<EmbedSummary> {
+            EmbedSummary summary;
+            std::vector<std::string> dirs;
+            for (int rank = 0; rank < comm.size(); ++rank) {
+                ByteReader reader(results[static_cast<size_t>(rank)]);
+                const auto code = static_cast<StatusCode>(reader.get<int32_t>());
+                const std::string message = reader.get_string();
+                if (code != StatusCode::kOk) {
+                    return Status(code, message).with_context(fmt::format("rank {} of {}", rank, comm.size()));
+                }
+                summary.n_embedded += reader.get<int64_t>();
+                summary.n_resumed += reader.get<int64_t>();
+                summary.n_skipped += reader.get<int64_t>();
+                summary.n_truncated += reader.get<int64_t>();
+                dirs.push_back(slice_dir(rank));
+            }
+            MergeOptions merge_options;
+            merge_options.shard_rows = options.shard_rows;
+            merge_options.resume = true;
+            MONA_RETURN_IF_ERROR(merge_stores(config.out_dir, dirs, merge_options));
+            if (config.skip_bad) {
+                for (int rank = 0; rank < comm.size(); ++rank) {
+                    const std::string name = fmt::format("skipped-{}-of-{}.tsv", rank, comm.size());
+                    std::error_code ec;
+                    fs::rename(slice_dir(rank) + "/" + name, config.out_dir + "/" + name, ec);
+                    if (ec) {
+                        return io_error(fmt::format("cannot move {}/{} into {}: {}", slice_dir(rank), name,
+                                                    config.out_dir, ec.message()));
+                    }
+                }
+            }
+            std::error_code ec;
+            fs::remove_all(slices_dir, ec);
+            if (ec) return io_error(fmt::format("cannot remove the slice stores in {}: {}", slices_dir, ec.message()));
+            MONA_TRY(StoreReader reader, StoreReader::open(config.out_dir));
+            summary.store_size = reader.size();
+            summary.bytes_on_disk = reader.bytes_on_disk();
+            return summary;
+        }();
+    }
+    MONA_RETURN_IF_ERROR(comm.broadcast_status(merged.status()));
+    return merged;
+}
+
+namespace {
+
+// Rank 0's part of `mona score` before any sample is scored: the stores checked against the model and SAE, the
+// targets embedded with the stores' settings. Fills `engine`, `run` (prototypes, target results) and `extra`.
+Status score_setup(SelectConfig& config, const std::vector<std::string>& store_dirs,
+                   std::optional<SelectEngine>& engine, SelectRun& run, nlohmann::json& extra) {
     if (store_dirs.empty()) return invalid_input("no --store given");
     MONA_TRY(StoreSet stores, StoreSet::open(store_dirs));
     nlohmann::json params = nlohmann::json::parse(stores.params_json(), nullptr, false);
@@ -544,8 +732,9 @@ Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::stri
     config.template_name = params.value("template", "model");
     config.max_tokens = params.value("max_tokens", 2048);
     MONA_RETURN_IF_ERROR(check_select_config(config));
-    MONA_TRY(SelectEngine engine, SelectEngine::open(config));
-    MONA_TRY(nlohmann::json now, store_params(config, engine));
+    MONA_TRY(SelectEngine opened, SelectEngine::open(config));
+    engine.emplace(std::move(opened));
+    MONA_TRY(nlohmann::json now, store_params(config, *engine));
     for (const char* key : {"model_sha256", "sae_sha256", "pool_sha256", "layer", "k"}) {
         if (now[key] != params[key]) {
             return invalid_input(fmt::format("store {} was embedded with {} = {}, but now {} = {} ({}): re-embed, or "
@@ -554,31 +743,158 @@ Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::stri
                                              std::string(key) == "pool_sha256" ? config.pool_path : "this run"));
         }
     }
-    if (config.k > 0 && config.k == engine.sae.info().k) config.k = 0;  // the SAE's own k: nothing overridden
+    if (config.k > 0 && config.k == engine->sae.info().k) config.k = 0;  // the SAE's own k: nothing overridden
+    extra = {{"stores", store_dirs}, {"store_keep", stores.keep()}};
+    return embed_targets(config, *engine, run);
+}
 
-    SelectRun run;
-    MONA_RETURN_IF_ERROR(embed_targets(config, engine, run));
-    const auto t_pool = Clock::now();
-    run.scores.assign(run.prototypes.size(), {});
-    run.fill_labels = true;
-    MONA_RETURN_IF_ERROR(stores.for_each([&](const StoredSample& stored) -> Status {
-        PoolRow row;
-        row.record_idx = stored.record_idx;
-        row.line_no = stored.source_pos;
-        row.id = stored.id;
-        row.n_tokens = stored.n_tokens;
-        run.rows.push_back(std::move(row));
-        for (size_t target_idx = 0; target_idx < run.prototypes.size(); ++target_idx) {
-            run.scores[target_idx].push_back(jaccard(stored.vec, run.prototypes[target_idx]));
+// The prototypes as bytes for the other ranks: bit-exact, so every rank scores exactly as rank 0 would.
+std::string pack_prototypes(const std::vector<Prototype>& prototypes) {
+    ByteWriter writer;
+    writer.put<uint64_t>(prototypes.size());
+    for (const auto& p : prototypes) {
+        writer.put_vector(p.dense);
+        writer.put(p.l1);
+        writer.put(p.l2);
+    }
+    return std::move(writer.bytes());
+}
+
+std::vector<Prototype> unpack_prototypes(const std::string& bytes) {
+    ByteReader reader(bytes);
+    std::vector<Prototype> prototypes(reader.get<uint64_t>());
+    for (auto& p : prototypes) {
+        p.dense = reader.get_vector<float>();
+        p.l1 = reader.get<double>();
+        p.l2 = reader.get<double>();
+    }
+    return prototypes;
+}
+
+// One rank's share of the scoring: the store shards numbered unit_idx (the stores in slice order, then their
+// shards) with unit_idx % n_ranks == rank. Packs the status, then every row and its score per target.
+std::string score_share(const std::vector<std::string>& store_dirs, const std::vector<Prototype>& prototypes,
+                        const Comm& comm) {
+    std::vector<PoolRow> rows;
+    std::vector<std::vector<double>> scores(prototypes.size());
+    const Status status = [&]() -> Status {
+        MONA_TRY(StoreSet stores, StoreSet::open(store_dirs));
+        size_t unit_idx = 0;
+        for (size_t store_idx = 0; store_idx < stores.n_stores(); ++store_idx) {
+            const StoreReader& reader = stores.store(store_idx);
+            for (size_t shard_idx = 0; shard_idx < reader.n_shards(); ++shard_idx, ++unit_idx) {
+                if (unit_idx % static_cast<size_t>(comm.size()) != static_cast<size_t>(comm.rank())) continue;
+                MONA_RETURN_IF_ERROR(reader.for_each_in_shard(shard_idx, [&](const StoredSample& stored) -> Status {
+                    PoolRow row;
+                    row.record_idx = stored.record_idx;
+                    row.line_no = stored.source_pos;
+                    row.id = stored.id;
+                    row.n_tokens = stored.n_tokens;
+                    rows.push_back(std::move(row));
+                    for (size_t target_idx = 0; target_idx < prototypes.size(); ++target_idx) {
+                        scores[target_idx].push_back(jaccard(stored.vec, prototypes[target_idx]));
+                    }
+                    return Status();
+                }));
+            }
         }
         return Status();
-    }));
-    run.summary.n_pool_read = static_cast<int64_t>(run.rows.size());
-    for (const auto& row : run.rows) run.summary.n_pool_tokens += row.n_tokens;
-    run.seconds_pool = seconds_since(t_pool);
-    if (run.rows.empty()) return invalid_input(fmt::format("store {} holds no sample", store_dirs.front()));
-    nlohmann::json extra = {{"stores", store_dirs}, {"store_keep", stores.keep()}};
-    return write_selection(config, engine, run, t_start, extra);
+    }();
+    ByteWriter writer;
+    writer.put<int32_t>(static_cast<int32_t>(status.code()));
+    writer.put_string(status.message());
+    if (!status.ok()) return std::move(writer.bytes());
+    writer.put<uint64_t>(rows.size());
+    for (const auto& row : rows) {
+        writer.put(row.record_idx);
+        writer.put(row.line_no);
+        writer.put(row.n_tokens);
+        writer.put_string(row.id);
+    }
+    for (const auto& target_scores : scores) writer.put_vector(target_scores);
+    return std::move(writer.bytes());
+}
+
+// Rank 0: every rank's rows and scores into `run`, in source order (ascending record_idx).
+Status collect_shares(const std::vector<std::string>& shares, const Comm& comm, const std::string& store_dir,
+                      SelectRun& run) {
+    const size_t n_targets = run.prototypes.size();
+    std::vector<PoolRow> rows;
+    std::vector<std::vector<double>> scores(n_targets);
+    for (size_t rank = 0; rank < shares.size(); ++rank) {
+        ByteReader reader(shares[rank]);
+        const auto code = static_cast<StatusCode>(reader.get<int32_t>());
+        const std::string message = reader.get_string();
+        if (code != StatusCode::kOk) {
+            const Status status(code, message);
+            return comm.size() > 1 ? status.with_context(fmt::format("rank {} of {}", rank, comm.size())) : status;
+        }
+        const uint64_t n_rows = reader.get<uint64_t>();
+        for (uint64_t row_idx = 0; row_idx < n_rows; ++row_idx) {
+            PoolRow row;
+            row.record_idx = reader.get<uint64_t>();
+            row.line_no = reader.get<uint64_t>();
+            row.n_tokens = reader.get<int64_t>();
+            row.id = reader.get_string();
+            rows.push_back(std::move(row));
+        }
+        for (auto& target_scores : scores) {
+            const std::vector<double> share = reader.get_vector<double>();
+            target_scores.insert(target_scores.end(), share.begin(), share.end());
+        }
+    }
+    std::vector<size_t> order(rows.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].record_idx < rows[b].record_idx; });
+    run.rows.clear();
+    run.rows.reserve(rows.size());
+    run.scores.assign(n_targets, {});
+    for (auto& target_scores : run.scores) target_scores.reserve(rows.size());
+    for (size_t place = 0; place < order.size(); ++place) {
+        if (place > 0 && rows[order[place]].record_idx == rows[order[place - 1]].record_idx) {
+            return invalid_input(fmt::format("stores {} ...: record {} is stored twice", store_dir,
+                                             rows[order[place]].record_idx));
+        }
+        run.rows.push_back(std::move(rows[order[place]]));
+        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+            run.scores[target_idx].push_back(scores[target_idx][order[place]]);
+        }
+    }
+    return Status();
+}
+
+}  // namespace
+
+Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::string>& store_dirs, const Comm& comm) {
+    const auto t_start = Clock::now();
+    // 1. Rank 0 checks the stores and embeds the targets; every rank gets the prototypes.
+    std::optional<SelectEngine> engine;
+    SelectRun run;
+    nlohmann::json extra;
+    Status status;
+    if (comm.is_root()) status = score_setup(config, store_dirs, engine, run, extra);
+    MONA_RETURN_IF_ERROR(comm.broadcast_status(status));
+    std::string packed = comm.is_root() ? pack_prototypes(run.prototypes) : std::string();
+    comm.broadcast(packed);
+    const std::vector<Prototype> prototypes = comm.is_root() ? run.prototypes : unpack_prototypes(packed);
+
+    // 2. Each rank scores its share of the shards; rank 0 gathers rows and scores and alone writes the outputs.
+    const auto t_pool = Clock::now();
+    const std::vector<std::string> shares = comm.gather(score_share(store_dirs, prototypes, comm));
+    Result<SelectSummary> summary = SelectSummary();
+    if (comm.is_root()) {
+        summary = [&]() -> Result<SelectSummary> {
+            MONA_RETURN_IF_ERROR(collect_shares(shares, comm, store_dirs.front(), run));
+            run.fill_labels = true;
+            run.summary.n_pool_read = static_cast<int64_t>(run.rows.size());
+            for (const auto& row : run.rows) run.summary.n_pool_tokens += row.n_tokens;
+            run.seconds_pool = seconds_since(t_pool);
+            if (run.rows.empty()) return invalid_input(fmt::format("store {} holds no sample", store_dirs.front()));
+            return write_selection(config, *engine, run, t_start, extra);
+        }();
+    }
+    MONA_RETURN_IF_ERROR(comm.broadcast_status(summary.status()));
+    return summary;
 }
 
 }  // namespace mona

@@ -9,6 +9,9 @@
 //   <out>/report.html               a self-contained report (score histograms, composition, lengths)
 //   <out>/skipped.tsv               with skip_bad: one row per skipped record
 //   <out>/manifest.json             parameters, versions, file hashes, counts, timings
+// With config.merge set, also one merged subset of the same size n (score/merge_select.hpp):
+//   <out>/merged/selected.jsonl     the merged subset's records, in the order the turns took them
+//   <out>/merged/selected.tsv       pick, record, id, line, target and rank that brought it in, that target's score
 // Every file is written to a temporary name and renamed into place only after the whole run succeeded.
 #pragma once
 
@@ -20,8 +23,10 @@
 #include "mona/status.hpp"
 #include "pool/pool.hpp"
 #include "report/html_report.hpp"
+#include "score/merge_select.hpp"
 #include "select/embed.hpp"
 #include "text/formats.hpp"
+#include "util/comm.hpp"
 
 namespace mona {
 
@@ -33,6 +38,13 @@ struct TargetSpec {
 // Parses "name=path" (or a bare path, named after its file stem).
 Result<TargetSpec> parse_target_spec(const std::string& text);
 
+// --quota NAME=W: target NAME's share of the merged subset (a weight >= 0; see score/merge_select.hpp).
+struct QuotaSpec {
+    std::string name;
+    double weight = 0.0;
+};
+Result<QuotaSpec> parse_quota_spec(const std::string& text);
+
 struct SelectConfig {
     std::string model_path;
     std::string sae_path;
@@ -42,6 +54,8 @@ struct SelectConfig {
     int32_t layer = -1;          // HF hidden_states[L]; -1 = the SAE's own layer, else n_layer - 1 (penultimate)
     double ratio = 0.05;         // used when count == 0
     int64_t count = 0;           // samples to select per target; 0 = round(ratio * pool size), at least 1
+    MergeMode merge = MergeMode::kNone;  // also write <out>/merged/: one subset of `count` samples from all targets
+    std::vector<QuotaSpec> quotas;       // merge = kQuota: one weight per target
     int32_t k = 0;               // 0 = the SAE's own TopK k
     TokenMode token_mode = TokenMode::kNoBos;
     PoolingMode pooling = PoolingMode::kMean;
@@ -72,6 +86,7 @@ struct SelectSummary {
     int64_t n_target_skipped = 0;
     int32_t layer = 0;
     std::vector<TargetResult> targets;
+    int64_t n_merged = -1;  // samples in <out>/merged/selected.jsonl; -1 without --merge
     double seconds_total = 0.0;
     ReportInput report;  // what report.html shows; also printed as a table by `mona demo`
 };
@@ -80,7 +95,8 @@ struct SelectSummary {
 // different `layer` is an error naming both), else `layer`, else n_layer - 1.
 Result<int32_t> resolve_layer(int32_t requested, const ModelInfo& model, const SaeInfo& sae);
 
-// Checks what needs no model: at least one target, distinct target names, a valid --count or --ratio.
+// Checks what needs no model: at least one target, distinct target names, a valid --count or --ratio, and with
+// --merge quota exactly one --quota per target.
 Status check_select_config(const SelectConfig& config);
 
 Result<SelectSummary> run_select(const SelectConfig& config);
@@ -104,12 +120,27 @@ struct EmbedSummary {
     uint64_t store_size = 0;
     uint64_t bytes_on_disk = 0;
 };
-Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptions& options);
+//
+// Under mpirun (comm.size() = N > 1; see util/comm.hpp) rank r embeds slice r/N into <out>/.mpi-slices/r-of-N
+// (resumable like any slice store), then rank 0 merges the slices into <out> (merge_stores(): the store
+// `mona embed --shard r/N` on N machines plus `mona merge` would give) and removes them. options.n_slices must
+// then be 1. If <out> already holds a store and no .mpi-slices, rank 0 alone resumes it as without MPI. The
+// summary is rank 0's (counts over all ranks); every rank returns the same status.
+Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptions& options,
+                               const Comm& comm = Comm::local());
 
 // `mona score`: embeds the targets with the store's own settings (model, SAE, layer, ... read from its params;
 // the model and SAE files must still hash to the recorded sha256) and scores every stored sample in one streaming
 // pass, writing the same outputs as `mona select`. Several stores (the slices of one pool) are read as one.
 // config.model_path / sae_path override the recorded paths (the files must still match the recorded hashes).
-Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::string>& store_dirs);
+//
+// Under mpirun rank 0 alone loads the model, checks the stores and embeds the targets, then sends the prototypes to
+// every rank; rank r scores the store shards numbered unit_idx % N == r (stores in slice order, then their
+// shards), and rank 0 gathers rows and scores, orders them by record and alone writes the outputs, which are
+// byte-for-byte those of one process. Memory: rank 0 holds every sample's row (record, line, id, n_tokens) and
+// one double per sample per target, as without MPI. Every rank returns the same status; only rank 0's summary
+// is filled.
+Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::string>& store_dirs,
+                                const Comm& comm = Comm::local());
 
 }  // namespace mona

@@ -8,6 +8,7 @@
 
 namespace mona {
 struct SelectConfig;
+struct SelectSummary;
 }  // namespace mona
 
 namespace mona::cli {
@@ -29,6 +30,8 @@ void warn(const std::string& message);
 
 // The typed select configuration from raw flags (cmd_select.cpp; shared by select, demo and eval).
 Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
+// Prints one line per target (and one for merged/) of a select or score run to stdout (cmd_select.cpp).
+void print_selection(const SelectSummary& summary, const std::string& out_dir);
 
 // Model and SAE paths with the built-in defaults filled in.
 std::string model_path_arg(const ParsedArgs& args);

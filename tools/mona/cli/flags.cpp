@@ -59,6 +59,12 @@ const std::vector<FlagSpec>& flag_table() {
          {"select", "eval", "demo", "score"}},
         {"count", 'n', K::kInt, "N", "select N samples per target (instead of --ratio)", "",
          {"select", "eval", "demo", "score"}},
+        {"merge", 0, K::kString, "MODE",
+         "also write ONE merged subset of N samples to <out>/merged/: round-robin (targets take turns, equal shares) or "
+         "quota (shares from --quota); a sample two targets want counts once", "", {"select", "score"}},
+        {"quota", 0, K::kString, "NAME=W",
+         "with --merge quota: target NAME's share of the merged subset, repeat per target (weights; exact counts when they add up to N)",
+         "", {"select", "score"}, true},
         {"layer", 'l', K::kInt, "L",
          "residual stream layer, HF hidden_states[L] numbering (= llama.cpp l_out-(L-1), sparsify layers.(L-1))",
          "the SAE's own layer, else n_layer-1", {"select", "eval", "activations", "train-sae", "embed"}},
