@@ -29,9 +29,8 @@ int launcher_size() {
     return rank != nullptr && *rank != '\0' ? 1 : 0;
 }
 
-bool g_mpi_initialised = false;
-
 #if MONA_WITH_MPI
+bool g_mpi_initialised = false;
 constexpr uint64_t kChunk = uint64_t{1} << 30;  // MPI counts are int: move payloads in 1 GiB pieces
 
 void bcast_bytes(char* data, uint64_t n) {
@@ -99,6 +98,7 @@ void Comm::broadcast(std::string& bytes) const {
     bytes.resize(n);
     bcast_bytes(bytes.data(), n);
 #else
+    (void)bytes;
     MONA_ASSERT(false, "a multi-rank Comm without MPI");
 #endif
 }

@@ -296,7 +296,9 @@ TEST_F(StoreE2eTest, MergedSubsetTakesTurnsWithoutDuplicates) {
         }
         EXPECT_EQ(want.size(), records.size()) << "a sample was selected twice";
         // Equal rankings: math takes ranks 1, 3, 5, 7 and again 2, 4, 6, so every turn but the first skips one.
-        if (c.targets == math_twice) EXPECT_EQ(6, n_skips);
+        if (c.targets == math_twice) {
+            EXPECT_EQ(6, n_skips);
+        }
     }
 
     const std::string base = "score --store " + quote(store) + " --target math=" + quote(target_) + " --target code=" +
@@ -348,8 +350,10 @@ void expect_same_outputs(const std::string& want_dir, const std::string& got_dir
 }
 
 TEST_F(StoreE2eTest, MpirunRanksEmbedAndScoreLikeOneProcess) {
+    if (!MONA_TEST_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (CMake MONA_MPI=OFF or no MPI found)";
     const std::string mpiexec = MONA_MPIEXEC;
-    if (mpiexec.empty()) GTEST_SKIP() << "this build has no MPI (CMake MONA_MPI found none), so mpirun is not tested";
+    ASSERT_FALSE(mpiexec.empty() || mpiexec.find("NOTFOUND") != std::string::npos)
+        << "the build has MPI but CMake found no mpiexec (install openmpi-bin)";
     const auto mpirun = [&](int n_ranks, const std::string& args) {
         const std::string err = dir_ + "/mpirun-stderr.txt";
         const std::string cmd = "OMP_WAIT_POLICY=passive OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
