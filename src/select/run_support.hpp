@@ -61,6 +61,21 @@ class Progress {
     double last_ = 0.0;
 };
 
+// Parses and tokenises one record of `path` into `sample`; the error names path:line and the field.
+inline Result<TokenizedSample> prepare_record(const RawRecord& record, const std::string& path,
+                                              const SelectConfig& config, Session& session, Result<Sample>& sample) {
+    SourceLoc loc{path, record.line_no, record.record_idx};
+    sample = parse_sample(record.bytes, config.format, loc);
+    Result<TokenizedSample> tokens = sample.ok() ? session.tokenize(sample.value()) : sample.status();
+    if (sample.ok() && !tokens.ok()) {
+        tokens = tokens.status().with_context(fmt::format("{}:{}", path, record.line_no));
+    }
+    if (tokens.ok() && tokens->tokens.empty()) {
+        tokens = invalid_input(fmt::format("{}:{}: sample renders to no tokens", path, record.line_no));
+    }
+    return tokens;
+}
+
 // Reads, parses and tokenises every record of `path`; hands tokenised samples to `on_sample`.
 // A bad record is an error (naming path:line and the field), or a counted skip with skip_bad.
 template <class OnSample, class Wanted = bool (*)(uint64_t)>
@@ -69,19 +84,12 @@ Status stream_samples(const std::string& path, const SelectConfig& config, Sessi
                       Wanted wanted = [](uint64_t) { return true; }) {
     MONA_TRY(RecordReader reader, RecordReader::open(path));
     RawRecord record;
+    Result<Sample> sample = Sample();
     while (true) {
         MONA_TRY(bool more, reader.next(record));
         if (!more) break;
         if (!wanted(record.record_idx)) continue;
-        SourceLoc loc{path, record.line_no, record.record_idx};
-        Result<Sample> sample = parse_sample(record.bytes, config.format, loc);
-        Result<TokenizedSample> tokens = sample.ok() ? session.tokenize(sample.value()) : sample.status();
-        if (sample.ok() && !tokens.ok()) {
-            tokens = tokens.status().with_context(fmt::format("{}:{}", path, record.line_no));
-        }
-        if (tokens.ok() && tokens->tokens.empty()) {
-            tokens = invalid_input(fmt::format("{}:{}: sample renders to no tokens", path, record.line_no));
-        }
+        Result<TokenizedSample> tokens = prepare_record(record, path, config, session, sample);
         if (!tokens.ok()) {
             if (!config.skip_bad) {
                 return Status(tokens.status().code(),

@@ -15,6 +15,7 @@
 #include <numeric>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "io/atomic_file.hpp"
 #include "io/sample_reader.hpp"
@@ -43,15 +44,13 @@ bool valid_target_name(const std::string& name) {
     return true;
 }
 
-// Per pool sample, what the outputs need.
+// Per pool sample, what the outputs need (task labels and snippets are read from the pool when writing).
 struct PoolRow {
     uint64_t record_idx = 0;
     uint64_t line_no = 0;
     std::string id;
-    std::string task;
-    std::string snippet;
     int64_t n_tokens = 0;
-    bool truncated = false;
+    bool truncated = false;  // found when writing (the store keeps only the token count)
 };
 
 }  // namespace
@@ -170,7 +169,6 @@ struct SelectRun {
     std::vector<std::vector<int64_t>> target_lengths;
     std::vector<PoolRow> rows;                // ascending record_idx
     std::vector<std::vector<double>> scores;  // [target][row]
-    bool fill_labels = false;                 // rows lack task/snippet: read them from the pool when writing
     double seconds_targets = 0.0;
     double seconds_pool = 0.0;
 };
@@ -248,9 +246,9 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     const Session& session = engine.session;
     const SaeModel& sae = engine.sae;
     SelectSummary& summary = run.summary;
-    const std::vector<PoolRow>& rows = run.rows;
+    std::vector<PoolRow>& rows = run.rows;
     const std::vector<std::vector<double>>& scores = run.scores;
-    const std::vector<SkipRow>& skipped = run.skipped;
+    std::vector<SkipRow>& skipped = run.skipped;
     const std::vector<std::vector<int64_t>>& target_lengths = run.target_lengths;
     const size_t n_targets = scores.size();
     const double seconds_targets = run.seconds_targets;
@@ -261,10 +259,6 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     n_select = std::clamp<int64_t>(n_select, 1, n_pool);
 
     std::vector<std::string> labels(rows.size()), snippets(rows.size());
-    for (size_t pos = 0; pos < rows.size() && !run.fill_labels; ++pos) {
-        labels[pos] = rows[pos].task;
-        snippets[pos] = rows[pos].snippet;
-    }
     std::vector<std::vector<uint64_t>> selected(n_targets);
     std::unordered_map<uint64_t, std::string> raw_by_record;  // record_idx -> raw bytes, selected records only
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
@@ -273,25 +267,43 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         summary.targets[target_idx].n_selected = static_cast<int64_t>(selected[target_idx].size());
     }
     {
-        // Second read of the pool for the selected records' exact bytes (5 % of the pool, not all of it).
+        // Second read of the pool, for the selected records' exact bytes, every row's task label and report snippet,
+        // and its truncation: the store keeps only the token count, and a cut sample has exactly max_tokens, so
+        // only samples of that length are tokenised again. With skip_bad, the records the store lacks are parsed
+        // and tokenised again for the error that made the embedding skip them (skipped.tsv).
         size_t next_row = 0;
         MONA_TRY(RecordReader reader, RecordReader::open(config.pool_path));
         RawRecord record;
+        Result<Sample> sample = Sample();
+        summary.n_pool_truncated = 0;
+        summary.n_pool_skipped = 0;
         while (true) {
             MONA_TRY(bool more, reader.next(record));
             if (!more) break;
-            auto it = raw_by_record.find(record.record_idx);
-            if (run.fill_labels) {
-                // Rows from a store carry no label or snippet: take them from the pool on this pass.
-                while (next_row < rows.size() && rows[next_row].record_idx < record.record_idx) ++next_row;
-                if (next_row < rows.size() && rows[next_row].record_idx == record.record_idx) {
-                    auto sample = parse_sample(record.bytes, config.format, {config.pool_path, record.line_no, record.record_idx});
-                    if (sample.ok()) {
-                        labels[next_row] = sample->task;
-                        snippets[next_row] = snippet_of(sample.value());
+            while (next_row < rows.size() && rows[next_row].record_idx < record.record_idx) ++next_row;
+            if (next_row < rows.size() && rows[next_row].record_idx == record.record_idx) {
+                PoolRow& row = rows[next_row];
+                sample = parse_sample(record.bytes, config.format, {config.pool_path, record.line_no, record.record_idx});
+                if (sample.ok()) {
+                    labels[next_row] = sample->task;
+                    snippets[next_row] = snippet_of(sample.value());
+                    if (row.n_tokens == config.max_tokens) {
+                        MONA_TRY(TokenizedSample tokens, engine.session.tokenize(sample.value()));
+                        row.truncated = tokens.truncated;
+                        summary.n_pool_truncated += row.truncated;
                     }
                 }
+            } else if (config.skip_bad) {
+                Result<TokenizedSample> tokens = prepare_record(record, config.pool_path, config, engine.session, sample);
+                if (tokens.ok()) {
+                    return invalid_input(fmt::format("{}:{}: record {} is not in the store, yet it embeds without error "
+                                                     "(was the store written from another pool?)",
+                                                     config.pool_path, record.line_no, record.record_idx));
+                }
+                skipped.push_back({config.pool_path, record.line_no, record.record_idx, tokens.status().message()});
+                ++summary.n_pool_skipped;
             }
+            auto it = raw_by_record.find(record.record_idx);
             if (it != raw_by_record.end()) it->second = std::move(record.bytes);
         }
     }
@@ -454,61 +466,6 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
 
 }  // namespace
 
-Result<SelectSummary> run_select(const SelectConfig& config) {
-    const auto t_start = Clock::now();
-    MONA_RETURN_IF_ERROR(check_select_config(config));
-    MONA_TRY(SelectEngine engine, SelectEngine::open(config));
-    SelectRun run;
-    MONA_RETURN_IF_ERROR(embed_targets(config, engine, run));
-    Session& session = engine.session;
-    const SaeModel& sae = engine.sae;
-    const EmbedOptions& eopts = engine.eopts;
-    std::vector<SkipRow>& skipped = run.skipped;
-    SelectSummary& summary = run.summary;
-    const std::vector<Prototype>& prototypes = run.prototypes;
-    std::vector<PoolRow>& rows = run.rows;
-    std::vector<std::vector<double>>& scores = run.scores;
-
-    // 2. Pool: one streaming pass shared by all targets.
-    const auto t_pool = Clock::now();
-    const size_t n_targets = prototypes.size();
-    scores.assign(n_targets, {});
-    Progress progress(config.progress, "pool");
-    Embedder embedder(session, sae, eopts, [&](EmbeddedSample& item) -> Status {
-        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
-            scores[target_idx][item.tag] = jaccard(item.pooled, prototypes[target_idx]);
-        }
-        return Status();
-    });
-    const size_t pool_skipped_before = skipped.size();
-    MONA_RETURN_IF_ERROR(stream_samples(config.pool_path, config, session, skipped,
-                                        [&](const Sample& sample, TokenizedSample tokens) -> Status {
-                                            PoolRow row;
-                                            row.record_idx = sample.record_idx;
-                                            row.line_no = sample.line_no;
-                                            row.id = sample.id;
-                                            row.task = sample.task;
-                                            row.snippet = snippet_of(sample);
-                                            row.n_tokens = static_cast<int64_t>(tokens.tokens.size());
-                                            row.truncated = tokens.truncated;
-                                            summary.n_pool_truncated += tokens.truncated;
-                                            summary.n_pool_tokens += row.n_tokens;
-                                            rows.push_back(std::move(row));
-                                            for (auto& s : scores) s.push_back(0.0);
-                                            MONA_RETURN_IF_ERROR(embedder.add(rows.size() - 1, std::move(tokens)));
-                                            progress.update(static_cast<int64_t>(rows.size()), embedder.n_tokens_run());
-                                            return Status();
-                                        }));
-    MONA_RETURN_IF_ERROR(embedder.flush());
-    progress.update(static_cast<int64_t>(rows.size()), embedder.n_tokens_run(), true);
-    summary.n_pool_read = static_cast<int64_t>(rows.size());
-    summary.n_pool_skipped = static_cast<int64_t>(skipped.size() - pool_skipped_before);
-    run.seconds_pool = seconds_since(t_pool);
-    if (rows.empty()) return invalid_input(fmt::format("pool {} holds no usable sample", config.pool_path));
-
-    return write_selection(config, engine, run, t_start, nlohmann::json::object());
-}
-
 namespace {
 
 // The parameters that decide a stored vector; a store records them and score/resume check them.
@@ -538,12 +495,36 @@ Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngi
 
 namespace {
 
-// One process embeds one slice of the pool into config.out_dir (all of `mona embed` without mpirun).
-Result<EmbedSummary> embed_slice(const SelectConfig& config, const EmbedStoreOptions& options) {
+// The stored samples to run through the model again when a store is resumed: those of the last decode batch an
+// uninterrupted pass would have had open at the resume point. Their vectors are discarded; running them again
+// makes every further sample's batch, and therefore its vector, exactly that of one uninterrupted pass (batches
+// depend on the samples' token counts alone, see BatchRule, and the store records every count).
+Result<std::unordered_set<uint64_t>> samples_to_replay(const std::string& dir, uint64_t n_done, const BatchRule& rule) {
+    std::unordered_set<uint64_t> replay;
+    if (n_done == 0) return replay;
+    MONA_TRY(StoreReader reader, StoreReader::open(dir));
+    std::vector<int64_t> n_tokens;
+    std::vector<uint64_t> records;
+    for (size_t shard_idx = 0; shard_idx < reader.n_shards() && records.size() < n_done; ++shard_idx) {
+        MONA_RETURN_IF_ERROR(reader.for_each_in_shard(shard_idx, [&](const StoredSample& stored) -> Status {
+            if (records.size() < n_done) {
+                records.push_back(stored.record_idx);
+                n_tokens.push_back(stored.n_tokens);
+            }
+            return Status();
+        }));
+    }
+    MONA_ASSERT(records.size() == n_done, "a resumed store holds fewer samples than its writer reported");
+    for (size_t pos = open_batch_start(rule, n_tokens); pos < records.size(); ++pos) replay.insert(records[pos]);
+    return replay;
+}
+
+// Embeds the records of one slice of config.pool_path that the store at config.out_dir lacks (all of
+// `mona embed` without mpirun, and the model pass of `mona select`).
+Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOptions& options, SelectEngine& engine) {
     if (options.n_slices < 1 || options.slice_idx >= options.n_slices) {
         return invalid_input(fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
     }
-    MONA_TRY(SelectEngine engine, SelectEngine::open(config));
     MONA_TRY(nlohmann::json params, store_params(config, engine));
     StoreOptions sopts;
     sopts.keep = options.keep;
@@ -557,43 +538,45 @@ Result<EmbedSummary> embed_slice(const SelectConfig& config, const EmbedStoreOpt
     summary.n_resumed = static_cast<int64_t>(writer.n_done());
     const std::optional<uint64_t> last_done = writer.last_record_idx();
 
-    const int64_t shard_rows = static_cast<int64_t>(options.shard_rows ? options.shard_rows : kDefaultShardRows);
     std::vector<SkipRow> skipped;
-    std::vector<StoredSample> meta;  // record_idx/line/id of queued samples, by Embedder tag
+    struct Queued {
+        StoredSample stored;  // record_idx/line/id, then the vector
+        bool replay = false;  // already stored: run only to rebuild the batch
+    };
+    std::vector<Queued> queued;  // by Embedder tag
     Progress progress(config.progress, "embed");
     Embedder embedder(engine.session, engine.sae, engine.eopts, [&](EmbeddedSample& item) -> Status {
-        StoredSample& stored = meta[item.tag];
-        stored.n_tokens = static_cast<uint32_t>(item.tokens.tokens.size());
-        stored.vec = std::move(item.pooled);
-        Status status = writer.append(stored);
-        stored = StoredSample();  // release the vector
+        Queued& entry = queued[item.tag];
+        if (entry.replay) return Status();
+        entry.stored.n_tokens = static_cast<uint32_t>(item.tokens.tokens.size());
+        entry.stored.vec = std::move(item.pooled);
+        Status status = writer.append(entry.stored);
+        entry.stored = StoredSample();  // release the vector
         ++summary.n_embedded;
         return status;
     });
+    MONA_TRY(std::unordered_set<uint64_t> replay, samples_to_replay(config.out_dir, writer.n_done(), embedder.rule()));
     Status streamed = stream_samples(config.pool_path, config, engine.session, skipped,
                                      [&](const Sample& sample, TokenizedSample tokens) -> Status {
-                                         StoredSample stored;
-                                         stored.record_idx = sample.record_idx;
-                                         stored.source_pos = sample.line_no;
-                                         stored.id = sample.id;
-                                         summary.n_truncated += tokens.truncated;
-                                         meta.push_back(std::move(stored));
-                                         MONA_RETURN_IF_ERROR(embedder.add(meta.size() - 1, std::move(tokens)));
-                                         // Batches never straddle a shard boundary, so a resumed run batches (and
-                                         // therefore computes) every sample exactly as an uninterrupted one.
-                                         if ((summary.n_resumed + static_cast<int64_t>(meta.size())) % shard_rows == 0) {
-                                             MONA_RETURN_IF_ERROR(embedder.flush());
-                                         }
+                                         Queued entry;
+                                         entry.stored.record_idx = sample.record_idx;
+                                         entry.stored.source_pos = sample.line_no;
+                                         entry.stored.id = sample.id;
+                                         entry.replay = replay.count(sample.record_idx) > 0;
+                                         if (!entry.replay) summary.n_truncated += tokens.truncated;
+                                         queued.push_back(std::move(entry));
+                                         MONA_RETURN_IF_ERROR(embedder.add(queued.size() - 1, std::move(tokens)));
                                          progress.update(summary.n_embedded, embedder.n_tokens_run());
                                          return Status();
                                      },
                                      [&](uint64_t record_idx) {
                                          // Other slices' records and those already stored never reach the model.
                                          return belongs_to_slice(record_idx, options.slice_idx, options.n_slices) &&
-                                                (!last_done || record_idx > *last_done);
+                                                (!last_done || record_idx > *last_done || replay.count(record_idx) > 0);
                                      });
     MONA_RETURN_IF_ERROR(streamed);
     MONA_RETURN_IF_ERROR(embedder.flush());
+    progress.update(summary.n_embedded, embedder.n_tokens_run(), true);
     MONA_RETURN_IF_ERROR(writer.commit());
     summary.n_skipped = static_cast<int64_t>(skipped.size());
     if (config.skip_bad) {
@@ -609,6 +592,16 @@ Result<EmbedSummary> embed_slice(const SelectConfig& config, const EmbedStoreOpt
     summary.bytes_on_disk = reader.bytes_on_disk();
     return summary;
 }
+
+// One process embeds one slice of the pool into config.out_dir (all of `mona embed` without mpirun).
+Result<EmbedSummary> embed_slice(const SelectConfig& config, const EmbedStoreOptions& options) {
+    if (options.n_slices < 1 || options.slice_idx >= options.n_slices) {
+        return invalid_input(fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
+    }
+    MONA_TRY(SelectEngine engine, SelectEngine::open(config));
+    return embed_pool(config, options, engine);
+}
+
 
 // What a rank of `mona embed` under mpirun tells rank 0 about its slice.
 std::string pack_embed_result(const Result<EmbedSummary>& result) {
@@ -863,37 +856,80 @@ Status collect_shares(const std::vector<std::string>& shares, const Comm& comm, 
     return Status();
 }
 
+// Scores every sample of the stores against run.prototypes (rank 0's) on the ranks of `comm`; rank 0 gathers rows
+// and scores, orders them by record and writes the outputs. engine is set on rank 0 only.
+Result<SelectSummary> score_and_write(const SelectConfig& config, std::optional<SelectEngine>& engine, SelectRun& run,
+                                      const std::vector<std::string>& store_dirs, const Comm& comm,
+                                      const nlohmann::json& extra, Clock::time_point t_start) {
+    std::string packed = comm.is_root() ? pack_prototypes(run.prototypes) : std::string();
+    comm.broadcast(packed);
+    const std::vector<Prototype> prototypes = comm.is_root() ? run.prototypes : unpack_prototypes(packed);
+    const auto t_score = Clock::now();
+    const std::vector<std::string> shares = comm.gather(score_share(store_dirs, prototypes, comm));
+    Result<SelectSummary> summary = SelectSummary();
+    if (comm.is_root()) {
+        summary = [&]() -> Result<SelectSummary> {
+            MONA_RETURN_IF_ERROR(collect_shares(shares, comm, store_dirs.front(), run));
+            run.summary.n_pool_read = static_cast<int64_t>(run.rows.size());
+            for (const auto& row : run.rows) run.summary.n_pool_tokens += row.n_tokens;
+            run.seconds_pool += seconds_since(t_score);
+            if (run.rows.empty()) {
+                return invalid_input(fmt::format("pool {} holds no usable sample (store {})", config.pool_path,
+                                                 store_dirs.front()));
+            }
+            return write_selection(config, *engine, run, t_start, extra);
+        }();
+    }
+    MONA_RETURN_IF_ERROR(comm.broadcast_status(summary.status()));
+    return summary;
+}
+
 }  // namespace
 
 Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::string>& store_dirs, const Comm& comm) {
     const auto t_start = Clock::now();
-    // 1. Rank 0 checks the stores and embeds the targets; every rank gets the prototypes.
+    // Rank 0 checks the stores and embeds the targets; every rank gets the prototypes and scores its share.
     std::optional<SelectEngine> engine;
     SelectRun run;
     nlohmann::json extra;
     Status status;
     if (comm.is_root()) status = score_setup(config, store_dirs, engine, run, extra);
     MONA_RETURN_IF_ERROR(comm.broadcast_status(status));
-    std::string packed = comm.is_root() ? pack_prototypes(run.prototypes) : std::string();
-    comm.broadcast(packed);
-    const std::vector<Prototype> prototypes = comm.is_root() ? run.prototypes : unpack_prototypes(packed);
+    return score_and_write(config, engine, run, store_dirs, comm, extra, t_start);
+}
 
-    // 2. Each rank scores its share of the shards; rank 0 gathers rows and scores and alone writes the outputs.
-    const auto t_pool = Clock::now();
-    const std::vector<std::string> shares = comm.gather(score_share(store_dirs, prototypes, comm));
-    Result<SelectSummary> summary = SelectSummary();
-    if (comm.is_root()) {
-        summary = [&]() -> Result<SelectSummary> {
-            MONA_RETURN_IF_ERROR(collect_shares(shares, comm, store_dirs.front(), run));
-            run.fill_labels = true;
-            run.summary.n_pool_read = static_cast<int64_t>(run.rows.size());
-            for (const auto& row : run.rows) run.summary.n_pool_tokens += row.n_tokens;
-            run.seconds_pool = seconds_since(t_pool);
-            if (run.rows.empty()) return invalid_input(fmt::format("store {} holds no sample", store_dirs.front()));
-            return write_selection(config, *engine, run, t_start, extra);
-        }();
+Result<SelectSummary> run_select(const SelectConfig& config) {
+    const auto t_start = Clock::now();
+    MONA_RETURN_IF_ERROR(check_select_config(config));
+    std::optional<SelectEngine> engine;
+    {
+        MONA_TRY(SelectEngine opened, SelectEngine::open(config));
+        engine.emplace(std::move(opened));
     }
-    MONA_RETURN_IF_ERROR(comm.broadcast_status(summary.status()));
+    SelectRun run;
+    MONA_RETURN_IF_ERROR(embed_targets(config, *engine, run));
+
+    // The model pass over the pool goes into a store (resumable: rerunning the same command continues it), which
+    // is then scored exactly as `mona score` scores it.
+    const auto t_pool = Clock::now();
+    const bool own_store = config.store_dir.empty();
+    SelectConfig embed_config = config;
+    embed_config.out_dir = own_store ? config.out_dir + "/.store" : config.store_dir;
+    EmbedStoreOptions options;
+    options.shard_rows = config.store_shard_rows;
+    MONA_TRY(EmbedSummary embedded, embed_pool(embed_config, options, *engine));
+    run.summary.n_pool_resumed = embedded.n_resumed;
+    run.seconds_pool = seconds_since(t_pool);
+    MONA_TRY(SelectSummary summary, score_and_write(config, engine, run, {embed_config.out_dir}, Comm::local(),
+                                                    nlohmann::json::object(), t_start));
+    if (own_store) {
+        std::error_code ec;
+        std::filesystem::remove_all(embed_config.out_dir, ec);
+        if (ec) {
+            return io_error(fmt::format("the outputs are in {}, but the store {} could not be removed: {}",
+                                        config.out_dir, embed_config.out_dir, ec.message()));
+        }
+    }
     return summary;
 }
 

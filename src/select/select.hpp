@@ -1,9 +1,12 @@
 // select/select.hpp: the `mona select` job.
 //
-// One pass of the selection model over the target exemplar files, then one streaming pass over the pool shared
-// by every target. Each pool sample is scored against each target prototype as it goes (generalized Jaccard,
-// method.md §3), so memory holds scores, not vectors. At the end, per target, the top n (ties: lower input
-// position first) are written:
+// `mona select` is `mona embed` + `mona score` in one process with one model load: one pass of the selection model
+// over the target exemplar files, then one over the pool into a feature store (<out>/.store, or
+// SelectConfig::store_dir; resumable, so rerunning an interrupted command continues the pool pass instead of
+// starting it again), then one streaming pass over the store shared by every target, scoring each sample against
+// each target prototype (generalized Jaccard, method.md §3), so memory holds scores, not vectors. The store's
+// decode batches are those of one uninterrupted pass even after a resume (run_embed), so the outputs do not
+// depend on interruptions. At the end, per target, the top n (ties: lower input position first) are written:
 //   <out>/<target>/selected.jsonl   the selected pool records, byte-for-byte as in the input, in rank order
 //   <out>/<target>/scores.tsv       every pool sample: record, id, line, task, n_tokens, score, rank, selected
 //   <out>/report.html               a self-contained report (score histograms, composition, lengths)
@@ -12,7 +15,8 @@
 // With config.merge set, also one merged subset of the same size n (score/merge_select.hpp):
 //   <out>/merged/selected.jsonl     the merged subset's records, in the order the turns took them
 //   <out>/merged/selected.tsv       pick, record, id, line, target and rank that brought it in, that target's score
-// Every file is written to a temporary name and renamed into place only after the whole run succeeded.
+// Every file is written to a temporary name and renamed into place only after the whole run succeeded; then
+// <out>/.store is removed (a store_dir given by the caller is kept).
 #pragma once
 
 #include <cstdint>
@@ -56,6 +60,8 @@ struct SelectConfig {
     int64_t count = 0;           // samples to select per target; 0 = round(ratio * pool size), at least 1
     MergeMode merge = MergeMode::kNone;  // also write <out>/merged/: one subset of `count` samples from all targets
     std::vector<QuotaSpec> quotas;       // merge = kQuota: one weight per target
+    std::string store_dir;               // select: the pool's store; "" = <out>/.store, removed after success
+    uint64_t store_shard_rows = 0;       // select: samples per shard of a new store; 0 = the store's default
     int32_t k = 0;               // 0 = the SAE's own TopK k
     TokenMode token_mode = TokenMode::kNoBos;
     PoolingMode pooling = PoolingMode::kMean;
@@ -80,7 +86,8 @@ struct TargetResult {
 
 struct SelectSummary {
     int64_t n_pool_read = 0;
-    int64_t n_pool_skipped = 0;
+    int64_t n_pool_skipped = 0;   // found again when writing, so also right after a resumed pool pass
+    int64_t n_pool_resumed = 0;   // select: samples already in the store when the run started
     int64_t n_pool_truncated = 0;
     int64_t n_pool_tokens = 0;
     int64_t n_target_skipped = 0;

@@ -66,13 +66,20 @@ int cmd_select(const ParsedArgs& args, const std::string& command_line) {
     auto config = select_config_from_args(args);
     if (!config.ok()) return report_error(config.status()), 2;
     config->command_line = command_line;
+    if (args.all("store").size() > 1) return report_error(invalid_input("select keeps its store in one --store DIR")), 2;
+    config->store_dir = args.get("store");
+    const int64_t shard_rows = args.get_int("shard-rows", 0);
+    if (shard_rows < 0) return report_error(invalid_input(fmt::format("--shard-rows must be >= 1, got {}", shard_rows))), 2;
+    config->store_shard_rows = static_cast<uint64_t>(shard_rows);
     auto summary = run_select(config.value());
     if (!summary.ok()) return report_error(summary.status());
     const SelectSummary& s = summary.value();
-    std::fprintf(stderr, "mona: pool %lld samples (%lld skipped, %lld truncated, %lld tokens), layer %d, %.1f s\n",
+    std::fprintf(stderr,
+                 "mona: pool %lld samples (%lld skipped, %lld truncated, %lld tokens, %lld resumed from the store), "
+                 "layer %d, %.1f s\n",
                  static_cast<long long>(s.n_pool_read), static_cast<long long>(s.n_pool_skipped),
-                 static_cast<long long>(s.n_pool_truncated), static_cast<long long>(s.n_pool_tokens), s.layer,
-                 s.seconds_total);
+                 static_cast<long long>(s.n_pool_truncated), static_cast<long long>(s.n_pool_tokens),
+                 static_cast<long long>(s.n_pool_resumed), s.layer, s.seconds_total);
     print_selection(s, config->out_dir);
     return 0;
 }
