@@ -898,6 +898,30 @@ Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::stri
     return score_and_write(config, engine, run, store_dirs, comm, extra, t_start);
 }
 
+namespace {
+
+// Select's own store (<out>/.store) is kept only to resume the same run: one left by a run with other parameters
+// (another pool, model, k, ...) or that cannot be read is removed, so that the pool pass starts afresh.
+Status discard_other_store(const SelectConfig& embed_config, const EmbedStoreOptions& options,
+                           const SelectEngine& engine) {
+    namespace fs = std::filesystem;
+    const std::string& dir = embed_config.out_dir;
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) return Status();
+    MONA_TRY(nlohmann::json params, store_params(embed_config, engine));
+    Result<StoreReader> reader = StoreReader::open(dir);
+    const uint64_t shard_rows = options.shard_rows ? options.shard_rows : kDefaultShardRows;
+    if (reader.ok() && reader->params_json() == params.dump() && reader->shard_rows() == shard_rows &&
+        reader->keep() == options.keep && reader->n_slices() == 1) {
+        return Status();
+    }
+    fs::remove_all(dir, ec);
+    if (ec) return io_error(fmt::format("cannot remove the stale store {}: {}", dir, ec.message()));
+    return Status();
+}
+
+}  // namespace
+
 Result<SelectSummary> run_select(const SelectConfig& config) {
     const auto t_start = Clock::now();
     MONA_RETURN_IF_ERROR(check_select_config(config));
@@ -911,21 +935,26 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
 
     // The model pass over the pool goes into a store (resumable: rerunning the same command continues it), which
     // is then scored exactly as `mona score` scores it.
-    const auto t_pool = Clock::now();
     const bool own_store = config.store_dir.empty();
     SelectConfig embed_config = config;
     embed_config.out_dir = own_store ? config.out_dir + "/.store" : config.store_dir;
     EmbedStoreOptions options;
     options.shard_rows = config.store_shard_rows;
-    MONA_TRY(EmbedSummary embedded, embed_pool(embed_config, options, *engine));
-    run.summary.n_pool_resumed = embedded.n_resumed;
-    run.seconds_pool = seconds_since(t_pool);
-    MONA_TRY(SelectSummary summary, score_and_write(config, engine, run, {embed_config.out_dir}, Comm::local(),
-                                                    nlohmann::json::object(), t_start));
+    if (own_store) MONA_RETURN_IF_ERROR(discard_other_store(embed_config, options, *engine));
+    Result<SelectSummary> summary = [&]() -> Result<SelectSummary> {
+        const auto t_pool = Clock::now();
+        MONA_TRY(EmbedSummary embedded, embed_pool(embed_config, options, *engine));
+        run.summary.n_pool_resumed = embedded.n_resumed;
+        run.seconds_pool = seconds_since(t_pool);
+        return score_and_write(config, engine, run, {embed_config.out_dir}, Comm::local(), nlohmann::json::object(),
+                               t_start);
+    }();
+    // Select's own store goes when the run ends, in success or error (only an interruption leaves it to resume);
+    // a --store DIR stays.
     if (own_store) {
         std::error_code ec;
         std::filesystem::remove_all(embed_config.out_dir, ec);
-        if (ec) {
+        if (ec && summary.ok()) {
             return io_error(fmt::format("the outputs are in {}, but the store {} could not be removed: {}",
                                         config.out_dir, embed_config.out_dir, ec.message()));
         }

@@ -347,14 +347,11 @@ TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
     ASSERT_EQ(0, ref.code) << ref.err;
     EXPECT_FALSE(fs::exists(reference + "/.store")) << "select removes its own store after success";
     EXPECT_NE(ref.err.find(" 0 resumed from the store"), std::string::npos) << ref.err;
-    int n_resumed = 0;
-    for (int delay_ms : {60, 120, 200, 300, 450}) {
-        const std::string out = dir_ + "/select-killed-" + std::to_string(delay_ms);
+    const auto start_and_kill = [&](const std::string& args, int delay_ms) {
         const pid_t pid = fork();
-        ASSERT_GE(pid, 0);
         if (pid == 0) {
-            const std::string cmd = "exec env OMP_WAIT_POLICY=passive " + quote(MONA_BIN) + " " + select + " --out " +
-                                    quote(out) + " --quiet --threads 1 >/dev/null 2>&1";
+            const std::string cmd = "exec env OMP_WAIT_POLICY=passive " + quote(MONA_BIN) + " " + args +
+                                    " --quiet --threads 1 >/dev/null 2>&1";
             execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
             _exit(127);
         }
@@ -362,12 +359,26 @@ TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
         ::kill(pid, SIGKILL);
         int status = 0;
         ::waitpid(pid, &status, 0);
+    };
+    int n_resumed = 0;
+    for (int delay_ms : {60, 120, 200, 300, 450}) {
+        const std::string out = dir_ + "/select-killed-" + std::to_string(delay_ms);
+        start_and_kill(select + " --out " + quote(out), delay_ms);
         Out rerun = mona(select + " --out " + quote(out));
         ASSERT_EQ(0, rerun.code) << "kill after " << delay_ms << " ms: " << rerun.err;
         n_resumed += rerun.err.find(" 0 resumed from the store") == std::string::npos;
         expect_same_outputs(reference, out);
     }
     EXPECT_GE(n_resumed, 1) << "no rerun found stored samples; the test proved nothing";
+    // A store left by an interrupted run with other parameters is not resumed but replaced.
+    const std::string stale = dir_ + "/select-stale";
+    start_and_kill(select + " --k 4 --out " + quote(stale), 300);
+    const bool had_store = fs::exists(stale + "/.store/manifest.json");
+    Out fresh = mona(select + " --out " + quote(stale));
+    ASSERT_EQ(0, fresh.code) << fresh.err;
+    EXPECT_NE(fresh.err.find(" 0 resumed from the store"), std::string::npos) << fresh.err;
+    expect_same_outputs(reference, stale);
+    EXPECT_TRUE(had_store) << "the killed run left no store; the stale-store case was not exercised";
 
     // --store keeps the store; `mona score` of it writes the same outputs.
     const std::string store = dir_ + "/select-store";
