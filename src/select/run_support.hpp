@@ -159,6 +159,53 @@ class OutputStage {
     std::vector<std::string> files_;
 };
 
+// An output file that grows with the pool (scores.tsv), written into the stage piece by piece instead of built
+// in memory first. close() must succeed before the stage is committed.
+class StagedWriter {
+   public:
+    static Result<StagedWriter> open(OutputStage& stage, const std::string& rel) {
+        StagedWriter writer;
+        MONA_TRY(writer.path_, stage.path_for(rel));
+        writer.file_ = std::fopen(writer.path_.c_str(), "wb");
+        if (writer.file_ == nullptr) return io_error(fmt::format("cannot create {}", writer.path_));
+        return writer;
+    }
+    StagedWriter() = default;
+    StagedWriter(StagedWriter&& other) noexcept : path_(std::move(other.path_)), file_(other.file_) {
+        other.file_ = nullptr;
+    }
+    StagedWriter& operator=(StagedWriter&&) = delete;
+    ~StagedWriter() {
+        if (file_ != nullptr) std::fclose(file_);
+    }
+
+    // Appends `text`; the buffer goes to the file when it passes 1 MiB.
+    Status write(std::string_view text) {
+        buffer_ += text;
+        return buffer_.size() >= (1u << 20) ? drain() : Status();
+    }
+    Status close() {
+        MONA_RETURN_IF_ERROR(drain());
+        const bool ok = std::fflush(file_) == 0 && ::fsync(fileno(file_)) == 0;
+        const bool closed = std::fclose(file_) == 0;
+        file_ = nullptr;
+        if (!ok || !closed) return io_error(fmt::format("cannot write {}", path_));
+        return Status();
+    }
+
+   private:
+    Status drain() {
+        if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
+            return io_error(fmt::format("cannot write {}", path_));
+        }
+        buffer_.clear();
+        return Status();
+    }
+    std::string path_;
+    std::FILE* file_ = nullptr;
+    std::string buffer_;
+};
+
 inline Status write_text(OutputStage& stage, const std::string& rel, std::string_view content) {
     MONA_TRY(std::string path, stage.path_for(rel));
     return write_file_atomic(path, content);

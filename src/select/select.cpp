@@ -266,6 +266,13 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         for (uint64_t pos : selected[target_idx]) raw_by_record.emplace(rows[pos].record_idx, std::string());
         summary.targets[target_idx].n_selected = static_cast<int64_t>(selected[target_idx].size());
     }
+    // The report shows a snippet of each target's top kReportTopN samples only.
+    std::unordered_set<uint64_t> shown;
+    for (const auto& target_selected : selected) {
+        for (size_t place = 0; place < std::min(kReportTopN, target_selected.size()); ++place) {
+            shown.insert(target_selected[place]);
+        }
+    }
     {
         // Second read of the pool, for the selected records' exact bytes, every row's task label and report snippet,
         // and its truncation: the store keeps only the token count, and a cut sample has exactly max_tokens, so
@@ -286,7 +293,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                 sample = parse_sample(record.bytes, config.format, {config.pool_path, record.line_no, record.record_idx});
                 if (sample.ok()) {
                     labels[next_row] = sample->task;
-                    snippets[next_row] = snippet_of(sample.value());
+                    if (shown.count(next_row) > 0) snippets[next_row] = snippet_of(sample.value());
                     if (row.n_tokens == config.max_tokens) {
                         MONA_TRY(TokenizedSample tokens, engine.session.tokenize(sample.value()));
                         row.truncated = tokens.truncated;
@@ -324,14 +331,20 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         MONA_RETURN_IF_ERROR(write_text(stage, name + "/selected.jsonl", selected_text));
 
         const std::vector<uint64_t> rank = ranks(scores[target_idx]);
+        MONA_TRY(StagedWriter tsv_file, StagedWriter::open(stage, name + "/scores.tsv"));
         std::string tsv = "record\tid\tline\ttask\tn_tokens\ttruncated\tscore\trank\tselected\n";
         for (int64_t pos = 0; pos < n_pool; ++pos) {
             const PoolRow& row = rows[static_cast<size_t>(pos)];
+            if (tsv.size() >= (1u << 16)) {
+                MONA_RETURN_IF_ERROR(tsv_file.write(tsv));
+                tsv.clear();
+            }
             tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\t{}\t{}\n", row.record_idx, tsv_field(row.id), row.line_no,
                                tsv_field(labels[pos]), row.n_tokens, row.truncated ? 1 : 0, scores[target_idx][pos],
                                rank[pos], rank[pos] <= static_cast<uint64_t>(n_select) ? 1 : 0);
         }
-        MONA_RETURN_IF_ERROR(write_text(stage, name + "/scores.tsv", tsv));
+        MONA_RETURN_IF_ERROR(tsv_file.write(tsv));
+        MONA_RETURN_IF_ERROR(tsv_file.close());
     }
     nlohmann::json merge_json;
     if (config.merge != MergeMode::kNone) {
@@ -380,8 +393,8 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     // Report.
     ReportInput report;
     report.title = "mona selection";
-    report.pool_labels = labels;
-    report.pool_snippets = snippets;
+    report.pool_labels = std::move(labels);
+    report.pool_snippets = std::move(snippets);
     for (const auto& row : rows) {
         report.pool_token_counts.push_back(row.n_tokens);
         report.pool_ids.push_back(row.id);
@@ -390,7 +403,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         ReportTarget target;
         target.name = config.targets[target_idx].name;
         target.label = config.targets[target_idx].name;
-        target.pool_scores = scores[target_idx];
+        target.pool_scores = std::move(run.scores[target_idx]);  // the last use of the scores
         target.selected = selected[target_idx];
         target.target_token_counts = target_lengths[target_idx];
         report.targets.push_back(std::move(target));
@@ -809,7 +822,7 @@ std::string score_share(const std::vector<std::string>& store_dirs, const std::v
 }
 
 // Rank 0: every rank's rows and scores into `run`, in source order (ascending record_idx).
-Status collect_shares(const std::vector<std::string>& shares, const Comm& comm, const std::string& store_dir,
+Status collect_shares(std::vector<std::string>& shares, const Comm& comm, const std::string& store_dir,
                       SelectRun& run) {
     const size_t n_targets = run.prototypes.size();
     std::vector<PoolRow> rows;
@@ -835,6 +848,7 @@ Status collect_shares(const std::vector<std::string>& shares, const Comm& comm, 
             const std::vector<double> share = reader.get_vector<double>();
             target_scores.insert(target_scores.end(), share.begin(), share.end());
         }
+        std::string().swap(shares[rank]);  // release the message as soon as it is read
     }
     std::vector<size_t> order(rows.size());
     std::iota(order.begin(), order.end(), size_t{0});
@@ -865,7 +879,7 @@ Result<SelectSummary> score_and_write(const SelectConfig& config, std::optional<
     comm.broadcast(packed);
     const std::vector<Prototype> prototypes = comm.is_root() ? run.prototypes : unpack_prototypes(packed);
     const auto t_score = Clock::now();
-    const std::vector<std::string> shares = comm.gather(score_share(store_dirs, prototypes, comm));
+    std::vector<std::string> shares = comm.gather(score_share(store_dirs, prototypes, comm));
     Result<SelectSummary> summary = SelectSummary();
     if (comm.is_root()) {
         summary = [&]() -> Result<SelectSummary> {
