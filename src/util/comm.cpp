@@ -50,6 +50,8 @@ const Comm& Comm::local() {
 
 bool Comm::built_with_mpi() { return MONA_WITH_MPI != 0; }
 
+int Comm::launcher_ranks() { return launcher_size(); }
+
 Result<const Comm*> Comm::world() {
     const int announced = launcher_size();
     if (announced == 0) return &local();

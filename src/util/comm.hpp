@@ -35,6 +35,8 @@ class Comm {
     static void finalize();
     // Whether this build was made with MPI support.
     static bool built_with_mpi();
+    // The number of ranks an MPI launcher announced in the environment; 0 when not started by one. Needs no MPI.
+    static int launcher_ranks();
 
     int rank() const { return rank_; }
     int size() const { return size_; }

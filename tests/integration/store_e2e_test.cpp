@@ -404,7 +404,9 @@ TEST_F(StoreE2eTest, MpirunRanksEmbedAndScoreLikeOneProcess) {
         << "the build has MPI but CMake found no mpiexec (install openmpi-bin)";
     const auto mpirun = [&](int n_ranks, const std::string& args) {
         const std::string err = dir_ + "/mpirun-stderr.txt";
-        const std::string cmd = "OMP_WAIT_POLICY=passive OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " +
+        // Root in containers: allowed explicitly; no single-copy shared memory (ptrace is often not permitted).
+        const std::string cmd = "OMP_WAIT_POLICY=passive OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                                "OMPI_MCA_btl_vader_single_copy_mechanism=none " +
                                 quote(mpiexec) + " --oversubscribe -n " + std::to_string(n_ranks) + " " +
                                 quote(MONA_BIN) + " " + args + " --quiet --threads 1 >/dev/null 2>" + quote(err);
         const int status = std::system(cmd.c_str());
@@ -455,6 +457,12 @@ TEST_F(StoreE2eTest, MpirunRanksEmbedAndScoreLikeOneProcess) {
     Out shard = mpirun(2, embed_args(dir_ + "/mpi-store-shard", "--shard 0/2"));
     EXPECT_EQ(1, shard.code);
     EXPECT_NE(shard.err.find("give one or the other"), std::string::npos) << shard.err;
+    // Other commands refuse to run once per rank.
+    Out select = mpirun(2, "select --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
+                               " --target math=" + quote(target_) + " --out " + quote(dir_ + "/mpi-select"));
+    EXPECT_EQ(2, select.code);
+    EXPECT_NE(select.err.find("does not run under mpirun"), std::string::npos) << select.err;
+    EXPECT_FALSE(fs::exists(dir_ + "/mpi-select"));
 }
 
 }  // namespace
