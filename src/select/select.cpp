@@ -727,16 +727,25 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
                                          store_dirs.front()));
     }
     // The store's settings decide how the targets are embedded.
-    if (config.model_path.empty()) config.model_path = params.value("model_path", "");
-    if (config.sae_path.empty()) config.sae_path = params.value("sae_path", "");
-    config.pool_path = params.value("pool_path", "");
-    config.layer = params.value("layer", -1);
-    config.k = params.value("k", 0);
-    MONA_TRY(config.token_mode, parse_token_mode(params.value("tokens", "no-bos")));
-    MONA_TRY(config.pooling, parse_pooling_mode(params.value("pooling", "mean")));
-    MONA_TRY(config.format, parse_input_format(params.value("format", "auto")));
-    config.template_name = params.value("template", "model");
-    config.max_tokens = params.value("max_tokens", 2048);
+    std::string tokens, pooling, format;
+    try {
+        if (config.model_path.empty()) config.model_path = params.value("model_path", "");
+        if (config.sae_path.empty()) config.sae_path = params.value("sae_path", "");
+        config.pool_path = params.value("pool_path", "");
+        config.layer = params.value("layer", -1);
+        config.k = params.value("k", 0);
+        tokens = params.value("tokens", "no-bos");
+        pooling = params.value("pooling", "mean");
+        format = params.value("format", "auto");
+        config.template_name = params.value("template", "model");
+        config.max_tokens = params.value("max_tokens", 2048);
+    } catch (const nlohmann::json::exception& e) {
+        return invalid_input(fmt::format("{}/manifest.json: a run parameter under \"params\" has the wrong type: {}",
+                                         store_dirs.front(), e.what()));
+    }
+    MONA_TRY(config.token_mode, parse_token_mode(tokens));
+    MONA_TRY(config.pooling, parse_pooling_mode(pooling));
+    MONA_TRY(config.format, parse_input_format(format));
     MONA_RETURN_IF_ERROR(check_select_config(config));
     MONA_TRY(SelectEngine opened, SelectEngine::open(config));
     engine.emplace(std::move(opened));

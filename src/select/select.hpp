@@ -106,6 +106,10 @@ Result<int32_t> resolve_layer(int32_t requested, const ModelInfo& model, const S
 // --merge quota exactly one --quota per target.
 Status check_select_config(const SelectConfig& config);
 
+// `mona select` (see the top of this file): embed_targets, the pool into its store (run_embed's resumable pass, in
+// this process), then run_score's scoring and outputs. Its own store (<out>/.store) is removed when the run ends,
+// in success or error; one left by an interrupted run is resumed if it was made with the same parameters, else
+// replaced. config.store_dir names a store to keep (and resume) instead.
 Result<SelectSummary> run_select(const SelectConfig& config);
 
 // `mona embed`: one model pass over the pool into a feature store (store/feature_store.hpp) at config.out_dir.

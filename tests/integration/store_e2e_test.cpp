@@ -191,6 +191,17 @@ TEST_F(StoreE2eTest, ResumeWithOtherParametersIsRefusedNamingThem) {
     EXPECT_EQ(1, score.code);
     EXPECT_NE(score.err.find("pool_sha256"), std::string::npos) << score.err;
     EXPECT_EQ(pool_copy, fixtures::read_file(pool_));
+    // A hand-edited parameter of the wrong type is an error naming the manifest, not a crash.
+    const std::string edited = dir_ + "/store-edited";
+    fs::copy(store, edited, fs::copy_options::recursive);
+    std::string manifest = fixtures::read_file(edited + "/manifest.json");
+    const size_t at = manifest.find("\"layer\": ");
+    ASSERT_NE(std::string::npos, at) << manifest;
+    manifest.replace(at, manifest.find(',', at) - at, "\"layer\": \"twenty\"");
+    ASSERT_TRUE(fixtures::write_lines(edited + "/manifest.json", {manifest.substr(0, manifest.size() - 1)}).ok());
+    Out typed = mona(score_args({edited}, dir_ + "/score-typed"));
+    EXPECT_EQ(1, typed.code);
+    EXPECT_NE(typed.err.find("manifest.json: a run parameter"), std::string::npos) << typed.err;
 }
 
 // The merged subset, recomputed here from the per-target scores.tsv files (their rank column) by the documented
