@@ -27,7 +27,10 @@ int main(int argc, char** argv) {
     }
     const ParsedArgs& args = parsed.value();
     std::string command_line;
-    for (int arg_idx = 0; arg_idx < argc; ++arg_idx) command_line += (arg_idx ? " " : "") + std::string(argv[arg_idx]);
+    for (int arg_idx = 0; arg_idx < argc; ++arg_idx) {
+        if (arg_idx > 0) command_line += ' ';
+        command_line += argv[arg_idx];
+    }
 
     if (args.verb == "help") {
         std::fputs(args.on("markdown") ? markdown_reference().c_str() : usage_text().c_str(), stdout);
