@@ -21,7 +21,6 @@ using report::svg_message;
 using report::svg_open;
 
 constexpr int kBins = 40;
-constexpr size_t kTopN = 10;
 constexpr size_t kMaxChartFamilies = 12;
 constexpr const char* kUnknownLabel = "(unknown)";
 constexpr const char* kColorSelected = "#2563eb";
@@ -384,11 +383,11 @@ void append_target(std::string& out, const ReportInput& in, size_t target_idx, c
     }
     out += "</tbody>\n</table>\n</section>\n";
 
-    out += fmt::format("<section id=\"target-{}-top\">\n<h3>Top {} selected samples</h3>\n", target_idx, kTopN);
+    out += fmt::format("<section id=\"target-{}-top\">\n<h3>Top {} selected samples</h3>\n", target_idx, kReportTopN);
     out +=
         "<table class=\"top\">\n<thead><tr><th class=\"num\">rank</th><th class=\"num\">score</th><th>id</th>"
         "<th>label</th><th>snippet</th></tr></thead>\n<tbody>\n";
-    for (size_t rank = 0; rank < std::min(kTopN, s.selected.size()); ++rank) {
+    for (size_t rank = 0; rank < std::min(kReportTopN, s.selected.size()); ++rank) {
         const uint64_t pos = s.selected[rank];
         const double* score = at_or_null(t.pool_scores, pos);
         const std::string* id = at_or_null(in.pool_ids, pos);

@@ -41,6 +41,8 @@
 
 namespace mona {
 
+inline constexpr size_t kReportTopN = 10;  // samples listed per target under "Top selected samples"
+
 struct ReportTarget {
     std::string name;                          // display name, e.g. the exemplar file stem
     std::string label;                         // task label of the target, "" if unknown
@@ -54,7 +56,8 @@ struct ReportInput {
     std::vector<std::string> pool_labels;                       // [n_pool] family label per sample, "" = unknown
     std::vector<int64_t> pool_token_counts;                     // [n_pool] tokens per pool sample
     std::vector<std::string> pool_ids;                          // [n_pool] sample ids
-    std::vector<std::string> pool_snippets;                     // [n_pool] first ~200 chars of the user turn
+    std::vector<std::string> pool_snippets;                     // [n_pool] first ~200 chars of the user turn;
+                                                                // shown only for each target's top kReportTopN
     std::vector<ReportTarget> targets;                          // one report section each
     std::vector<std::pair<std::string, std::string>> settings;  // key/value rows: model, layer, SAE, k, ...
 };

@@ -44,20 +44,42 @@ Embedder::Embedder(Session& session, const SaeModel& sae, EmbedOptions options, 
     for (const std::string& name : options_.extra_tensors) extra_.push_back({name, 0, {}});
 }
 
+bool BatchRule::run_before(int32_t n_queued, int64_t queued_tokens, int64_t n) const {
+    return n_queued > 0 &&
+           (queued_tokens + n > std::max<int64_t>(budget, n) || queued_tokens + n > max_batch_tokens || n_queued >= max_seqs);
+}
+
+size_t open_batch_start(const BatchRule& rule, std::span<const int64_t> n_tokens) {
+    size_t start = 0;
+    int64_t queued_tokens = 0;
+    for (size_t sample_idx = 0; sample_idx < n_tokens.size(); ++sample_idx) {
+        if (rule.run_before(static_cast<int32_t>(sample_idx - start), queued_tokens, n_tokens[sample_idx])) {
+            start = sample_idx;
+            queued_tokens = 0;
+        }
+        queued_tokens += n_tokens[sample_idx];
+        if (rule.run_after(queued_tokens)) {
+            start = sample_idx + 1;
+            queued_tokens = 0;
+        }
+    }
+    return start;
+}
+
+BatchRule Embedder::rule() const {
+    return BatchRule{session_.options().batch_tokens, session_.max_batch_tokens(), session_.options().max_seqs};
+}
+
 Status Embedder::add(uint64_t tag, TokenizedSample tokens) {
     const int64_t n = static_cast<int64_t>(tokens.tokens.size());
-    const int64_t budget = session_.options().batch_tokens;
-    if (!queue_.empty() && (queued_tokens_ + n > std::max<int64_t>(budget, n) ||
-                            queued_tokens_ + n > session_.max_batch_tokens() ||
-                            static_cast<int32_t>(queue_.size()) >= session_.options().max_seqs)) {
-        MONA_RETURN_IF_ERROR(run_batch());
-    }
+    const BatchRule batch_rule = rule();
+    if (batch_rule.run_before(static_cast<int32_t>(queue_.size()), queued_tokens_, n)) MONA_RETURN_IF_ERROR(run_batch());
     EmbeddedSample item;
     item.tag = tag;
     item.tokens = std::move(tokens);
     queue_.push_back(std::move(item));
     queued_tokens_ += n;
-    if (queued_tokens_ >= budget) MONA_RETURN_IF_ERROR(run_batch());
+    if (batch_rule.run_after(queued_tokens_)) MONA_RETURN_IF_ERROR(run_batch());
     return Status();
 }
 

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,23 @@ struct EmbeddedSample {
     std::vector<int64_t> extra_width;
 };
 
+// Where the Embedder's decode batches end: a function of the samples' token counts alone, so that a resumed pass
+// can rebuild the batch an interruption cut and compute every sample exactly as an uninterrupted pass (run_embed).
+struct BatchRule {
+    int64_t budget = 512;            // SessionOptions::batch_tokens
+    int64_t max_batch_tokens = 512;  // Session::max_batch_tokens()
+    int32_t max_seqs = 64;           // SessionOptions::max_seqs
+
+    // Whether the queued batch (n_queued >= 1 samples, queued_tokens tokens) runs before a sample of n tokens joins.
+    bool run_before(int32_t n_queued, int64_t queued_tokens, int64_t n) const;
+    // Whether the batch runs as soon as a sample has joined it (queued_tokens now queued).
+    bool run_after(int64_t queued_tokens) const { return queued_tokens >= budget; }
+};
+
+// Samples with these token counts are added in order to a fresh Embedder following `rule`: the index of the first
+// sample still queued at the end (n_tokens.size() when the last batch has run).
+size_t open_batch_start(const BatchRule& rule, std::span<const int64_t> n_tokens);
+
 class Embedder {
    public:
     using Sink = std::function<Status(EmbeddedSample&)>;
@@ -71,6 +89,7 @@ class Embedder {
     Status flush();
 
     uint64_t n_tokens_run() const { return n_tokens_run_; }
+    BatchRule rule() const;
 
    private:
     Status run_batch();

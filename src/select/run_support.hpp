@@ -61,6 +61,21 @@ class Progress {
     double last_ = 0.0;
 };
 
+// Parses and tokenises one record of `path` into `sample`; the error names path:line and the field.
+inline Result<TokenizedSample> prepare_record(const RawRecord& record, const std::string& path,
+                                              const SelectConfig& config, Session& session, Result<Sample>& sample) {
+    SourceLoc loc{path, record.line_no, record.record_idx};
+    sample = parse_sample(record.bytes, config.format, loc);
+    Result<TokenizedSample> tokens = sample.ok() ? session.tokenize(sample.value()) : sample.status();
+    if (sample.ok() && !tokens.ok()) {
+        tokens = tokens.status().with_context(fmt::format("{}:{}", path, record.line_no));
+    }
+    if (tokens.ok() && tokens->tokens.empty()) {
+        tokens = invalid_input(fmt::format("{}:{}: sample renders to no tokens", path, record.line_no));
+    }
+    return tokens;
+}
+
 // Reads, parses and tokenises every record of `path`; hands tokenised samples to `on_sample`.
 // A bad record is an error (naming path:line and the field), or a counted skip with skip_bad.
 template <class OnSample, class Wanted = bool (*)(uint64_t)>
@@ -69,19 +84,12 @@ Status stream_samples(const std::string& path, const SelectConfig& config, Sessi
                       Wanted wanted = [](uint64_t) { return true; }) {
     MONA_TRY(RecordReader reader, RecordReader::open(path));
     RawRecord record;
+    Result<Sample> sample = Sample();
     while (true) {
         MONA_TRY(bool more, reader.next(record));
         if (!more) break;
         if (!wanted(record.record_idx)) continue;
-        SourceLoc loc{path, record.line_no, record.record_idx};
-        Result<Sample> sample = parse_sample(record.bytes, config.format, loc);
-        Result<TokenizedSample> tokens = sample.ok() ? session.tokenize(sample.value()) : sample.status();
-        if (sample.ok() && !tokens.ok()) {
-            tokens = tokens.status().with_context(fmt::format("{}:{}", path, record.line_no));
-        }
-        if (tokens.ok() && tokens->tokens.empty()) {
-            tokens = invalid_input(fmt::format("{}:{}: sample renders to no tokens", path, record.line_no));
-        }
+        Result<TokenizedSample> tokens = prepare_record(record, path, config, session, sample);
         if (!tokens.ok()) {
             if (!config.skip_bad) {
                 return Status(tokens.status().code(),
@@ -149,6 +157,53 @@ class OutputStage {
     std::string out_dir_;
     std::string stage_dir_;
     std::vector<std::string> files_;
+};
+
+// An output file that grows with the pool (scores.tsv), written into the stage piece by piece instead of built
+// in memory first. close() must succeed before the stage is committed.
+class StagedWriter {
+   public:
+    static Result<StagedWriter> open(OutputStage& stage, const std::string& rel) {
+        StagedWriter writer;
+        MONA_TRY(writer.path_, stage.path_for(rel));
+        writer.file_ = std::fopen(writer.path_.c_str(), "wb");
+        if (writer.file_ == nullptr) return io_error(fmt::format("cannot create {}", writer.path_));
+        return writer;
+    }
+    StagedWriter() = default;
+    StagedWriter(StagedWriter&& other) noexcept : path_(std::move(other.path_)), file_(other.file_) {
+        other.file_ = nullptr;
+    }
+    StagedWriter& operator=(StagedWriter&&) = delete;
+    ~StagedWriter() {
+        if (file_ != nullptr) std::fclose(file_);
+    }
+
+    // Appends `text`; the buffer goes to the file when it passes 1 MiB.
+    Status write(std::string_view text) {
+        buffer_ += text;
+        return buffer_.size() >= (1u << 20) ? drain() : Status();
+    }
+    Status close() {
+        MONA_RETURN_IF_ERROR(drain());
+        const bool ok = std::fflush(file_) == 0 && ::fsync(fileno(file_)) == 0;
+        const bool closed = std::fclose(file_) == 0;
+        file_ = nullptr;
+        if (!ok || !closed) return io_error(fmt::format("cannot write {}", path_));
+        return Status();
+    }
+
+   private:
+    Status drain() {
+        if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
+            return io_error(fmt::format("cannot write {}", path_));
+        }
+        buffer_.clear();
+        return Status();
+    }
+    std::string path_;
+    std::FILE* file_ = nullptr;
+    std::string buffer_;
 };
 
 inline Status write_text(OutputStage& stage, const std::string& rel, std::string_view content) {

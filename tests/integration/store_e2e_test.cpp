@@ -8,9 +8,14 @@
 #include <chrono>
 #include <sstream>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
+#include <tuple>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "integration/tiny_model_util.hpp"
 #include "util/sha256.hpp"
@@ -47,6 +52,8 @@ class StoreE2eTest : public ::testing::Test {
         ASSERT_TRUE(fixtures::write_jsonl(pool_, fixtures::make_labelled_pool(10)).ok());
         target_ = dir_ + "/target_math.jsonl";
         ASSERT_TRUE(fixtures::write_jsonl(target_, fixtures::make_target_exemplars("math", 5)).ok());
+        code_target_ = dir_ + "/target_code.jsonl";
+        ASSERT_TRUE(fixtures::write_jsonl(code_target_, fixtures::make_target_exemplars("code", 5)).ok());
         Out sel = mona("select --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
                        " --target math=" + quote(target_) + " --count 8 --out " + quote(dir_ + "/select"));
         ASSERT_EQ(0, sel.code) << sel.err;
@@ -84,7 +91,26 @@ class StoreE2eTest : public ::testing::Test {
         return files;
     }
 
-    static inline std::string dir_, model_, sae_dir_, pool_, target_;
+    // A TSV file as rows of fields, header included.
+    static std::vector<std::vector<std::string>> tsv_rows(const std::string& path) {
+        std::vector<std::vector<std::string>> rows;
+        std::stringstream in(fixtures::read_file(path));
+        for (std::string line; std::getline(in, line);) {
+            std::vector<std::string> fields;
+            std::stringstream ls(line);
+            for (std::string f; std::getline(ls, f, '\t');) fields.push_back(f);
+            rows.push_back(fields);
+        }
+        return rows;
+    }
+    static std::vector<std::string> file_lines(const std::string& path) {
+        std::vector<std::string> lines;
+        std::stringstream in(fixtures::read_file(path));
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        return lines;
+    }
+
+    static inline std::string dir_, model_, sae_dir_, pool_, target_, code_target_;
 };
 
 TEST_F(StoreE2eTest, ScoreFromAStoreEqualsSelect) {
@@ -95,27 +121,13 @@ TEST_F(StoreE2eTest, ScoreFromAStoreEqualsSelect) {
     ASSERT_EQ(0, score.code) << score.err;
     EXPECT_EQ(fixtures::read_file(dir_ + "/select/math/selected.jsonl"),
               fixtures::read_file(dir_ + "/score-full/math/selected.jsonl"));
-    // Same rows; scores equal up to float noise (the store batches samples by shard, select by token budget).
-    auto lines = [](const std::string& path) {
-        std::vector<std::vector<std::string>> rows;
-        std::stringstream in(fixtures::read_file(path));
-        for (std::string line; std::getline(in, line);) {
-            std::vector<std::string> fields;
-            std::stringstream ls(line);
-            for (std::string f; std::getline(ls, f, '\t');) fields.push_back(f);
-            rows.push_back(fields);
-        }
-        return rows;
-    };
-    const auto want = lines(dir_ + "/select/math/scores.tsv");
-    const auto got = lines(dir_ + "/score-full/math/scores.tsv");
-    ASSERT_EQ(want.size(), got.size());
-    ASSERT_EQ(41u, want.size());
-    for (size_t row = 1; row < want.size(); ++row) {
-        ASSERT_EQ(9u, got[row].size());
-        for (size_t col = 0; col < 6; ++col) EXPECT_EQ(want[row][col], got[row][col]) << "row " << row << " col " << col;
-        EXPECT_NEAR(std::stod(want[row][6]), std::stod(got[row][6]), 1e-5) << "row " << row;
+    // The store batches samples exactly as one uninterrupted pass, so every score is the same, to the bit.
+    for (const char* file : {"math/scores.tsv", "report.html"}) {
+        EXPECT_EQ(fixtures::read_file(dir_ + "/select/" + std::string(file)),
+                  fixtures::read_file(dir_ + "/score-full/" + std::string(file)))
+            << file;
     }
+    EXPECT_EQ(41u, tsv_rows(dir_ + "/score-full/math/scores.tsv").size());
 }
 
 TEST_F(StoreE2eTest, SlicesScoreAndMergeAsOnePool) {
@@ -179,6 +191,289 @@ TEST_F(StoreE2eTest, ResumeWithOtherParametersIsRefusedNamingThem) {
     EXPECT_EQ(1, score.code);
     EXPECT_NE(score.err.find("pool_sha256"), std::string::npos) << score.err;
     EXPECT_EQ(pool_copy, fixtures::read_file(pool_));
+    // A hand-edited parameter of the wrong type is an error naming the manifest, not a crash.
+    const std::string edited = dir_ + "/store-edited";
+    fs::copy(store, edited, fs::copy_options::recursive);
+    std::string manifest = fixtures::read_file(edited + "/manifest.json");
+    const size_t at = manifest.find("\"layer\": ");
+    ASSERT_NE(std::string::npos, at) << manifest;
+    manifest.replace(at, manifest.find(',', at) - at, "\"layer\": \"twenty\"");
+    ASSERT_TRUE(fixtures::write_lines(edited + "/manifest.json", {manifest.substr(0, manifest.size() - 1)}).ok());
+    Out typed = mona(score_args({edited}, dir_ + "/score-typed"));
+    EXPECT_EQ(1, typed.code);
+    EXPECT_NE(typed.err.find("manifest.json: a run parameter"), std::string::npos) << typed.err;
+}
+
+// The merged subset, recomputed here from the per-target scores.tsv files (their rank column) by the documented
+// turn rule: targets take turns in --target order, each taking its best-ranked sample not taken yet, up to its
+// quota. Returns the record indices in pick order and who took each (target name and rank).
+std::vector<std::tuple<std::string, std::string, std::string>> expected_merge(
+    const std::vector<std::vector<std::vector<std::string>>>& score_tables, const std::vector<std::string>& names,
+    const std::vector<size_t>& quotas) {
+    std::vector<std::vector<std::string>> ranking(names.size());  // record ids by rank
+    for (size_t t = 0; t < names.size(); ++t) {
+        const auto& table = score_tables[t];
+        ranking[t].resize(table.size() - 1);
+        for (size_t row = 1; row < table.size(); ++row) ranking[t][std::stoul(table[row][7]) - 1] = table[row][0];
+    }
+    size_t total = 0;
+    for (size_t q : quotas) total += q;
+    std::vector<std::tuple<std::string, std::string, std::string>> picks;
+    std::set<std::string> taken;
+    std::vector<size_t> got(names.size(), 0);
+    while (picks.size() < total) {
+        for (size_t t = 0; t < names.size() && picks.size() < total; ++t) {
+            if (got[t] == quotas[t]) continue;
+            for (size_t place = 0; place < ranking[t].size(); ++place) {
+                if (taken.insert(ranking[t][place]).second) {
+                    picks.emplace_back(ranking[t][place], names[t], std::to_string(place + 1));
+                    ++got[t];
+                    break;
+                }
+            }
+        }
+    }
+    return picks;
+}
+
+TEST_F(StoreE2eTest, MergedSubsetTakesTurnsWithoutDuplicates) {
+    const std::string store = dir_ + "/store-merge";
+    ASSERT_EQ(0, mona(embed_args(store)).code);
+    const std::vector<std::string> pool_lines = file_lines(pool_);
+    struct Case {
+        std::vector<std::pair<std::string, std::string>> targets;  // name, file
+        std::string flags;
+        std::vector<size_t> quotas;  // in target order
+    };
+    const std::vector<std::pair<std::string, std::string>> math_code = {{"math", target_}, {"code", code_target_}};
+    // The same exemplars twice: the two rankings are equal, so every second turn skips a taken sample.
+    const std::vector<std::pair<std::string, std::string>> math_twice = {{"math", target_}, {"again", target_}};
+    const std::vector<Case> cases = {{math_code, "--merge round-robin", {4, 3}},
+                                     {math_code, "--merge quota --quota code=5 --quota math=2", {2, 5}},
+                                     {math_code, "--merge quota --quota math=3 --quota code=1", {5, 2}},  // 5.25, 1.75
+                                     {math_twice, "--merge round-robin", {4, 3}}};
+    for (size_t case_idx = 0; case_idx < cases.size(); ++case_idx) {
+        const Case& c = cases[case_idx];
+        const std::string out = dir_ + "/score-merge-" + std::to_string(case_idx);
+        std::string args = "score --store " + quote(store) + " --count 7 " + c.flags + " --out " + quote(out);
+        std::vector<std::string> names;
+        std::vector<std::vector<std::vector<std::string>>> tables;
+        for (const auto& [name, file] : c.targets) args += " --target " + name + "=" + quote(file);
+        Out score = mona(args);
+        ASSERT_EQ(0, score.code) << c.flags << ": " << score.err;
+        for (const auto& [name, file] : c.targets) {
+            names.push_back(name);
+            tables.push_back(tsv_rows(out + "/" + name + "/scores.tsv"));
+            // The per-target outputs are those of a run without --merge.
+            EXPECT_EQ(7u, file_lines(out + "/" + name + "/selected.jsonl").size());
+        }
+        const auto want = expected_merge(tables, names, c.quotas);
+        const auto got = tsv_rows(out + "/merged/selected.tsv");
+        ASSERT_EQ(want.size() + 1, got.size()) << c.flags;
+        EXPECT_EQ((std::vector<std::string>{"pick", "record", "id", "line", "target", "rank", "score"}), got[0]);
+        const std::vector<std::string> merged_lines = file_lines(out + "/merged/selected.jsonl");
+        ASSERT_EQ(want.size(), merged_lines.size());
+        std::set<std::string> records;
+        int n_skips = 0;  // picks below the target's next rank: a sample another target had taken
+        std::map<std::string, int> n_picks;
+        for (size_t pick = 0; pick < want.size(); ++pick) {
+            const auto& row = got[pick + 1];
+            ASSERT_EQ(7u, row.size());
+            EXPECT_EQ(std::to_string(pick + 1), row[0]);
+            EXPECT_EQ(std::get<0>(want[pick]), row[1]) << c.flags << " pick " << pick;
+            EXPECT_EQ(std::get<1>(want[pick]), row[4]) << c.flags << " pick " << pick;
+            EXPECT_EQ(std::get<2>(want[pick]), row[5]) << c.flags << " pick " << pick;
+            records.insert(row[1]);
+            n_skips += std::stoi(row[5]) > ++n_picks[row[4]];
+            // The record's bytes as in the pool (line numbers are 1-based), and the target's own score.
+            EXPECT_EQ(pool_lines[std::stoul(row[3]) - 1], merged_lines[pick]);
+            const size_t target_idx = std::find(names.begin(), names.end(), row[4]) - names.begin();
+            ASSERT_LT(target_idx, names.size());
+            EXPECT_EQ(tables[target_idx][std::stoul(row[1]) + 1][6], row[6]);
+        }
+        EXPECT_EQ(want.size(), records.size()) << "a sample was selected twice";
+        // Equal rankings: math takes ranks 1, 3, 5, 7 and again 2, 4, 6, so every turn but the first skips one.
+        if (c.targets == math_twice) {
+            EXPECT_EQ(6, n_skips);
+        }
+    }
+
+    const std::string base = "score --store " + quote(store) + " --target math=" + quote(target_) + " --target code=" +
+                             quote(code_target_) + " --count 7 --out " + quote(dir_ + "/score-merge-bad") + " ";
+    Out missing = mona(base + "--merge quota --quota math=1");
+    EXPECT_NE(0, missing.code);
+    EXPECT_NE(missing.err.find("target 'code' has no --quota"), std::string::npos) << missing.err;
+    Out unknown = mona(base + "--merge quota --quota math=1 --quota code=1 --quota cooking=2");
+    EXPECT_NE(0, unknown.code);
+    EXPECT_NE(unknown.err.find("no --target is named 'cooking'"), std::string::npos) << unknown.err;
+    Out bad_weight = mona(base + "--merge quota --quota math=-1 --quota code=1");
+    EXPECT_EQ(2, bad_weight.code);
+    EXPECT_NE(bad_weight.err.find("must be a number >= 0"), std::string::npos) << bad_weight.err;
+    Out no_mode = mona(base + "--quota math=1");
+    EXPECT_NE(0, no_mode.code);
+    EXPECT_NE(no_mode.err.find("--quota needs --merge quota"), std::string::npos) << no_mode.err;
+    Out bad_mode = mona(base + "--merge zigzag");
+    EXPECT_EQ(2, bad_mode.code);
+    EXPECT_NE(bad_mode.err.find("round-robin or quota"), std::string::npos) << bad_mode.err;
+    EXPECT_FALSE(fs::exists(dir_ + "/score-merge-bad/merged"));
+}
+
+// run.html and manifest.json aside, the files of two run folders; the manifests compared without timings and
+// command lines.
+void expect_same_outputs(const std::string& want_dir, const std::string& got_dir) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::recursive_directory_iterator(want_dir)) {
+        if (entry.is_regular_file()) names.push_back(fs::relative(entry.path(), want_dir).string());
+    }
+    std::sort(names.begin(), names.end());
+    ASSERT_GE(names.size(), 5u);
+    for (const auto& name : names) {
+        const std::string want = fixtures::read_file(want_dir + "/" + name);
+        const std::string got = fixtures::read_file(got_dir + "/" + name);
+        if (name != "manifest.json") {
+            EXPECT_EQ(want, got) << name;
+            continue;
+        }
+        nlohmann::json want_json = nlohmann::json::parse(want), got_json = nlohmann::json::parse(got);
+        for (auto* json : {&want_json, &got_json}) {
+            json->erase("timings_s");
+            json->erase("command_line");
+        }
+        EXPECT_EQ(want_json, got_json);
+    }
+    size_t n_got = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(got_dir)) {
+        // Hidden entries: the staging folder a killed run leaves behind.
+        n_got += entry.is_regular_file() && fs::relative(entry.path(), got_dir).string().front() != '.';
+    }
+    EXPECT_EQ(names.size(), n_got);
+}
+
+TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
+    const std::string select = "select --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
+                               quote(pool_) + " --target math=" + quote(target_) + " --target code=" +
+                               quote(code_target_) + " --count 6 --shard-rows 3 --batch-tokens 64";
+    const std::string reference = dir_ + "/select-reference";
+    const auto t_ref = std::chrono::steady_clock::now();
+    Out ref = mona(select + " --out " + quote(reference));
+    const double ref_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_ref).count();
+    ASSERT_EQ(0, ref.code) << ref.err;
+    EXPECT_FALSE(fs::exists(reference + "/.store")) << "select removes its own store after success";
+    EXPECT_NE(ref.err.find(" 0 resumed from the store"), std::string::npos) << ref.err;
+    const auto start_and_kill = [&](const std::string& args, int delay_ms) {
+        const pid_t pid = fork();
+        if (pid == 0) {
+            const std::string cmd = "exec env OMP_WAIT_POLICY=passive " + quote(MONA_BIN) + " " + args +
+                                    " --quiet --threads 1 >/dev/null 2>&1";
+            execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+    };
+    int n_resumed = 0;
+    // Kills spread over the run's own duration, so that a slow (loaded) machine still stops some mid-pool.
+    for (double fraction : {0.2, 0.4, 0.55, 0.7, 0.85}) {
+        const int delay_ms = static_cast<int>(fraction * ref_ms);
+        const std::string out = dir_ + "/select-killed-" + std::to_string(static_cast<int>(fraction * 100));
+        start_and_kill(select + " --out " + quote(out), delay_ms);
+        Out rerun = mona(select + " --out " + quote(out));
+        ASSERT_EQ(0, rerun.code) << "kill after " << delay_ms << " ms: " << rerun.err;
+        n_resumed += rerun.err.find(" 0 resumed from the store") == std::string::npos;
+        expect_same_outputs(reference, out);
+    }
+    EXPECT_GE(n_resumed, 1) << "no rerun found stored samples; the test proved nothing";
+    // A store left by a run with other parameters (here k = 4) is not resumed but replaced.
+    const std::string stale = dir_ + "/select-stale";
+    ASSERT_EQ(0, mona(embed_args(stale + "/.store", "--k 4")).code);
+    Out fresh = mona(select + " --out " + quote(stale));
+    ASSERT_EQ(0, fresh.code) << fresh.err;
+    EXPECT_NE(fresh.err.find(" 0 resumed from the store"), std::string::npos) << fresh.err;
+    expect_same_outputs(reference, stale);
+
+    // --store keeps the store; `mona score` of it writes the same outputs.
+    const std::string store = dir_ + "/select-store";
+    Out kept = mona(select + " --store " + quote(store) + " --out " + quote(dir_ + "/select-kept"));
+    ASSERT_EQ(0, kept.code) << kept.err;
+    expect_same_outputs(reference, dir_ + "/select-kept");
+    ASSERT_TRUE(fs::exists(store + "/manifest.json"));
+    Out scored = mona("score --store " + quote(store) + " --target math=" + quote(target_) + " --target code=" +
+                      quote(code_target_) + " --count 6 --batch-tokens 64 --out " + quote(dir_ + "/select-scored"));
+    ASSERT_EQ(0, scored.code) << scored.err;
+    for (const char* file : {"math/selected.jsonl", "math/scores.tsv", "code/scores.tsv", "report.html"}) {
+        EXPECT_EQ(fixtures::read_file(reference + "/" + file), fixtures::read_file(dir_ + "/select-scored/" + file))
+            << file;
+    }
+}
+
+TEST_F(StoreE2eTest, MpirunRanksEmbedAndScoreLikeOneProcess) {
+    if (!MONA_TEST_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (CMake MONA_MPI=OFF or no MPI found)";
+    const std::string mpiexec = MONA_MPIEXEC;
+    ASSERT_FALSE(mpiexec.empty() || mpiexec.find("NOTFOUND") != std::string::npos)
+        << "the build has MPI but CMake found no mpiexec (install openmpi-bin)";
+    const auto mpirun = [&](int n_ranks, const std::string& args) {
+        const std::string err = dir_ + "/mpirun-stderr.txt";
+        // Root in containers: allowed explicitly; no single-copy shared memory (ptrace is often not permitted).
+        const std::string cmd = "OMP_WAIT_POLICY=passive OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                                "OMPI_MCA_btl_vader_single_copy_mechanism=none " +
+                                quote(mpiexec) + " --oversubscribe -n " + std::to_string(n_ranks) + " " +
+                                quote(MONA_BIN) + " " + args + " --quiet --threads 1 >/dev/null 2>" + quote(err);
+        const int status = std::system(cmd.c_str());
+        return Out{WIFEXITED(status) ? WEXITSTATUS(status) : -1, fixtures::read_file(err)};
+    };
+    // Embed on 2 ranks: the store `--shard 0/2` + `--shard 1/2` + `mona merge` makes, byte for byte.
+    const std::string s0 = dir_ + "/mpi-slice0", s1 = dir_ + "/mpi-slice1", merged = dir_ + "/mpi-merged";
+    ASSERT_EQ(0, mona(embed_args(s0, "--shard 0/2")).code);
+    ASSERT_EQ(0, mona(embed_args(s1, "--shard 1/2")).code);
+    ASSERT_EQ(0, mona("merge --store " + quote(s0) + " --store " + quote(s1) + " --out " + quote(merged) +
+                      " --shard-rows 3", false).code);
+    const std::string store = dir_ + "/mpi-store";
+    Out embed = mpirun(2, embed_args(store));
+    ASSERT_EQ(0, embed.code) << embed.err;
+    EXPECT_EQ(store_files(merged), store_files(store));
+    EXPECT_FALSE(fs::exists(store + "/.mpi-slices"));
+    // An interrupted run resumes: here rank 0's slice is already complete, rank 1's is missing.
+    const std::string resumed = dir_ + "/mpi-store-resumed";
+    ASSERT_EQ(0, mona(embed_args(resumed + "/.mpi-slices/0-of-2", "--shard 0/2")).code);
+    Out resume = mpirun(2, embed_args(resumed));
+    ASSERT_EQ(0, resume.code) << resume.err;
+    EXPECT_EQ(store_files(merged), store_files(resumed));
+    // Running it again finds the finished store and leaves it as it is.
+    Out again = mpirun(2, embed_args(store));
+    ASSERT_EQ(0, again.code) << again.err;
+    EXPECT_EQ(store_files(merged), store_files(store));
+
+    // Score on 2 and 3 ranks (more ranks than some stores have shards is fine) = score in one process.
+    const std::string targets = " --target math=" + quote(target_) + " --target code=" + quote(code_target_) +
+                                " --count 6 --merge round-robin";
+    ASSERT_EQ(0, mona("score --store " + quote(store) + targets + " --out " + quote(dir_ + "/mpi-score-1")).code);
+    Out two = mpirun(2, "score --store " + quote(store) + targets + " --out " + quote(dir_ + "/mpi-score-2"));
+    ASSERT_EQ(0, two.code) << two.err;
+    expect_same_outputs(dir_ + "/mpi-score-1", dir_ + "/mpi-score-2");
+    Out three = mpirun(3, "score --store " + quote(s1) + " --store " + quote(s0) + targets + " --out " +
+                              quote(dir_ + "/mpi-score-3"));
+    ASSERT_EQ(0, three.code) << three.err;
+    ASSERT_EQ(0, mona("score --store " + quote(s1) + " --store " + quote(s0) + targets + " --out " +
+                      quote(dir_ + "/mpi-score-slices-1")).code);
+    expect_same_outputs(dir_ + "/mpi-score-slices-1", dir_ + "/mpi-score-3");
+
+    // Errors: reported once, by rank 0, with the same exit code on every rank; no output folder appears.
+    Out bad = mpirun(2, "score --store " + quote(s0) + targets + " --out " + quote(dir_ + "/mpi-score-bad"));
+    EXPECT_EQ(1, bad.code);
+    EXPECT_NE(bad.err.find("slice"), std::string::npos) << bad.err;
+    EXPECT_EQ(bad.err.find("mona: error:"), bad.err.rfind("mona: error:")) << bad.err;
+    EXPECT_FALSE(fs::exists(dir_ + "/mpi-score-bad/math"));
+    Out shard = mpirun(2, embed_args(dir_ + "/mpi-store-shard", "--shard 0/2"));
+    EXPECT_EQ(1, shard.code);
+    EXPECT_NE(shard.err.find("give one or the other"), std::string::npos) << shard.err;
+    // Other commands refuse to run once per rank.
+    Out select = mpirun(2, "select --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
+                               " --target math=" + quote(target_) + " --out " + quote(dir_ + "/mpi-select"));
+    EXPECT_EQ(2, select.code);
+    EXPECT_NE(select.err.find("does not run under mpirun"), std::string::npos) << select.err;
+    EXPECT_FALSE(fs::exists(dir_ + "/mpi-select"));
 }
 
 }  // namespace

@@ -22,6 +22,13 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     config.count = args.get_int("count", 0);
     if (args.has("count") && config.count < 1) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
     if (args.has("count") && args.has("ratio")) return invalid_input("give --count or --ratio, not both");
+    if (args.has("merge")) {
+        MONA_TRY(config.merge, parse_merge_mode(args.get("merge")));
+    }
+    for (const auto& text : args.all("quota")) {
+        MONA_TRY(QuotaSpec quota, parse_quota_spec(text));
+        config.quotas.push_back(quota);
+    }
     config.k = static_cast<int32_t>(args.get_int("k", 0));
     if (args.has("k") && config.k < 1) return invalid_input(fmt::format("--k must be >= 1, got {}", config.k));
     MONA_TRY(config.token_mode, parse_token_mode(args.get("tokens", "no-bos")));
@@ -40,6 +47,18 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     return config;
 }
 
+void print_selection(const SelectSummary& summary, const std::string& out_dir) {
+    for (const auto& t : summary.targets) {
+        std::printf("%s\t%lld exemplars\t%lld selected\t%s/%s/selected.jsonl\n", t.name.c_str(),
+                    static_cast<long long>(t.n_exemplars), static_cast<long long>(t.n_selected), out_dir.c_str(),
+                    t.name.c_str());
+    }
+    if (summary.n_merged >= 0) {
+        std::printf("merged\t%zu targets\t%lld selected\t%s/merged/selected.jsonl\n", summary.targets.size(),
+                    static_cast<long long>(summary.n_merged), out_dir.c_str());
+    }
+}
+
 int cmd_select(const ParsedArgs& args, const std::string& command_line) {
     if (!args.has("pool")) return report_error(invalid_input("--pool is required")), 2;
     if (!args.has("target")) return report_error(invalid_input("at least one --target NAME=FILE is required")), 2;
@@ -47,18 +66,21 @@ int cmd_select(const ParsedArgs& args, const std::string& command_line) {
     auto config = select_config_from_args(args);
     if (!config.ok()) return report_error(config.status()), 2;
     config->command_line = command_line;
+    if (args.all("store").size() > 1) return report_error(invalid_input("select keeps its store in one --store DIR")), 2;
+    config->store_dir = args.get("store");
+    const int64_t shard_rows = args.get_int("shard-rows", 0);
+    if (shard_rows < 0) return report_error(invalid_input(fmt::format("--shard-rows must be >= 1, got {}", shard_rows))), 2;
+    config->store_shard_rows = static_cast<uint64_t>(shard_rows);
     auto summary = run_select(config.value());
     if (!summary.ok()) return report_error(summary.status());
     const SelectSummary& s = summary.value();
-    std::fprintf(stderr, "mona: pool %lld samples (%lld skipped, %lld truncated, %lld tokens), layer %d, %.1f s\n",
+    std::fprintf(stderr,
+                 "mona: pool %lld samples (%lld skipped, %lld truncated, %lld tokens, %lld resumed from the store), "
+                 "layer %d, %.1f s\n",
                  static_cast<long long>(s.n_pool_read), static_cast<long long>(s.n_pool_skipped),
-                 static_cast<long long>(s.n_pool_truncated), static_cast<long long>(s.n_pool_tokens), s.layer,
-                 s.seconds_total);
-    for (const auto& t : s.targets) {
-        std::printf("%s\t%lld exemplars\t%lld selected\t%s/%s/selected.jsonl\n", t.name.c_str(),
-                    static_cast<long long>(t.n_exemplars), static_cast<long long>(t.n_selected),
-                    config->out_dir.c_str(), t.name.c_str());
-    }
+                 static_cast<long long>(s.n_pool_truncated), static_cast<long long>(s.n_pool_tokens),
+                 static_cast<long long>(s.n_pool_resumed), s.layer, s.seconds_total);
+    print_selection(s, config->out_dir);
     return 0;
 }
 

@@ -4,10 +4,9 @@
 #include "commands.hpp"
 #include "select/select.hpp"
 #include "store/feature_store.hpp"
+#include "util/comm.hpp"
 
 namespace mona::cli {
-
-Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
 
 namespace {
 
@@ -32,17 +31,48 @@ Result<EmbedStoreOptions> embed_options_from_args(const ParsedArgs& args) {
     return options;
 }
 
+// The ranks of this run (util/comm.hpp) for embed and score: MPI is finalised when the command returns, and
+// only rank 0 prints (the other ranks' errors reach rank 0, which names the rank).
+class Ranks {
+   public:
+    Ranks() {
+        auto world = Comm::world();
+        if (world.ok()) {
+            comm_ = world.value();
+        } else {
+            status_ = world.status();
+        }
+    }
+    ~Ranks() { Comm::finalize(); }
+    const Status& status() const { return status_; }
+    const Comm& comm() const { return *comm_; }
+    bool quiet() const { return !comm_->is_root(); }
+    // report_error() on rank 0; the exit code on every rank.
+    int fail(const Status& status, int code = 1) const {
+        if (quiet()) return code;
+        report_error(status);
+        return code;
+    }
+
+   private:
+    const Comm* comm_ = &Comm::local();
+    Status status_;
+};
+
 }  // namespace
 
 int cmd_embed(const ParsedArgs& args) {
-    if (!args.has("pool")) return report_error(invalid_input("--pool is required")), 2;
-    if (!args.has("out")) return report_error(invalid_input("--out STORE_DIR is required")), 2;
+    Ranks ranks;
+    if (!ranks.status().ok()) return report_error(ranks.status()), 2;
+    if (!args.has("pool")) return ranks.fail(invalid_input("--pool is required"), 2);
+    if (!args.has("out")) return ranks.fail(invalid_input("--out STORE_DIR is required"), 2);
     auto config = select_config_from_args(args);
-    if (!config.ok()) return report_error(config.status()), 2;
+    if (!config.ok()) return ranks.fail(config.status(), 2);
     auto options = embed_options_from_args(args);
-    if (!options.ok()) return report_error(options.status()), 2;
-    auto summary = run_embed(config.value(), options.value());
-    if (!summary.ok()) return report_error(summary.status());
+    if (!options.ok()) return ranks.fail(options.status(), 2);
+    auto summary = run_embed(config.value(), options.value(), ranks.comm());
+    if (!summary.ok()) return ranks.fail(summary.status());
+    if (ranks.quiet()) return 0;
     const EmbedSummary& s = summary.value();
     std::fprintf(stderr,
                  "mona: store %s: %llu samples (%lld embedded now, %lld resumed, %lld skipped, %lld truncated), "
@@ -55,22 +85,21 @@ int cmd_embed(const ParsedArgs& args) {
 }
 
 int cmd_score(const ParsedArgs& args, const std::string& command_line) {
-    if (!args.has("store")) return report_error(invalid_input("at least one --store DIR is required")), 2;
-    if (!args.has("target")) return report_error(invalid_input("at least one --target NAME=FILE is required")), 2;
-    if (!args.has("out")) return report_error(invalid_input("--out is required")), 2;
+    Ranks ranks;
+    if (!ranks.status().ok()) return report_error(ranks.status()), 2;
+    if (!args.has("store")) return ranks.fail(invalid_input("at least one --store DIR is required"), 2);
+    if (!args.has("target")) return ranks.fail(invalid_input("at least one --target NAME=FILE is required"), 2);
+    if (!args.has("out")) return ranks.fail(invalid_input("--out is required"), 2);
     auto config = select_config_from_args(args);
-    if (!config.ok()) return report_error(config.status()), 2;
+    if (!config.ok()) return ranks.fail(config.status(), 2);
     config->command_line = command_line;
     // Empty paths mean "as recorded in the store".
     if (!args.has("model")) config->model_path.clear();
     if (!args.has("sae")) config->sae_path.clear();
-    auto summary = run_score(config.value(), args.all("store"));
-    if (!summary.ok()) return report_error(summary.status());
-    for (const auto& t : summary->targets) {
-        std::printf("%s\t%lld exemplars\t%lld selected\t%s/%s/selected.jsonl\n", t.name.c_str(),
-                    static_cast<long long>(t.n_exemplars), static_cast<long long>(t.n_selected),
-                    config->out_dir.c_str(), t.name.c_str());
-    }
+    auto summary = run_score(config.value(), args.all("store"), ranks.comm());
+    if (!summary.ok()) return ranks.fail(summary.status());
+    if (ranks.quiet()) return 0;
+    print_selection(summary.value(), config->out_dir);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 namespace mona {
 struct SelectConfig;
+struct SelectSummary;
 }  // namespace mona
 
 namespace mona::cli {
@@ -29,6 +30,8 @@ void warn(const std::string& message);
 
 // The typed select configuration from raw flags (cmd_select.cpp; shared by select, demo and eval).
 Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
+// Prints one line per target (and one for merged/) of a select or score run to stdout (cmd_select.cpp).
+void print_selection(const SelectSummary& summary, const std::string& out_dir);
 
 // Model and SAE paths with the built-in defaults filled in. A --model URL is downloaded (and --model-sha256
 // checked) here; that failing is the error. A missing local file is left for the model loader to report.

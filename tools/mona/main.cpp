@@ -8,6 +8,7 @@
 
 #include "cli/flags.hpp"
 #include "commands.hpp"
+#include "util/comm.hpp"
 
 int main(int argc, char** argv) {
     // llama.cpp's OpenMP workers spin between graph computations by default; alternating with the BLAS threads
@@ -26,7 +27,10 @@ int main(int argc, char** argv) {
     }
     const ParsedArgs& args = parsed.value();
     std::string command_line;
-    for (int arg_idx = 0; arg_idx < argc; ++arg_idx) command_line += (arg_idx ? " " : "") + std::string(argv[arg_idx]);
+    for (int arg_idx = 0; arg_idx < argc; ++arg_idx) {
+        if (arg_idx > 0) command_line += ' ';
+        command_line += argv[arg_idx];
+    }
 
     if (args.verb == "help") {
         std::fputs(args.on("markdown") ? markdown_reference().c_str() : usage_text().c_str(), stdout);
@@ -39,6 +43,13 @@ int main(int argc, char** argv) {
     if (args.on("help")) {
         std::fputs(verb_help(args.verb).c_str(), stdout);
         return 0;
+    }
+    // Only embed and score split their work across MPI ranks; any other command would run once per rank, every
+    // copy writing the same outputs.
+    if (mona::Comm::launcher_ranks() > 1 && args.verb != "embed" && args.verb != "score") {
+        std::fprintf(stderr, "mona: error: `mona %s` does not run under mpirun with several ranks (only embed and score "
+                     "do); run it as one process\n", args.verb.c_str());
+        return 2;
     }
     if (args.verb == "select") return cmd_select(args, command_line);
     if (args.verb == "eval") return cmd_eval(args, command_line);
