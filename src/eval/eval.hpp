@@ -24,7 +24,7 @@
 // Each method's selection is its top n by score (score/topn.hpp: ties to the lower position), n = --count or
 // round(--ratio x pool size), the same n for every method. Metrics and renderings: report/eval_report.hpp.
 //
-// Outputs (staged in <out>/.mona-staging-<pid>/ and renamed into place only when the whole run succeeded):
+// Outputs (staged in <out>/.mona-staging-<host>-<pid>/ and renamed into place only when the whole run succeeded):
 //   <out>/eval.json                 the exact configuration (hashes too) and every number
 //   <out>/eval.md                   precision@n and recall@n tables (targets x methods, averages), diversity
 //   <out>/report.html               self-contained report (inline SVG)

@@ -4,7 +4,11 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <chrono>
 #include <cstdio>
@@ -106,12 +110,41 @@ Status stream_samples(const std::string& path, const SelectConfig& config, Sessi
 // Stages output files in <out>/.mona-staging-<pid>/ and renames them into place at commit().
 class OutputStage {
    public:
+    // Creates <out_dir>/.mona-staging-<host>-<pid>/. Staging folders that a killed run of this host left behind
+    // (their pid is no longer alive) are removed first; those of other hosts sharing the folder are left alone.
     static Result<OutputStage> create(const std::string& out_dir) {
         OutputStage stage;
         stage.out_dir_ = out_dir;
-        stage.stage_dir_ = fmt::format("{}/.mona-staging-{}", out_dir, ::getpid());
+        const std::string prefix = fmt::format(".mona-staging-{}-", host_name());
+        remove_stale_stages(out_dir, prefix);
+        stage.stage_dir_ = fmt::format("{}/{}{}", out_dir, prefix, ::getpid());
         MONA_RETURN_IF_ERROR(ensure_dir(stage.stage_dir_));
         return stage;
+    }
+
+    static std::string host_name() {
+        char buf[256] = {0};
+        if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == 0) return "localhost";
+        std::string name(buf);
+        for (char& c : name) {
+            if (c == '/' || c == '-') c = '_';
+        }
+        return name;
+    }
+
+    static void remove_stale_stages(const std::string& out_dir, const std::string& prefix) {
+        std::error_code ec;
+        for (auto it = std::filesystem::directory_iterator(out_dir, ec);
+             !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (name.rfind(prefix, 0) != 0) continue;
+            char* end = nullptr;
+            const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+            if (end == name.c_str() + prefix.size() || *end != '\0' || pid <= 0) continue;
+            if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+            std::error_code remove_ec;
+            std::filesystem::remove_all(it->path(), remove_ec);
+        }
     }
     OutputStage() = default;
     OutputStage(OutputStage&& other) noexcept { *this = std::move(other); }

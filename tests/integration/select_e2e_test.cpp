@@ -6,6 +6,7 @@
 // The binary is run with OMP_WAIT_POLICY=passive: ggml's OpenMP workers spin-wait by default, and on a shared
 // 2-core machine a spinning 2-thread decode can take ~100x longer. It does not change any number.
 #include <gtest/gtest.h>
+#include <fstream>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -546,6 +547,31 @@ TEST_F(SelectE2eTest, MalformedPoolLineFailsAndWritesNothing) {
         EXPECT_NE(std::string::npos, run.err.find("--skip-bad")) << run.err;
         EXPECT_TRUE(regular_files_under(out).empty()) << "--out must hold no file after a failed run";
     }
+}
+
+// A run killed while writing leaves <out>/.mona-staging-<host>-<pid>/ behind; the next run into the same folder
+// removes it when that pid is gone, and leaves alone a live run's folder and other hosts' folders.
+TEST_F(SelectE2eTest, StaleStagingFoldersOfDeadRunsAreRemoved) {
+    const std::string out = dir_ + "/out-stale";
+    char host[256] = {0};
+    ASSERT_EQ(0, ::gethostname(host, sizeof(host) - 1));
+    std::string name(host);
+    for (char& c : name) {
+        if (c == '/' || c == '-') c = '_';
+    }
+    const std::string dead = out + "/.mona-staging-" + name + "-999999999";  // above any pid_max
+    const std::string alive = out + "/.mona-staging-" + name + "-" + std::to_string(::getpid());
+    const std::string other_host = out + "/.mona-staging-some_other_host-999999999";
+    for (const std::string& d : {dead, alive, other_host}) {
+        fs::create_directories(d + "/math");
+        std::ofstream(d + "/math/scores.tsv") << "partial\n";
+    }
+    const RunResult run = run_select(out, {});
+    ASSERT_EQ(0, run.exit_code) << run.err;
+    EXPECT_FALSE(fs::exists(dead)) << "the dead run's staging folder stays";
+    EXPECT_TRUE(fs::exists(alive)) << "a live process's staging folder was removed";
+    EXPECT_TRUE(fs::exists(other_host)) << "another host's staging folder was removed";
+    EXPECT_TRUE(fs::is_regular_file(out + "/a/selected.jsonl"));
 }
 
 TEST_F(SelectE2eTest, SkipBadSkipsAndListsTheLine) {
