@@ -576,16 +576,21 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
                                          entry.stored.source_pos = sample.line_no;
                                          entry.stored.id = sample.id;
                                          entry.replay = replay.count(sample.record_idx) > 0;
-                                         if (!entry.replay) summary.n_truncated += tokens.truncated;
+                                         summary.n_truncated += tokens.truncated;
+                                         // Stored by an earlier run: read and tokenised only so that the skip
+                                         // list and the truncation count cover the whole slice, not this run.
+                                         if (last_done && sample.record_idx <= *last_done && !entry.replay) {
+                                             return Status();
+                                         }
                                          queued.push_back(std::move(entry));
                                          MONA_RETURN_IF_ERROR(embedder.add(queued.size() - 1, std::move(tokens)));
                                          progress.update(summary.n_embedded, embedder.n_tokens_run());
                                          return Status();
                                      },
                                      [&](uint64_t record_idx) {
-                                         // Other slices' records and those already stored never reach the model.
-                                         return belongs_to_slice(record_idx, options.slice_idx, options.n_slices) &&
-                                                (!last_done || record_idx > *last_done || replay.count(record_idx) > 0);
+                                         // Other slices' records are not even parsed; stored ones never reach the
+                                         // model (see above).
+                                         return belongs_to_slice(record_idx, options.slice_idx, options.n_slices);
                                      });
     MONA_RETURN_IF_ERROR(streamed);
     MONA_RETURN_IF_ERROR(embedder.flush());

@@ -126,8 +126,8 @@ struct EmbedStoreOptions {
 struct EmbedSummary {
     int64_t n_embedded = 0;   // samples added by this run
     int64_t n_resumed = 0;    // samples already in the store when the run started
-    int64_t n_skipped = 0;
-    int64_t n_truncated = 0;
+    int64_t n_skipped = 0;    // bad records of the whole slice (a resumed run re-reads the stored ones)
+    int64_t n_truncated = 0;  // samples of the whole slice cut at max_tokens
     uint64_t store_size = 0;
     uint64_t bytes_on_disk = 0;
 };

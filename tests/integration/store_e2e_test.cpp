@@ -1,6 +1,7 @@
 // `mona embed` / `mona score` / `mona merge` end to end on the tiny fixture model: a store scores exactly like
 // `mona select`, slices and merges read as one pool, and a killed embed resumes to a byte-identical store.
 #include <gtest/gtest.h>
+#include <fstream>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -175,6 +176,37 @@ TEST_F(StoreE2eTest, KilledEmbedResumesToTheSameStore) {
         EXPECT_EQ(expected, store_files(store)) << "kill after " << delay_ms << " ms";
     }
     EXPECT_GE(n_partial, 1) << "no run was killed before it finished; the test proved nothing";
+}
+
+// A rerun over a store resumes without the model, but its skip list and truncation count still cover the whole
+// slice (the stored records are re-read), so they are the same as the first run's.
+TEST_F(StoreE2eTest, ResumedEmbedKeepsTheSkipListAndTruncationCount) {
+    std::vector<std::string> lines = file_lines(pool_);
+    lines.insert(lines.begin() + 3, R"({"messages": [{"role": "user", "content": 5}]})");  // line 4
+    const std::string pool = dir_ + "/pool-bad4.jsonl";
+    {
+        std::ofstream out(pool);
+        for (const auto& line : lines) out << line << "\n";
+    }
+    const std::string store = dir_ + "/store-skip";
+    const std::string args = "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
+                             quote(pool) + " --shard-rows 3 --max-tokens 24 --skip-bad --out " + quote(store);
+    const Out first = mona(args);
+    ASSERT_EQ(0, first.code) << first.err;
+    const Out again = mona(args);
+    ASSERT_EQ(0, again.code) << again.err;
+    EXPECT_NE(first.err.find("0 resumed, 1 skipped"), std::string::npos) << first.err;
+    EXPECT_NE(again.err.find("0 embedded now, 40 resumed, 1 skipped"), std::string::npos) << again.err;
+    const auto truncated = [](const std::string& err) {
+        const size_t end = err.find(" truncated)");
+        const size_t begin = err.rfind(' ', end - 1);
+        return end == std::string::npos ? std::string("?") : err.substr(begin + 1, end - begin - 1);
+    };
+    EXPECT_NE("0", truncated(first.err)) << "--max-tokens 24 truncates nothing: the check would be empty";
+    EXPECT_EQ(truncated(first.err), truncated(again.err));
+    const auto rows = tsv_rows(store + "/skipped-0-of-1.tsv");
+    ASSERT_EQ(2u, rows.size());
+    EXPECT_EQ("4", rows[1][1]);
 }
 
 TEST_F(StoreE2eTest, ResumeWithOtherParametersIsRefusedNamingThem) {
