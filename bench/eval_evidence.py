@@ -18,20 +18,15 @@ import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from bench_data import add_common_args, target_flags, write_subsample
+
 BASE = ["mona", "sae-cosine", "raw-cosine", "poly-jaccard", "bm25", "random"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bench", default=os.path.join(HERE, "..", "..", "shared", "data", "bench"))
-    ap.add_argument("--mona", default=os.path.join(HERE, "..", "build", "bin", "mona"))
-    ap.add_argument("--out", default="runs/eval-evidence")
+    add_common_args(ap, out="runs/eval-evidence", keep=2, max_tokens=256)
     ap.add_argument("--md", default=None, help="write the markdown here (default: <out>/evidence.md)")
-    ap.add_argument("--every", type=int, default=10)
-    ap.add_argument("--keep", type=int, default=2)
-    ap.add_argument("--ratio", type=float, default=0.05)
-    ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--layers", default="4,8,12,16,24", help="extra layers for raw-cosine and poly-jaccard")
     ap.add_argument("--ks", default="8,16,64,128", help="extra K values for mona")
     ap.add_argument("--reuse", action="store_true", help="only regenerate the markdown from an existing run")
@@ -43,12 +38,8 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     pool = os.path.join(args.out, "pool_subsample.jsonl")
     if not args.reuse:
-        with open(os.path.join(args.bench, "pool.jsonl"), encoding="utf-8") as src, \
-                open(pool, "w", encoding="utf-8") as dst:
-            for idx, line in enumerate(src):
-                if idx % args.every < args.keep:
-                    dst.write(line)
-    targets = sorted(f[:-6] for f in os.listdir(os.path.join(args.bench, "targets")) if f.endswith(".jsonl"))
+        pool, _ = write_subsample(args)
+    targets, flags = target_flags(args)
     methods = BASE + ["mona:pooling=sum"] + [f"mona:k={k}" for k in ks]
     for layer in layers:
         methods += [f"raw-cosine:layer={layer}", f"poly-jaccard:layer={layer}"]
@@ -57,8 +48,7 @@ def main():
            "--out", run_dir] + args.mona_args
     for m in methods:
         cmd += ["--method", m]
-    for t in targets:
-        cmd += ["--target", f"{t}={os.path.join(args.bench, 'targets', t + '.jsonl')}"]
+    cmd += flags
     if not args.reuse:
         print("running:", " ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, check=True)

@@ -12,42 +12,26 @@ so that a CPU run stays near half an hour; pass --every 1 --keep 1 for the whole
 """
 import argparse
 import csv
-import json
 import os
 import random
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from bench_data import add_common_args, target_flags, write_subsample
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bench", default=os.path.join(HERE, "..", "..", "shared", "data", "bench"))
-    ap.add_argument("--mona", default=os.path.join(HERE, "..", "build", "bin", "mona"))
-    ap.add_argument("--out", default="runs/bench-real")
-    ap.add_argument("--every", type=int, default=10)
-    ap.add_argument("--keep", type=int, default=3)
-    ap.add_argument("--ratio", type=float, default=0.05)
-    ap.add_argument("--max-tokens", type=int, default=512)
+    add_common_args(ap, out="runs/bench-real", keep=3, max_tokens=512)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reuse", action="store_true", help="only re-read an existing run's scores.tsv")
     ap.add_argument("mona_args", nargs="*", help="extra flags for mona select (after --)")
     args = ap.parse_args()
 
-    os.makedirs(args.out, exist_ok=True)
-    pool = os.path.join(args.out, "pool_subsample.jsonl")
-    labels = []
-    with open(os.path.join(args.bench, "pool.jsonl"), encoding="utf-8") as src, open(pool, "w", encoding="utf-8") as dst:
-        for idx, line in enumerate(src):
-            if idx % args.every < args.keep:
-                dst.write(line)
-                labels.append(json.loads(line)["task"])
-    targets = sorted(f[:-6] for f in os.listdir(os.path.join(args.bench, "targets")) if f.endswith(".jsonl"))
+    pool, labels = write_subsample(args)
+    targets, flags = target_flags(args)
     cmd = [args.mona, "select", "--pool", pool, "--ratio", str(args.ratio), "--max-tokens", str(args.max_tokens),
-           "--out", os.path.join(args.out, "run")] + args.mona_args
-    for t in targets:
-        cmd += ["--target", f"{t}={os.path.join(args.bench, 'targets', t + '.jsonl')}"]
+           "--out", os.path.join(args.out, "run")] + args.mona_args + flags
     if not args.reuse:
         print("running:", " ".join(cmd), file=sys.stderr)
         subprocess.run(cmd, check=True)
