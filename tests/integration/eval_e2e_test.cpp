@@ -22,6 +22,7 @@
 
 #include "capture/session.hpp"
 #include "eval/eval.hpp"
+#include "integration/run_util.hpp"
 #include "integration/tiny_model_util.hpp"
 #include "reference/sae_reference.hpp"
 #include "reference/score_reference.hpp"
@@ -35,6 +36,10 @@ namespace mona {
 namespace {
 
 namespace fs = std::filesystem;
+using fixtures::file_lines;
+using fixtures::regular_files_under;
+using fixtures::RunResult;
+using fixtures::split;
 using fixtures::LabelledSample;
 
 constexpr int32_t kLayer = 2;  // SAE folder layers.1 = HF hidden_states[2]
@@ -46,39 +51,6 @@ constexpr uint64_t kSeed = 3;
 constexpr double kScoreTol = 1e-5;
 const std::vector<std::string> kMethods = {"mona", "sae-cosine", "raw-cosine", "bm25", "random"};
 const std::vector<std::string> kTargets = {"math", "cooking"};
-
-struct RunResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::string shell_quote(const std::string& arg) {
-    std::string out = "'";
-    for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
-
-std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> parts;
-    std::string cur;
-    for (char c : text) {
-        if (c == sep) {
-            parts.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    parts.push_back(cur);
-    return parts;
-}
-
-std::vector<std::string> file_lines(const std::string& path) {
-    std::vector<std::string> lines = split(fixtures::read_file(path), '\n');
-    if (!lines.empty() && lines.back().empty()) lines.pop_back();
-    return lines;
-}
 
 // A TSV file as header + rows of named fields.
 struct Table {
@@ -202,17 +174,6 @@ double dense_cosine(const std::vector<double>& a, const std::vector<double>& b) 
     return na == 0 || nb == 0 ? 0.0 : dot / (std::sqrt(na) * std::sqrt(nb));
 }
 
-std::vector<std::string> regular_files_under(const std::string& dir) {
-    std::vector<std::string> files;
-    std::error_code ec;
-    if (!fs::exists(dir, ec)) return files;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-        if (it->is_regular_file()) files.push_back(it->path().string());
-    }
-    return files;
-}
-
 size_t count(const std::string& haystack, const std::string& needle) {
     size_t n = 0;
     for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
@@ -230,12 +191,8 @@ class EvalE2eTest : public ::testing::Test {
    protected:
     static void SetUpTestSuite() {
         keep_dir_ = std::getenv("MONA_KEEP_TEST_DIR") != nullptr;  // set it to keep the folder after a failure
-        std::vector<std::string> mona_vars;
-        for (char** env = environ; *env != nullptr; ++env) {
-            const std::string var(*env);
-            if (var.rfind("MONA_", 0) == 0) mona_vars.push_back(var.substr(0, var.find('=')));
-        }
-        for (const auto& name : mona_vars) ::unsetenv(name.c_str());
+        // Flags may come from MONA_<NAME> environment variables; none may leak into these runs.
+        fixtures::unset_mona_environment();
         dir_ = fixtures::make_temp_dir("mona-eval-e2e");
         ASSERT_FALSE(dir_.empty());
         model_ = dir_ + "/tiny.gguf";
@@ -295,21 +252,7 @@ class EvalE2eTest : public ::testing::Test {
     }
 
     static RunResult run_mona(const std::vector<std::string>& args) {
-        static int n_runs = 0;
-        const std::string out_file = dir_ + "/run-" + std::to_string(++n_runs) + ".stdout";
-        const std::string err_file = dir_ + "/run-" + std::to_string(n_runs) + ".stderr";
-        std::string cmd = "OMP_WAIT_POLICY=passive " + shell_quote(MONA_BIN);
-        for (const auto& arg : args) {
-            cmd += ' ';
-            cmd += shell_quote(arg);
-        }
-        cmd += " >" + shell_quote(out_file) + " 2>" + shell_quote(err_file) + " </dev/null";
-        const int status = std::system(cmd.c_str());
-        RunResult result;
-        result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        result.out = fixtures::read_file(out_file);
-        result.err = fixtures::read_file(err_file);
-        return result;
+        return fixtures::run_binary(MONA_BIN, args, dir_);
     }
 
     static nlohmann::json eval_json() { return nlohmann::json::parse(fixtures::read_file(out_ + "/eval.json")); }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "capture/session.hpp"
+#include "integration/run_util.hpp"
 #include "integration/tiny_model_util.hpp"
 #include "reference/sae_reference.hpp"
 #include "reference/score_reference.hpp"
@@ -36,6 +37,10 @@ namespace mona {
 namespace {
 
 namespace fs = std::filesystem;
+using fixtures::file_lines;
+using fixtures::regular_files_under;
+using fixtures::RunResult;
+using fixtures::split;
 using fixtures::LabelledSample;
 
 constexpr int32_t kLayer = 2;  // SAE folder layers.1 = HF hidden_states[2] = llama.cpp l_out-1
@@ -43,46 +48,6 @@ constexpr int64_t kDSae = 256;
 constexpr int32_t kK = 8;
 constexpr int64_t kCount = 8;
 constexpr double kScoreTol = 1e-5;
-
-struct RunResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-std::string shell_quote(const std::string& arg) {
-    std::string out = "'";
-    for (char c : arg) {
-        if (c == '\'') {
-            out += "'\\''";
-        } else {
-            out += c;
-        }
-    }
-    return out + "'";
-}
-
-std::vector<std::string> split(const std::string& text, char sep) {
-    std::vector<std::string> parts;
-    std::string cur;
-    for (char c : text) {
-        if (c == sep) {
-            parts.push_back(cur);
-            cur.clear();
-        } else {
-            cur += c;
-        }
-    }
-    parts.push_back(cur);
-    return parts;
-}
-
-// Lines of a file without their '\n' (a final empty piece after the last '\n' is dropped).
-std::vector<std::string> file_lines(const std::string& path) {
-    std::vector<std::string> lines = split(fixtures::read_file(path), '\n');
-    if (!lines.empty() && lines.back().empty()) lines.pop_back();
-    return lines;
-}
 
 struct ScoreRow {
     uint64_t record = 0;
@@ -131,29 +96,13 @@ std::vector<uint64_t> selected_by_rank(const std::vector<ScoreRow>& rows) {
     return out;
 }
 
-std::vector<std::string> regular_files_under(const std::string& dir) {
-    std::vector<std::string> files;
-    std::error_code ec;
-    if (!fs::exists(dir, ec)) return files;
-    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-        if (it->is_regular_file()) files.push_back(it->path().string());
-    }
-    return files;
-}
-
 class SelectE2eTest : public ::testing::Test {
    protected:
     static void SetUpTestSuite() {
         // Set MONA_KEEP_TEST_DIR=1 to keep the temporary folder for a look after a failure.
         keep_dir_ = std::getenv("MONA_KEEP_TEST_DIR") != nullptr;
         // Flags may come from MONA_<NAME> environment variables; none may leak into these runs.
-        std::vector<std::string> mona_vars;
-        for (char** env = environ; *env != nullptr; ++env) {
-            const std::string var(*env);
-            if (var.rfind("MONA_", 0) == 0) mona_vars.push_back(var.substr(0, var.find('=')));
-        }
-        for (const auto& name : mona_vars) ::unsetenv(name.c_str());
+        fixtures::unset_mona_environment();
 
         dir_ = fixtures::make_temp_dir("mona-select-e2e");
         ASSERT_FALSE(dir_.empty());
@@ -196,24 +145,8 @@ class SelectE2eTest : public ::testing::Test {
     }
 
     static RunResult run_mona(const std::vector<std::string>& args) {
-        static int n_runs = 0;
-        const std::string out_file = fmt_path("stdout", ++n_runs);
-        const std::string err_file = fmt_path("stderr", n_runs);
-        std::string cmd = "OMP_WAIT_POLICY=passive " + shell_quote(MONA_BIN);
-        for (const auto& arg : args) {
-            cmd += ' ';
-            cmd += shell_quote(arg);
-        }
-        cmd += " >" + shell_quote(out_file) + " 2>" + shell_quote(err_file) + " </dev/null";
-        const int status = std::system(cmd.c_str());
-        RunResult result;
-        result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-        result.out = fixtures::read_file(out_file);
-        result.err = fixtures::read_file(err_file);
-        return result;
+        return fixtures::run_binary(MONA_BIN, args, dir_);
     }
-
-    static std::string fmt_path(const char* what, int n) { return dir_ + "/run-" + std::to_string(n) + "." + what; }
 
     // `mona select` with the fixture's model, SAE (unless overridden), pool (unless overridden) and two targets.
     static RunResult run_select(const std::string& out_dir, const std::vector<std::string>& extra,

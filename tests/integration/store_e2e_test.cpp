@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "integration/run_util.hpp"
 #include "integration/tiny_model_util.hpp"
 #include "util/sha256.hpp"
 
@@ -31,11 +32,7 @@ struct Out {
     std::string err;
 };
 
-std::string quote(const std::string& arg) {
-    std::string out = "'";
-    for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-}
+std::string quote(const std::string& arg) { return fixtures::shell_quote(arg); }
 
 class StoreE2eTest : public ::testing::Test {
    protected:
