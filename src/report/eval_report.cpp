@@ -238,6 +238,19 @@ std::string th_methods(const EvalInput& in) {
 }
 
 // One <td> per value; the largest of the row is bold.
+// One target's precision@n (or recall@n) per method, and the column next to it: the label's pool share (what a
+// random selection expects) or the best recall any selection of n can reach.
+std::pair<std::vector<double>, double> pr_row(const EvalInput& in, const EvalTargetMetrics& t, bool precision) {
+    std::vector<double> values;
+    for (const auto& m : t.methods) values.push_back(precision ? m.pr.precision : m.pr.recall);
+    if (precision) return {values, t.pool_label_share};
+    const double best =
+        t.pool_label_count == 0
+            ? 0.0
+            : std::min(1.0, static_cast<double>(in.n_select) / static_cast<double>(t.pool_label_count));
+    return {values, best};
+}
+
 std::string td_row(const std::vector<double>& values) {
     double best = -INFINITY;
     for (double v : values) best = std::max(best, v);
@@ -266,14 +279,7 @@ void append_summary(std::string& out, const EvalInput& in, const EvalResults& r)
         out += th_methods(in) + "</tr></thead>\n<tbody>\n";
         for (size_t target_idx = 0; target_idx < in.targets.size(); ++target_idx) {
             const EvalTargetMetrics& t = r.targets[target_idx];
-            std::vector<double> values;
-            for (const auto& m : t.methods) values.push_back(precision ? m.pr.precision : m.pr.recall);
-            const double baseline =
-                precision
-                    ? t.pool_label_share
-                    : (t.pool_label_count == 0
-                           ? 0.0
-                           : std::min(1.0, static_cast<double>(in.n_select) / static_cast<double>(t.pool_label_count)));
+            const auto [values, baseline] = pr_row(in, t, precision);
             out += fmt::format("<tr><td><a href=\"#target-{}\">{}</a></td><td class=\"num muted\">{}</td>{}</tr>\n",
                                target_idx, html_escape(in.targets[target_idx].name), fixed3(baseline), td_row(values));
         }
@@ -695,14 +701,7 @@ std::string render_eval_markdown(const EvalInput& in, const EvalResults& r) {
         out += header("target", precision ? "pool share" : "max possible");
         for (size_t target_idx = 0; target_idx < in.targets.size(); ++target_idx) {
             const EvalTargetMetrics& t = r.targets[target_idx];
-            std::vector<double> values;
-            for (const auto& m : t.methods) values.push_back(precision ? m.pr.precision : m.pr.recall);
-            const double baseline =
-                precision
-                    ? t.pool_label_share
-                    : (t.pool_label_count == 0
-                           ? 0.0
-                           : std::min(1.0, static_cast<double>(in.n_select) / static_cast<double>(t.pool_label_count)));
+            const auto [values, baseline] = pr_row(in, t, precision);
             out += "| " + in.targets[target_idx].name + " | " + fixed3(baseline) + " |" + cells(values) + "\n";
         }
         std::vector<double> avg;
