@@ -1,5 +1,7 @@
 #include "io/safetensors.hpp"
 
+#include "io/atomic_file.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -327,31 +329,9 @@ Status write_safetensors(const std::string& path, const std::vector<TensorToWrit
         std::string header_text = header.dump();
         header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
-        std::string temp_path = path + ".tmp." + std::to_string(::getpid());
-        const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (fd < 0) {
-            const int err = errno;
-            std::string message = temp_path + ": cannot create temporary file for " + path + ": " + os_reason(err);
-            return err == ENOENT ? not_found(std::move(message)) : io_error(std::move(message));
-        }
-        auto fail = [&](const std::string& what) {
-            const int err = errno;
-            ::close(fd);
-            ::unlink(temp_path.c_str());
-            return io_error(temp_path + ": " + what + ": " + os_reason(err));
-        };
+        MONA_TRY(AtomicFile file, AtomicFile::open(path));
         auto write_all = [&](const void* data, size_t n) {
-            const auto* p = static_cast<const char*>(data);
-            while (n > 0) {
-                const ssize_t put = ::write(fd, p, std::min<size_t>(n, size_t{1} << 30));
-                if (put < 0) {
-                    if (errno == EINTR) continue;
-                    return false;
-                }
-                p += put;
-                n -= static_cast<size_t>(put);
-            }
-            return true;
+            return file.write(std::string_view(static_cast<const char*>(data), n));
         };
 
         unsigned char len_bytes[8];
@@ -360,7 +340,8 @@ Status write_safetensors(const std::string& path, const std::vector<TensorToWrit
             b = static_cast<unsigned char>(header_len & 0xff);
             header_len >>= 8;
         }
-        if (!write_all(len_bytes, 8) || !write_all(header_text.data(), header_text.size())) return fail("write failed");
+        MONA_RETURN_IF_ERROR(write_all(len_bytes, 8));
+        MONA_RETURN_IF_ERROR(write_all(header_text.data(), header_text.size()));
 
         std::vector<uint16_t> half;
         for (const auto& [name, tensor] : by_name) {
@@ -368,11 +349,11 @@ Status write_safetensors(const std::string& path, const std::vector<TensorToWrit
             for (int64_t d : tensor->shape) n *= d;
             const auto count = static_cast<size_t>(n);
             if (tensor->dtype == "F32") {
-                if (count > 0 && !write_all(tensor->data, count * 4)) return fail("write failed");
+                if (count > 0) MONA_RETURN_IF_ERROR(write_all(tensor->data, count * 4));
                 continue;
             }
             if (tensor->dtype == "I32" || tensor->dtype == "I64") {
-                if (count > 0 && !write_all(tensor->raw, count * dtype_size(tensor->dtype))) return fail("write failed");
+                if (count > 0) MONA_RETURN_IF_ERROR(write_all(tensor->raw, count * dtype_size(tensor->dtype)));
                 continue;
             }
             for (size_t done = 0; done < count;) {
@@ -382,21 +363,11 @@ Status write_safetensors(const std::string& path, const std::vector<TensorToWrit
                     const float v = tensor->data[done + elem_idx];
                     half[elem_idx] = tensor->dtype == "F16" ? f32_to_f16(v) : f32_to_bf16(v);
                 }
-                if (!write_all(half.data(), chunk * 2)) return fail("write failed");
+                MONA_RETURN_IF_ERROR(write_all(half.data(), chunk * 2));
                 done += chunk;
             }
         }
-        if (::fsync(fd) != 0) return fail("fsync failed");
-        if (::close(fd) != 0) {
-            const int err = errno;
-            ::unlink(temp_path.c_str());
-            return io_error(temp_path + ": close failed: " + os_reason(err));
-        }
-        if (::rename(temp_path.c_str(), path.c_str()) != 0) {
-            const int err = errno;
-            ::unlink(temp_path.c_str());
-            return io_error(temp_path + ": cannot rename to " + path + ": " + os_reason(err));
-        }
+        MONA_RETURN_IF_ERROR(file.commit());
         return Status::ok_status();
     } catch (const std::bad_alloc&) {
         return internal_error(path + ": out of memory while writing safetensors");
