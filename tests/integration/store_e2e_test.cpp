@@ -68,6 +68,30 @@ class StoreE2eTest : public ::testing::Test {
         const int status = std::system(cmd.c_str());
         return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, fixtures::read_file(err)};
     }
+    // Starts `mona args` (quiet, one thread) and SIGKILLs it after `delay_ms`, or, with `kill_once_exists`, as
+    // soon as that file exists (polled every millisecond; a state-based kill that a slow or fast machine cannot
+    // miss). Returns true when the process died of the kill rather than finishing first.
+    static bool run_and_kill(const std::string& args, int delay_ms, const std::string& kill_once_exists = "") {
+        const pid_t pid = fork();
+        if (pid < 0) return false;
+        if (pid == 0) {
+            const std::string cmd = "exec env OMP_WAIT_POLICY=passive " + quote(MONA_BIN) + " " + args +
+                                    " --quiet --threads 1 >/dev/null 2>&1";
+            execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        int status = 0;
+        if (kill_once_exists.empty()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        } else {
+            while (!fs::exists(kill_once_exists) && ::waitpid(pid, &status, WNOHANG) == 0) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        }
+        ::kill(pid, SIGKILL);  // harmless if it already exited and was reaped: then waitpid below fails
+        const pid_t reaped = ::waitpid(pid, &status, 0);
+        return reaped == pid && WIFSIGNALED(status);
+    }
     static std::string embed_args(const std::string& store, const std::string& extra = "") {
         return "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
                " --shard-rows 3 --out " + quote(store) + " " + extra;
@@ -153,21 +177,10 @@ TEST_F(StoreE2eTest, KilledEmbedResumesToTheSameStore) {
     ASSERT_EQ(0, mona(embed_args(reference)).code);
     const auto expected = store_files(reference);
     int n_partial = 0;
-    for (int delay_ms : {20, 60, 120, 250, 500}) {
+    // Five kills at fixed delays, and one the moment the second shard appears (at least one shard to resume).
+    for (int delay_ms : {20, 60, 120, 250, 500, -1}) {
         const std::string store = dir_ + "/store-killed-" + std::to_string(delay_ms);
-        const pid_t pid = fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            const std::string cmd = "exec env OMP_WAIT_POLICY=passive " + quote(MONA_BIN) + " " + embed_args(store) +
-                                    " --quiet --threads 1 >/dev/null 2>&1";
-            execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-            _exit(127);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-        ::kill(pid, SIGKILL);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        if (WIFSIGNALED(status)) ++n_partial;
+        n_partial += run_and_kill(embed_args(store), delay_ms, delay_ms < 0 ? store + "/shard-00001.bin" : "");
         Out resumed = mona(embed_args(store));
         ASSERT_EQ(0, resumed.code) << "kill after " << delay_ms << " ms: " << resumed.err;
         EXPECT_EQ(expected, store_files(store)) << "kill after " << delay_ms << " ms";
@@ -389,25 +402,13 @@ TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
     ASSERT_EQ(0, ref.code) << ref.err;
     EXPECT_FALSE(fs::exists(reference + "/.store")) << "select removes its own store after success";
     EXPECT_NE(ref.err.find(" 0 resumed from the store"), std::string::npos) << ref.err;
-    const auto start_and_kill = [&](const std::string& args, int delay_ms) {
-        const pid_t pid = fork();
-        if (pid == 0) {
-            const std::string cmd = "exec env OMP_WAIT_POLICY=passive " + quote(MONA_BIN) + " " + args +
-                                    " --quiet --threads 1 >/dev/null 2>&1";
-            execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-            _exit(127);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-        ::kill(pid, SIGKILL);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-    };
     int n_resumed = 0;
-    // Kills spread over the run's own duration, so that a slow (loaded) machine still stops some mid-pool.
-    for (double fraction : {0.2, 0.4, 0.55, 0.7, 0.85}) {
+    // Kills spread over the run's own duration, and one the moment the pool pass has stored its second shard
+    // (so at least one rerun has something to resume however loaded the machine is).
+    for (double fraction : {0.2, 0.4, 0.55, 0.7, 0.85, -1.0}) {
         const int delay_ms = static_cast<int>(fraction * ref_ms);
         const std::string out = dir_ + "/select-killed-" + std::to_string(static_cast<int>(fraction * 100));
-        start_and_kill(select + " --out " + quote(out), delay_ms);
+        run_and_kill(select + " --out " + quote(out), delay_ms, fraction < 0 ? out + "/.store/shard-00001.bin" : "");
         Out rerun = mona(select + " --out " + quote(out));
         ASSERT_EQ(0, rerun.code) << "kill after " << delay_ms << " ms: " << rerun.err;
         n_resumed += rerun.err.find(" 0 resumed from the store") == std::string::npos;
