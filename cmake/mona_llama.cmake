@@ -26,7 +26,19 @@ else()
     set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
     set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
     set(GGML_NATIVE ${MONA_NATIVE} CACHE BOOL "" FORCE)
+    # No AMX, ever: ggml's AMX kernels crash on many AMX machines (SIGSEGV in ggml_backend_amx_mul_mat, or
+    # SIGILL: worker threads run tile instructions without the kernel's XTILEDATA permission; upstream llama.cpp
+    # #20824). ggml compiles them whenever the compiler targets AMX, which -march=native does on an AMX host, so
+    # the AMX options are off and, below, the compiler is told the CPU has no AMX. CPU repacking for other
+    # instruction sets stays available (mona --cpu-repack on).
+    foreach(amx GGML_AMX_TILE GGML_AMX_INT8 GGML_AMX_BF16)
+        set(${amx} OFF CACHE BOOL "" FORCE)
+    endforeach()
     add_subdirectory(${MONA_LLAMA_SOURCE_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL)
+    if(TARGET ggml-cpu AND CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64|i.86)$"
+       AND CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+        target_compile_options(ggml-cpu PRIVATE -mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
+    endif()
     set(MONA_LLAMA_TARGETS llama ggml)
     set(MONA_LLAMA_FROM "vendored")
 endif()

@@ -21,6 +21,7 @@ namespace {
 struct LlamaLog {
     std::mutex mu;
     std::deque<std::string> recent;
+    std::vector<std::string> weight_buffers;  // "<name> model buffer size" lines of the last model load
     bool verbose = false;
 };
 
@@ -33,6 +34,15 @@ void llama_log_callback(ggml_log_level level, const char* text, void* /*user*/) 
     LlamaLog& state = llama_log_state();
     std::lock_guard<std::mutex> lock(state.mu);
     if (state.verbose) std::fputs(text, stderr);
+    // "load_tensors:   CPU_REPACK model buffer size =    12.66 MiB": which buffer types hold the weights.
+    if (const char* at = std::strstr(text, " model buffer size =")) {
+        const char* colon = std::strchr(text, ':');
+        if (colon != nullptr && colon < at) {
+            std::string name(colon + 1, at);
+            name.erase(0, name.find_first_not_of(' '));
+            if (!name.empty()) state.weight_buffers.push_back(std::move(name));
+        }
+    }
     if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) {
         std::string line(text);
         while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
@@ -40,6 +50,14 @@ void llama_log_callback(ggml_log_level level, const char* text, void* /*user*/) 
         state.recent.push_back(std::move(line));
         if (state.recent.size() > 4) state.recent.pop_front();
     }
+}
+
+std::vector<std::string> take_weight_buffers() {
+    LlamaLog& state = llama_log_state();
+    std::lock_guard<std::mutex> lock(state.mu);
+    std::vector<std::string> out = std::move(state.weight_buffers);
+    state.weight_buffers.clear();
+    return out;
 }
 
 std::string take_llama_errors() {
@@ -77,15 +95,22 @@ std::string meta_string(const llama_model* model, const char* key) {
     return std::string(buf, static_cast<size_t>(n));
 }
 
-Result<llama_model*> load_model(const std::string& path, bool vocab_only, bool verbose) {
+llama_model_params to_llama(const ModelLoadSettings& settings) {
+    llama_model_params params = llama_model_default_params();
+    params.vocab_only = settings.vocab_only;
+    params.use_extra_bufts = settings.use_extra_bufts;
+    params.n_gpu_layers = settings.n_gpu_layers;
+    return params;
+}
+
+Result<llama_model*> load_model(const std::string& path, const ModelLoadSettings& settings, bool verbose) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return not_found(fmt::format("model file {} does not exist", path));
     if (S_ISDIR(st.st_mode)) return invalid_input(fmt::format("model {} is a directory, expected a .gguf file", path));
     init_llama_once(verbose);
     take_llama_errors();
-    llama_model_params params = llama_model_default_params();
-    params.vocab_only = vocab_only;
-    llama_model* model = llama_model_load_from_file(path.c_str(), params);
+    take_weight_buffers();
+    llama_model* model = llama_model_load_from_file(path.c_str(), to_llama(settings));
     if (model == nullptr) {
         std::string why = take_llama_errors();
         return invalid_input(fmt::format("cannot load model {}: not a GGUF file llama.cpp can read{}{}", path,
@@ -96,6 +121,7 @@ Result<llama_model*> load_model(const std::string& path, bool vocab_only, bool v
 
 ModelInfo describe(const llama_model* model, const std::string& path) {
     ModelInfo info;
+    info.weight_buffers = take_weight_buffers();
     info.path = path;
     info.arch = meta_string(model, "general.architecture");
     info.name = meta_string(model, "general.name");
@@ -126,8 +152,9 @@ struct CaptureSlot {
 
 struct CaptureState {
     std::vector<CaptureSlot> slots;
-    int64_t n_tokens = 0;      // rows expected per tensor in this decode call
-    int64_t n_complete = 0;    // slots with every row captured
+    int64_t n_tokens = 0;      // rows per tensor over the whole capture() call (sizes the outputs)
+    int64_t call_end = 0;      // rows_done every slot reaches when the current decode call is complete
+    int64_t n_complete = 0;    // slots with every row of the current decode call captured
     bool active = false;
     std::string error;
 };
@@ -182,13 +209,13 @@ bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
                                    slot->width);
         return false;
     }
-    if (slot->rows_done + t->ne[1] > state->n_tokens) {
+    if (slot->rows_done + t->ne[1] > state->call_end) {
         state->error = fmt::format("tensor {} has {} rows, more than the {} tokens submitted", t->name,
-                                   slot->rows_done + t->ne[1], state->n_tokens);
+                                   slot->rows_done + t->ne[1], state->call_end);
         return false;
     }
     copy_rows(t, *slot);
-    if (slot->rows_done == state->n_tokens) ++state->n_complete;
+    if (slot->rows_done == state->call_end) ++state->n_complete;
     // Stop the graph once every row of every requested tensor is captured; llama_decode still returns 0.
     return state->n_complete < static_cast<int64_t>(state->slots.size());
 }
@@ -215,8 +242,52 @@ Result<std::string> ffn_gate_tensor_name(int32_t layer, int32_t n_layer, const s
     return fmt::format("ffn_gate-{}", layer - 1);
 }
 
+ModelLoadSettings model_load_settings(const SessionOptions& options, bool vocab_only) {
+    ModelLoadSettings settings;
+    settings.vocab_only = vocab_only;
+    // Extra buffer types are where llama.cpp repacks weights for faster CPU kernels. The AMX one crashes on many
+    // AMX machines (SIGSEGV/SIGILL in ggml_backend_amx_mul_mat, upstream llama.cpp #20824: worker threads run
+    // tile instructions without the kernel's XTILEDATA permission). mona builds ggml without AMX
+    // (cmake/mona_llama.cmake), and uses the remaining repacking (CPU_REPACK) only when asked: --cpu-repack on.
+    settings.use_extra_bufts = options.cpu_repack;
+    settings.n_gpu_layers = 0;
+    return settings;
+}
+
+std::vector<std::string> cpu_extra_buffer_types() {
+    init_llama_once(false);
+    std::vector<std::string> names;
+    ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    if (cpu == nullptr) return names;
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(cpu);
+    auto get_extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
+        ggml_backend_reg_get_proc_address(reg, "ggml_backend_dev_get_extra_bufts"));
+    if (get_extra == nullptr) return names;
+    for (ggml_backend_buffer_type_t* buft = get_extra(cpu); buft != nullptr && *buft != nullptr; ++buft) {
+        names.emplace_back(ggml_backend_buft_name(*buft));
+    }
+    return names;
+}
+
+std::string cpu_backend_features() {
+    init_llama_once(false);
+    ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
+    if (cpu == nullptr) return "";
+    ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(cpu);
+    auto get_features = reinterpret_cast<ggml_backend_get_features_t>(
+        ggml_backend_reg_get_proc_address(reg, "ggml_backend_get_features"));
+    if (get_features == nullptr) return "";
+    std::string out;
+    for (ggml_backend_feature* f = get_features(reg); f != nullptr && f->name != nullptr; ++f) {
+        if (!out.empty()) out += ' ';
+        out += fmt::format("{}={}", f->name, f->value);
+    }
+    return out;
+}
+
 Result<ModelInfo> read_model_info(const std::string& path) {
-    MONA_TRY(llama_model * model, load_model(path, /*vocab_only=*/false, /*verbose=*/false));
+    MONA_TRY(llama_model * model, load_model(path, model_load_settings(SessionOptions{}, /*vocab_only=*/false),
+                                             /*verbose=*/false));
     ModelInfo info = describe(model, path);
     llama_model_free(model);
     return info;
@@ -245,7 +316,7 @@ Session::~Session() = default;
 
 const ModelInfo& Session::info() const { return impl_->info; }
 const SessionOptions& Session::options() const { return impl_->options; }
-int32_t Session::max_batch_tokens() const { return impl_->n_ctx; }
+int32_t Session::max_batch_tokens() const { return std::max(impl_->options.batch_tokens, impl_->n_ctx); }
 
 Result<Session> Session::open(const SessionOptions& options) {
     if (options.batch_tokens < 1) return invalid_input(fmt::format("--batch-tokens must be >= 1, got {}", options.batch_tokens));
@@ -255,7 +326,8 @@ Result<Session> Session::open(const SessionOptions& options) {
     }
     auto impl = std::make_unique<Impl>();
     impl->options = options;
-    MONA_TRY(impl->model, load_model(options.model_path, /*vocab_only=*/false, options.verbose));
+    MONA_TRY(impl->model, load_model(options.model_path, model_load_settings(options, /*vocab_only=*/false),
+                                     options.verbose));
     impl->info = describe(impl->model, options.model_path);
     impl->vocab = llama_model_get_vocab(impl->model);
 
@@ -283,12 +355,14 @@ Result<Session> Session::open(const SessionOptions& options) {
 
     const int32_t n_threads =
         options.n_threads > 0 ? options.n_threads : std::max(1, static_cast<int32_t>(std::thread::hardware_concurrency()));
-    const int32_t n_ctx = std::max(options.batch_tokens, options.max_tokens);
+    // Every sample is decoded on its own (see capture()), so the context holds one sample: its size, and so every
+    // computed value, does not depend on --batch-tokens.
+    const int32_t n_ctx = options.max_tokens;
     llama_context_params cparams = llama_context_default_params();
     cparams.n_ctx = static_cast<uint32_t>(n_ctx);
     cparams.n_batch = static_cast<uint32_t>(n_ctx);
     cparams.n_ubatch = static_cast<uint32_t>(n_ctx);
-    cparams.n_seq_max = static_cast<uint32_t>(std::min(options.max_seqs, n_ctx));  // llama.cpp: n_seq_max <= n_batch
+    cparams.n_seq_max = 1;
     cparams.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;  // CPU FA's kernel depends on batch size
     cparams.kv_unified = true;
     cparams.n_threads = n_threads;
@@ -435,23 +509,8 @@ Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, in
         }
         return Status();
     }
-    MONA_ASSERT(n_tokens <= impl_->n_ctx, "batch larger than the context");
+    for (const auto* seq : seqs) MONA_ASSERT(static_cast<int32_t>(seq->size()) <= impl_->n_ctx, "sample larger than the context");
     MONA_ASSERT(static_cast<int32_t>(seqs.size()) <= impl_->options.max_seqs, "too many sequences in one batch");
-
-    llama_batch batch = llama_batch_init(static_cast<int32_t>(n_tokens), 0, 1);
-    int32_t pos_in_batch = 0;
-    for (size_t seq_idx = 0; seq_idx < seqs.size(); ++seq_idx) {
-        const auto& tokens = *seqs[seq_idx];
-        for (size_t token_idx = 0; token_idx < tokens.size(); ++token_idx) {
-            batch.token[pos_in_batch] = tokens[token_idx];
-            batch.pos[pos_in_batch] = static_cast<llama_pos>(token_idx);
-            batch.n_seq_id[pos_in_batch] = 1;
-            batch.seq_id[pos_in_batch][0] = static_cast<llama_seq_id>(seq_idx);
-            batch.logits[pos_in_batch] = 0;
-            ++pos_in_batch;
-        }
-    }
-    batch.n_tokens = pos_in_batch;
 
     out.assign(static_cast<size_t>(n_tokens) * static_cast<size_t>(impl_->info.n_embd), 0.0f);
     CaptureState& state = impl_->capture;
@@ -468,21 +527,44 @@ Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, in
         }
     }
     state.n_tokens = n_tokens;
-    state.n_complete = 0;
-    state.active = true;
+    state.call_end = 0;
     state.error.clear();
 
-    llama_memory_clear(llama_get_memory(impl_->ctx), true);
-    const int32_t rc = llama_decode(impl_->ctx, batch);
+    // One llama_decode per sample, each alone in an empty KV cache. Packing several samples into one call (one
+    // sequence each) is no faster on the CPU, and it made a sample's rows depend on its batch: with other
+    // samples' tokens in the cache, the attention sums run over a longer, differently aligned span (measured:
+    // scores moved by up to 1.4e-3 between --batch-tokens 256 and 2048). Now a sample's rows are a function of
+    // the sample alone, bit for bit, whatever --batch-tokens, --threads or the order of the pool.
+    llama_batch batch = llama_batch_init(impl_->n_ctx, 0, 1);
+    int32_t rc = 0;
+    for (const auto* seq : seqs) {
+        const auto& tokens = *seq;
+        if (tokens.empty()) continue;
+        batch.n_tokens = static_cast<int32_t>(tokens.size());
+        for (size_t token_idx = 0; token_idx < tokens.size(); ++token_idx) {
+            batch.token[token_idx] = tokens[token_idx];
+            batch.pos[token_idx] = static_cast<llama_pos>(token_idx);
+            batch.n_seq_id[token_idx] = 1;
+            batch.seq_id[token_idx][0] = 0;
+            batch.logits[token_idx] = 0;
+        }
+        state.call_end += static_cast<int64_t>(tokens.size());
+        state.n_complete = 0;
+        state.active = true;
+        llama_memory_clear(llama_get_memory(impl_->ctx), true);
+        rc = llama_decode(impl_->ctx, batch);
+        state.active = false;
+        // rc 2 means "aborted" in llama.cpp; our callback stopping the graph is not an error.
+        if (!state.error.empty() || (rc != 0 && rc != 2)) break;
+        rc = 0;
+    }
     llama_batch_free(batch);
-    state.active = false;
     llama_memory_clear(llama_get_memory(impl_->ctx), true);
 
     if (!state.error.empty()) return internal_error("capturing " + name + ": " + state.error);
-    // rc 2 means "aborted" in llama.cpp; our callback stopping the graph is not an error.
-    if (rc != 0 && rc != 2) {
-        return internal_error(fmt::format("llama_decode failed with code {} on a batch of {} tokens: {}", rc,
-                                          n_tokens, take_llama_errors()));
+    if (rc != 0) {
+        return internal_error(fmt::format("llama_decode failed with code {} on a sample of a batch of {} tokens: {}",
+                                          rc, n_tokens, take_llama_errors()));
     }
     for (size_t slot_idx = 0; slot_idx < state.slots.size(); ++slot_idx) {
         const CaptureSlot& slot = state.slots[slot_idx];

@@ -38,6 +38,7 @@ struct ModelInfo {
     bool add_bos = false;       // the tokenizer prepends BOS
     int32_t bos = -1;
     std::string chat_template;  // the GGUF's tokenizer.chat_template, "" if none
+    std::vector<std::string> weight_buffers;  // llama.cpp buffer types holding the weights, e.g. CPU_Mapped
 };
 
 struct SessionOptions {
@@ -47,8 +48,21 @@ struct SessionOptions {
     int32_t max_tokens = 2048;   // per-sample cap; longer samples are truncated (and counted by the caller)
     int32_t max_seqs = 64;       // most samples in one decode call (<= 256, llama.cpp's LLAMA_MAX_SEQ)
     std::string template_name = "model";  // "model" | "plain" | a llama.cpp built-in template name
+    bool cpu_repack = false;     // let llama.cpp repack weights for its CPU kernels (never AMX: see model_load_settings)
     bool verbose = false;        // forward llama.cpp's log to stderr
 };
+
+// The llama_model_params mona loads a model with (the subset it sets; the rest are llama.cpp's defaults).
+struct ModelLoadSettings {
+    bool vocab_only = false;
+    bool use_extra_bufts = false;  // extra (repacking) CPU buffer types
+    int32_t n_gpu_layers = 0;
+};
+ModelLoadSettings model_load_settings(const SessionOptions& options, bool vocab_only);
+// Names of the extra buffer types the CPU backend of this build offers (e.g. CPU_REPACK; never AMX).
+std::vector<std::string> cpu_extra_buffer_types();
+// The CPU backend's compiled-in features as "NAME=VALUE ..." (e.g. "AVX2=1 AVX512=1 REPACK=1").
+std::string cpu_backend_features();
 
 // A tokenised sample.
 struct TokenizedSample {
@@ -95,14 +109,15 @@ class Session {
     // True for BOS/EOS and other control tokens (chat-template markers): SAE training skips their rows.
     bool is_special(int32_t token) const;
 
-    // Runs one forward pass over `seqs` (each a full sample, total tokens <= max(batch_tokens, max_tokens),
-    // count <= max_seqs) and writes the layer-L residual rows of every token, sample after sample, into
+    // Runs a forward pass over each of `seqs` (each a full sample of <= max_tokens tokens, count <= max_seqs;
+    // one llama_decode per sample, so a sample's rows do not depend on the others) and writes the layer-L residual rows of every token, sample after sample, into
     // `out` [sum n_tokens, n_embd] row-major. Each of `extra` (may be null) is captured in the same pass; the
     // graph stops once the last requested tensor is complete, so the deepest one sets the cost.
     Status capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out,
                    std::vector<ExtraCapture>* extra = nullptr);
 
-    // Largest total number of tokens one capture() call accepts.
+    // Largest total number of tokens the Embedder packs into one capture() call (each sample is still decoded
+    // on its own).
     int32_t max_batch_tokens() const;
 
    private:

@@ -182,6 +182,7 @@ Result<SelectEngine> SelectEngine::open(const SelectConfig& config) {
     sopts.batch_tokens = config.batch_tokens;
     sopts.max_tokens = config.max_tokens;
     sopts.template_name = config.template_name;
+    sopts.cpu_repack = config.cpu_repack;
     sopts.verbose = config.verbose;
     MONA_TRY(Session session, Session::open(sopts));
     MONA_TRY(int32_t layer, resolve_layer(config.layer, session.info(), sae.info()));
@@ -443,6 +444,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                               {"similarity", "generalized_jaccard"},
                               {"format", input_format_name(config.format)},
                               {"template", config.template_name},
+                              {"cpu_repack", config.cpu_repack},
                               {"max_tokens", config.max_tokens},
                               {"batch_tokens", config.batch_tokens},
                               {"threads", config.threads},
@@ -496,6 +498,7 @@ Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngi
                           {"tokens", token_mode_name(config.token_mode)},
                           {"pooling", pooling_mode_name(config.pooling)},
                           {"template", config.template_name},
+                          {"cpu_repack", config.cpu_repack},
                           {"format", input_format_name(config.format)},
                           {"max_tokens", config.max_tokens},
                           {"pool_path", config.pool_path},
@@ -743,6 +746,7 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
         pooling = params.value("pooling", "mean");
         format = params.value("format", "auto");
         config.template_name = params.value("template", "model");
+        config.cpu_repack = params.value("cpu_repack", false);
         config.max_tokens = params.value("max_tokens", 2048);
     } catch (const nlohmann::json::exception& e) {
         return invalid_input(fmt::format("{}/manifest.json: a run parameter under \"params\" has the wrong type: {}",

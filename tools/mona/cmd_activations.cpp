@@ -50,6 +50,7 @@ Status run_activations(const ParsedArgs& args) {
     sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
     sopts.template_name = args.get("template", "model");
     sopts.verbose = args.on("verbose");
+    MONA_TRY(sopts.cpu_repack, cpu_repack_arg(args));
     MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
     MONA_TRY(TokenMode token_mode, parse_token_mode(args.get("tokens", "no-bos")));
     MONA_TRY(Session session, Session::open(sopts));

@@ -27,4 +27,11 @@ Result<std::string> model_path_arg(const ParsedArgs& args) {
 
 std::string sae_path_arg(const ParsedArgs& args) { return args.get("sae", default_sae_dir()); }
 
+Result<bool> cpu_repack_arg(const ParsedArgs& args) {
+    const std::string value = args.get("cpu-repack", "off");
+    if (value == "on") return true;
+    if (value == "off") return false;
+    return invalid_input("--cpu-repack must be on or off, got '" + value + "'");
+}
+
 }  // namespace mona::cli

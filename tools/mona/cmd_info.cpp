@@ -31,7 +31,11 @@ int cmd_info(const ParsedArgs& args) {
                         {"size_bytes", m.size_bytes},
                         {"add_bos", m.add_bos},
                         {"chat_template", !m.chat_template.empty()},
-                        {"layers_available", fmt::format("0..{}", m.n_layer - 1)}};
+                        {"layers_available", fmt::format("0..{}", m.n_layer - 1)},
+                        {"weight_buffers", m.weight_buffers}};
+        std::string extra_bufts;
+        for (const auto& name : cpu_extra_buffer_types()) extra_bufts += (extra_bufts.empty() ? "" : ", ") + name;
+        out["cpu_backend"] = {{"features", cpu_backend_features()}, {"extra_buffer_types", cpu_extra_buffer_types()}};
         text += fmt::format(
             "model        {}\narchitecture {}\nname         {}\ndescription  {}\nn_layer      {}\nn_embd       {}\n"
             "n_vocab      {}\nparameters   {}\nadd BOS      {}\nchat template {}\nlayers       0..{} "
@@ -39,6 +43,10 @@ int cmd_info(const ParsedArgs& args) {
             m.path, m.arch, m.name, m.desc, m.n_layer, m.n_embd, m.n_vocab, m.n_params, m.add_bos ? "yes" : "no",
             m.chat_template.empty() ? "none (use --template plain or a built-in name)" : "present", m.n_layer - 1,
             m.n_layer - 1);
+        std::string buffers;
+        for (const auto& name : m.weight_buffers) buffers += (buffers.empty() ? "" : ", ") + name;
+        text += fmt::format("weights in   {}\ncpu backend  {}\nrepack types {} (used with --cpu-repack on)\n", buffers,
+                            cpu_backend_features(), extra_bufts.empty() ? "none" : extra_bufts);
     }
     if (want_sae) {
         auto sae = SaeModel::open({sae_path_arg(args)});

@@ -141,6 +141,7 @@ Status run_train_sae(const ParsedArgs& args) {
     sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
     sopts.template_name = args.get("template", "model");
     sopts.verbose = args.on("verbose");
+    MONA_TRY(sopts.cpu_repack, cpu_repack_arg(args));
     if (sopts.max_tokens < 1) return invalid_input("--doc-tokens must be >= 1");
     MONA_TRY(Session session, Session::open(sopts));
     const ModelInfo& mi = session.info();

@@ -37,5 +37,7 @@ void print_selection(const SelectSummary& summary, const std::string& out_dir);
 // checked) here; that failing is the error. A missing local file is left for the model loader to report.
 Result<std::string> model_path_arg(const ParsedArgs& args);
 std::string sae_path_arg(const ParsedArgs& args);
+// --cpu-repack on|off (default off).
+Result<bool> cpu_repack_arg(const ParsedArgs& args);
 
 }  // namespace mona::cli
