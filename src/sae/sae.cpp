@@ -607,6 +607,34 @@ Result<SaeModel> SaeModel::open(const SaeOpenOptions& options) {
     }
 }
 
+namespace {
+
+// The encoder's matrix product runs on one BLAS thread. OpenBLAS splits a product among its threads by rows and
+// columns, and the split (so the kernels that compute the edge blocks) changes the last bits of the result with
+// the thread count, which differs between machines and under mpirun (one core per rank). mona's vectors must be
+// the same bytes everywhere; callers encode one sample per call, so rows are never split by batch either.
+class OneBlasThread {
+   public:
+    OneBlasThread() {
+#ifdef OPENBLAS_VERSION
+        previous_ = openblas_get_num_threads();
+        if (previous_ != 1) openblas_set_num_threads(1);
+#endif
+    }
+    ~OneBlasThread() {
+#ifdef OPENBLAS_VERSION
+        if (previous_ != 1) openblas_set_num_threads(previous_);
+#endif
+    }
+    OneBlasThread(const OneBlasThread&) = delete;
+    OneBlasThread& operator=(const OneBlasThread&) = delete;
+
+   private:
+    int previous_ = 1;
+};
+
+}  // namespace
+
 void SaeModel::encode(const float* x, int64_t n_tokens, SparseCodes& out, int32_t k_override) const {
     MONA_ASSERT(n_tokens >= 0, "SaeModel::encode called with a negative token count");
     MONA_ASSERT(x != nullptr || n_tokens == 0, "SaeModel::encode called with null input");
@@ -629,6 +657,7 @@ void SaeModel::encode(const float* x, int64_t n_tokens, SparseCodes& out, int32_
         return a.first > b.first || (a.first == b.first && a.second < b.second);
     };
 
+    const OneBlasThread one_blas_thread;
     for (int64_t row_begin = 0; row_begin < n_tokens; row_begin += chunk_rows) {
         const int64_t n_rows = std::min(chunk_rows, n_tokens - row_begin);
         for (int64_t row_idx = 0; row_idx < n_rows; ++row_idx) {

@@ -39,7 +39,8 @@
 // tensor with expected and found shapes), kUnsupported (an architecture/activation/normalisation mona does not
 // implement), kIo.
 //
-// Thread-safety: a loaded SaeModel is immutable; encode() may be called from many threads.
+// Thread-safety: a loaded SaeModel is immutable; encode() may be called from many threads (its product runs on
+// one BLAS thread, so results do not depend on the machine's core count).
 #pragma once
 
 #include <cstdint>

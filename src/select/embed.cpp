@@ -97,7 +97,13 @@ Status Embedder::run_batch() {
     MONA_RETURN_IF_ERROR(session_.capture(seqs, options_.layer, rows_, extra_.empty() ? nullptr : &extra_));
     const int64_t d_in = sae_.info().d_in;
     codes_.clear();
-    sae_.encode(rows_.data(), queued_tokens_, codes_, options_.k_override);
+    // One encode call per sample: where a sample's rows fall in the batch must not change its codes.
+    int64_t sample_row0 = 0;
+    for (const auto& item : queue_) {
+        const int64_t n = static_cast<int64_t>(item.tokens.tokens.size());
+        sae_.encode(rows_.data() + sample_row0 * d_in, n, codes_, options_.k_override);
+        sample_row0 += n;
+    }
     n_tokens_run_ += static_cast<uint64_t>(queued_tokens_);
 
     int64_t row0 = 0;
