@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -131,7 +132,9 @@ class TrainSaeE2eTest : public ::testing::Test {
         const uint64_t seed = fixtures::fault_seed();
         std::printf("[ faults   ] train-sae %s: kill points from seed %llu (MONA_TEST_FAULT_SEED=%llu replays them)\n",
                     name.c_str(), static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
-        int n_resumed = 0;  // reruns that resumed a checkpoint
+        int n_resumed = 0;        // reruns that resumed a checkpoint
+        int n_killed_again = 0;   // reruns killed in turn
+        std::mt19937_64 rerun_rng(seed + 1);
         fixtures::FaultCase faults;
         faults.n_points = n_points;
         faults.max_delay_us = 2 * ref_us / 16;
@@ -147,10 +150,19 @@ class TrainSaeE2eTest : public ::testing::Test {
                 EXPECT_EQ(file(reference + "/layers.1/cfg.json"), file(out + "/layers.1/cfg.json"));
             }
             // The rerun of scripts/train_default_sae.sh: --resume when a checkpoint exists.
+            const auto rerun_args = [&] {
+                std::vector<std::string> rerun_extra = extra;
+                if (fs::exists(out + "/checkpoint.bin")) rerun_extra.push_back("--resume");
+                return train_argv(out, rerun_extra);
+            };
+            // Every third rerun is killed in turn, at a random time (a resume cut short, its rebuild pass too).
+            if (rerun_rng() % 3 == 0) {
+                const int64_t delay_us = static_cast<int64_t>(rerun_rng() % static_cast<uint64_t>(ref_us / 3 + 1));
+                n_killed_again += fixtures::run_and_kill(MONA_BIN, rerun_args(), {"rerun start", [] { return true; }},
+                                                         delay_us);
+            }
             const bool resume = fs::exists(out + "/checkpoint.bin");
-            std::vector<std::string> rerun_extra = extra;
-            if (resume) rerun_extra.push_back("--resume");
-            const fixtures::RunResult rerun = fixtures::run_binary(MONA_BIN, train_argv(out, rerun_extra), dir_);
+            const fixtures::RunResult rerun = fixtures::run_binary(MONA_BIN, rerun_args(), dir_);
             ASSERT_EQ(0, rerun.exit_code) << rerun.err;
             n_resumed += resume;
             // The SAE and the final training state byte for byte; metrics and log but for their wall-clock fields.
@@ -166,8 +178,9 @@ class TrainSaeE2eTest : public ::testing::Test {
         EXPECT_GE(tally.n_killed, n_points) << "seed " << seed << ": the runs outran the kill points ("
                                             << tally.n_finished_first << " finished first)";
         EXPECT_GE(n_resumed, tally.n_killed / 2) << "seed " << seed << ": too few kills left a checkpoint to resume";
-        std::printf("[ faults   ] train-sae %s: %d runs killed (%d points outrun), %d reruns resumed a checkpoint\n",
-                    name.c_str(), tally.n_killed, tally.n_finished_first, n_resumed);
+        std::printf("[ faults   ] train-sae %s: %d runs killed (%d points outrun), %d reruns resumed a checkpoint, "
+                    "%d reruns killed in turn\n",
+                    name.c_str(), tally.n_killed, tally.n_finished_first, n_resumed, n_killed_again);
     }
 
     static inline std::string dir_, model_, corpus_;
