@@ -484,8 +484,8 @@ TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
         for (size_t shard_idx = 0; shard_idx < n_shards; ++shard_idx) {
             char name[32];
             std::snprintf(name, sizeof(name), "shard-%05zu.bin", shard_idx);
-            states.push_back(
-                {std::string(".store/") + name + " stored", [path = out + "/.store/" + name] { return fs::exists(path); }});
+            const std::string path = out + "/.store/" + name;
+            states.push_back({".store/" + std::string(name) + " stored", [path] { return fs::exists(path); }});
         }
         states.push_back({"outputs staged", [out, staging] { return staging(out); }});
         states.push_back({"outputs committed", [out] { return fs::exists(out + "/manifest.json"); }});

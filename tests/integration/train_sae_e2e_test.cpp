@@ -106,8 +106,8 @@ class TrainSaeE2eTest : public ::testing::Test {
             std::vector<Planned> planned = {{-1, {"start", [] { return true; }}}};
             for (int64_t tenth = 1; tenth < 10; ++tenth) {
                 const int64_t rows = n_steps * tenth / 10;
-                planned.push_back({static_cast<double>(rows),
-                                   {std::to_string(rows) + " steps logged", [out, rows] { return n_log_rows(out) >= rows; }}});
+                const auto logged = [out, rows] { return n_log_rows(out) >= rows; };
+                planned.push_back({static_cast<double>(rows), {std::to_string(rows) + " steps logged", logged}});
             }
             for (int64_t epoch = 1; epoch <= n_epochs; ++epoch) {
                 planned.push_back({static_cast<double>(n_steps * epoch / n_epochs) + 0.5,
@@ -190,7 +190,9 @@ class TrainSaeE2eTest : public ::testing::Test {
 TEST_F(TrainSaeE2eTest, KilledTrainingResumesToTheSameSae) { kill_and_resume("replay", {}, 12); }
 
 // Every epoch runs the model (--cache-mb 0): a resumed epoch must batch its documents as an uninterrupted one.
-TEST_F(TrainSaeE2eTest, KilledStreamingTrainingResumesToTheSameSae) { kill_and_resume("stream", {"--cache-mb", "0"}, 4); }
+TEST_F(TrainSaeE2eTest, KilledStreamingTrainingResumesToTheSameSae) {
+    kill_and_resume("stream", {"--cache-mb", "0"}, 4);
+}
 
 }  // namespace
 }  // namespace mona

@@ -449,7 +449,8 @@ TEST(SaeTrain, LoadsVersionOneCheckpoints) {
     std::string v1 = bytes.substr(0, bytes.size() - 12);
     const uint32_t version = 1;
     std::memcpy(v1.data() + 8, &version, sizeof(version));
-    const auto crc = static_cast<uint32_t>(crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(v1.data()), v1.size()));
+    const auto crc = static_cast<uint32_t>(
+        crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(v1.data()), v1.size()));
     v1.append(reinterpret_cast<const char*>(&crc), sizeof(crc));
     const std::string v1_path = (dir / "v1.ckpt").string();
     std::ofstream(v1_path, std::ios::binary) << v1;

@@ -222,7 +222,10 @@ Status run_train_sae(const ParsedArgs& args) {
         } else {
             state = nlohmann::json::parse(run_state, nullptr, false);
         }
-        if (state.is_discarded() || !state.is_object() || !state.contains("config")) return invalid_input(fmt::format("{}: unreadable training state; remove {} to start over", run_state.empty() ? state_path : ckpt_path, out));
+        if (state.is_discarded() || !state.is_object() || !state.contains("config")) {
+            return invalid_input(fmt::format("{}: unreadable training state; remove {} to start over",
+                                             run_state.empty() ? state_path : ckpt_path, out));
+        }
         for (auto& [key, value] : config.items()) {
             if (state["config"].value(key, nlohmann::json()) != value) {
                 return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {})", key,
@@ -305,7 +308,8 @@ Status run_train_sae(const ParsedArgs& args) {
             pending_heldout.clear();
             pending_tokens = 0;
             if (!run.quiet && doc_idx % 200 < static_cast<int64_t>(seqs.size())) {
-                std::fprintf(stderr, "mona: epoch %lld: %lld documents streamed%s\n", static_cast<long long>(epoch + 1), static_cast<long long>(doc_idx), train ? "" : " (rebuilt, not trained)");
+                std::fprintf(stderr, "mona: epoch %lld: %lld documents streamed%s\n", static_cast<long long>(epoch + 1),
+                             static_cast<long long>(doc_idx), train ? "" : " (rebuilt, not trained)");
             }
             return Status();
         };
@@ -342,7 +346,10 @@ Status run_train_sae(const ParsedArgs& args) {
     };
 
     if (epochs_done > 0) {
-        if (!run.quiet) std::fprintf(stderr, "mona: rebuilding epoch 1's rows in memory (one model pass, no training), so the resumed run trains as an uninterrupted one\n");
+        if (!run.quiet) {
+            std::fprintf(stderr, "mona: rebuilding epoch 1's rows in memory (one model pass, no training), so the "
+                                 "resumed run trains as an uninterrupted one\n");
+        }
         MONA_RETURN_IF_ERROR(stream_epoch(0, /*train=*/false));
     }
     for (int64_t epoch = epochs_done; epoch < epochs && !run.done(); ++epoch) {
