@@ -194,5 +194,22 @@ TEST_F(TrainSaeE2eTest, KilledStreamingTrainingResumesToTheSameSae) {
     kill_and_resume("stream", {"--cache-mb", "0"}, 4);
 }
 
+// The checkpoint's own run state decides whether --resume may continue it: another --k is refused, naming the
+// parameter and the checkpoint, and changes nothing.
+TEST_F(TrainSaeE2eTest, ResumeWithOtherParametersIsRefused) {
+    const std::string out = dir_ + "/other-params";
+    const fixtures::RunResult first = fixtures::run_binary(MONA_BIN, train_argv(out, {"--epochs", "1"}), dir_);
+    ASSERT_EQ(0, first.exit_code) << first.err;
+    const std::string checkpoint = file(out + "/checkpoint.bin");
+    std::vector<std::string> args = train_argv(out, {"--epochs", "2", "--resume"});
+    args[std::find(args.begin(), args.end(), "--k") - args.begin() + 1] = "4";
+    const fixtures::RunResult other = fixtures::run_binary(MONA_BIN, args, dir_);
+    EXPECT_EQ(1, other.exit_code);
+    EXPECT_NE(std::string::npos, other.err.find("--resume: k differs from the checkpointed run (4 vs 8 in " + out +
+                                                "/checkpoint.bin)"))
+        << other.err;
+    EXPECT_EQ(checkpoint, file(out + "/checkpoint.bin"));
+}
+
 }  // namespace
 }  // namespace mona

@@ -229,7 +229,8 @@ Status run_train_sae(const ParsedArgs& args) {
         for (auto& [key, value] : config.items()) {
             if (state["config"].value(key, nlohmann::json()) != value) {
                 return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {})", key,
-                                                 value.dump(), state["config"].value(key, nlohmann::json()).dump(), state_path));
+                                                 value.dump(), state["config"].value(key, nlohmann::json()).dump(),
+                                                 run_state.empty() ? state_path : ckpt_path));
             }
         }
         // A kill between the checkpoint's commit and the state file's leaves the file one epoch behind.
