@@ -26,7 +26,7 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "the checkpoint format is little-endian");
 
 constexpr char kCheckpointMagic[8] = {'M', 'O', 'N', 'A', 'S', 'A', 'E', 'T'};
-constexpr uint32_t kCheckpointVersion = 1;
+constexpr uint32_t kCheckpointVersion = 2;  // 2 added the caller's run state; 1 still loads
 constexpr int64_t kCheckpointHeaderBytes = 120;
 constexpr float kAdamBeta1 = 0.9f;
 constexpr float kAdamBeta2 = 0.999f;
@@ -756,7 +756,7 @@ SaeGradients SaeTrainer::compute_gradients(const float* x, int64_t n, const floa
     return out;
 }
 
-Status SaeTrainer::save_checkpoint(const std::string& path) const {
+Status SaeTrainer::save_checkpoint(const std::string& path, std::string_view run_state) const {
     const Impl& im = *impl_;
     const SaeTrainOptions& o = im.opts;
     MONA_TRY(AtomicFile file, AtomicFile::open(path));
@@ -787,6 +787,8 @@ Status SaeTrainer::save_checkpoint(const std::string& path) const {
             w.floats(s->b_dec);
         }
         w.bytes(im.since_fired.data(), im.since_fired.size() * sizeof(int64_t));
+        w.pod(static_cast<uint64_t>(run_state.size()));
+        w.bytes(run_state.data(), run_state.size());
         const uint32_t crc = w.crc();
         w.pod(crc);
         MONA_RETURN_IF_ERROR(w.status());
@@ -794,7 +796,8 @@ Status SaeTrainer::save_checkpoint(const std::string& path) const {
     return file.commit();
 }
 
-Result<SaeTrainer> SaeTrainer::load_checkpoint(const std::string& path) {
+Result<SaeTrainer> SaeTrainer::load_checkpoint(const std::string& path, std::string* run_state) {
+    if (run_state != nullptr) run_state->clear();
     std::error_code ec;
     const auto file_size = std::filesystem::file_size(path, ec);
     if (ec) {
@@ -814,8 +817,8 @@ Result<SaeTrainer> SaeTrainer::load_checkpoint(const std::string& path) {
     r.bytes(magic, sizeof(magic));
     if (std::memcmp(magic, kCheckpointMagic, sizeof(magic)) != 0) return bad("not a mona SAE trainer checkpoint");
     const auto version = r.pod<uint32_t>();
-    if (version != kCheckpointVersion) {
-        return bad("checkpoint version " + std::to_string(version) + ", expected " +
+    if (version != 1 && version != kCheckpointVersion) {
+        return bad("checkpoint version " + std::to_string(version) + ", expected 1 or " +
                    std::to_string(kCheckpointVersion));
     }
     r.pod<uint32_t>();
@@ -840,8 +843,10 @@ Result<SaeTrainer> SaeTrainer::load_checkpoint(const std::string& path) {
     if (step < 0 || tokens_seen < 0) return bad("negative step or token count");
 
     const uint64_t n_floats = 3 * static_cast<uint64_t>(2 * o.n_latents * o.d_in + o.n_latents + o.d_in);
-    const uint64_t expected = kCheckpointHeaderBytes + 4 * n_floats + 8 * static_cast<uint64_t>(o.n_latents) + 4;
-    if (file_size != expected) {
+    // Version 2 follows the counters with a u64 length and the caller's run state of that many bytes.
+    const uint64_t fixed = kCheckpointHeaderBytes + 4 * n_floats + 8 * static_cast<uint64_t>(o.n_latents) + 4;
+    const uint64_t expected = version == 1 ? fixed : fixed + 8;
+    if (file_size < expected || (version == 1 && file_size != expected)) {
         return bad("file has " + std::to_string(file_size) + " bytes, expected " + std::to_string(expected) +
                    " for d_in=" + std::to_string(o.d_in) + ", n_latents=" + std::to_string(o.n_latents));
     }
@@ -856,6 +861,19 @@ Result<SaeTrainer> SaeTrainer::load_checkpoint(const std::string& path) {
         r.floats(s->b_dec);
     }
     r.bytes(impl->since_fired.data(), impl->since_fired.size() * sizeof(int64_t));
+    std::string state;
+    if (version >= 2) {
+        const auto n_state = r.pod<uint64_t>();
+        if (!r.ok()) return io_error("cannot read checkpoint " + path);
+        if (n_state != file_size - expected) {
+            return bad("file has " + std::to_string(file_size) + " bytes, expected " +
+                       std::to_string(expected + n_state) + " for d_in=" + std::to_string(o.d_in) +
+                       ", n_latents=" + std::to_string(o.n_latents) + " and " + std::to_string(n_state) +
+                       " bytes of run state");
+        }
+        state.resize(static_cast<size_t>(n_state));
+        r.bytes(state.data(), state.size());
+    }
     const uint32_t computed = r.crc();
     const auto stored = r.pod<uint32_t>();
     if (!r.ok()) return io_error("cannot read checkpoint " + path);
@@ -863,6 +881,7 @@ Result<SaeTrainer> SaeTrainer::load_checkpoint(const std::string& path) {
     for (const auto count : impl->since_fired) {
         if (count < 0) return bad("negative tokens-since-fired counter");
     }
+    if (run_state != nullptr) *run_state = std::move(state);
     return SaeTrainer(std::move(impl));
 }
 

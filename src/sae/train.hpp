@@ -45,7 +45,8 @@
 // Work outside BLAS is split over n_threads with a fixed partition and fixed reduction order, so results are
 // bit-identical for a fixed seed, data order and BLAS thread count, and independent of n_threads.
 // A checkpoint holds the options, parameters, Adam moments, step, token count and per-latent counters, so
-// load_checkpoint() + step() continues exactly as if training had never stopped.
+// load_checkpoint() + step() continues exactly as if training had never stopped, and the caller's own run state
+// (where its data stream stands), committed in the same atomic rename.
 //
 // Thread-safety: a SaeTrainer is not safe for concurrent use (even const methods use scratch buffers).
 // Movable, not copyable.
@@ -54,6 +55,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mona/status.hpp"
@@ -117,9 +119,10 @@ class SaeTrainer {
     // kInvalidInput naming the field when an option is out of range; kInternal when allocation fails.
     static Result<SaeTrainer> create(const SaeTrainOptions& options);
 
-    // Reads a file written by save_checkpoint(). kNotFound / kIo for a missing or unreadable file;
-    // kInvalidInput naming the path for a wrong magic, version, size, option value or checksum.
-    static Result<SaeTrainer> load_checkpoint(const std::string& path);
+    // Reads a file written by save_checkpoint(); `run_state`, when given, receives the run state saved with it
+    // ("" for a version 1 file). kNotFound / kIo for a missing or unreadable file; kInvalidInput naming the path
+    // for a wrong magic, version, size, option value or checksum.
+    static Result<SaeTrainer> load_checkpoint(const std::string& path, std::string* run_state = nullptr);
 
     SaeTrainer(SaeTrainer&&) noexcept;
     SaeTrainer& operator=(SaeTrainer&&) noexcept;
@@ -157,10 +160,13 @@ class SaeTrainer {
     void set_tokens_since_fired(int64_t latent_idx, int64_t n_tokens);
 
     // Writes everything needed to resume to `path` atomically (io/atomic_file.hpp: temporary file, fsync,
-    // rename). Format: magic "MONASAET", version 1, the options, step, tokens seen, then f32 W_enc, b_enc, W_dec,
-    // b_dec, the Adam first moments and second moments in the same order, i64 tokens-since-fired [n_latents],
-    // and a CRC-32 of everything before it; little-endian. kNotFound when the folder is missing, kIo otherwise.
-    Status save_checkpoint(const std::string& path) const;
+    // rename), with `run_state`: opaque bytes of the caller's (e.g. epochs done, as JSON) that must change in the
+    // same commit as the weights, so that no crash can leave one ahead of the other. Format: magic "MONASAET",
+    // version 2, the options, step, tokens seen, then f32 W_enc, b_enc, W_dec, b_dec, the Adam first moments and
+    // second moments in the same order, i64 tokens-since-fired [n_latents], u64 run-state length and its bytes,
+    // and a CRC-32 of everything before it; little-endian (version 1 ended after the counters).
+    // kNotFound when the folder is missing, kIo otherwise.
+    Status save_checkpoint(const std::string& path, std::string_view run_state = {}) const;
 
     // Writes the SAE in EleutherAI sparsify layout (spec sae-formats.md §5.2): <dir>/sae.safetensors with F32
     // encoder.weight [n_latents, d_in], encoder.bias [n_latents], W_dec [n_latents, d_in], b_dec [d_in]

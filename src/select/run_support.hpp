@@ -175,7 +175,18 @@ class OutputStage {
         return write_file_atomic(path, content);
     }
 
+    // Renames the staged files into place in the order they were staged. The last one is the run's completion
+    // mark (select's manifest.json, staged last): an old copy of it is removed first, so that a kill in the middle
+    // of the renames leaves no mark beside a mix of new and old files, and a folder holding the mark holds the
+    // whole run.
     Status commit() {
+        if (!files_.empty()) {
+            const std::filesystem::path mark = std::filesystem::path(out_dir_) / files_.back();
+            std::error_code ec;
+            if (std::filesystem::remove(mark, ec); ec) {
+                return io_error(fmt::format("cannot replace {}: {}", mark.string(), ec.message()));
+            }
+        }
         for (const auto& rel : files_) {
             std::filesystem::path dst = std::filesystem::path(out_dir_) / rel;
             MONA_RETURN_IF_ERROR(ensure_dir(dst.parent_path().string()));

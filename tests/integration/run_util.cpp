@@ -1,11 +1,17 @@
 #include "integration/run_util.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "integration/tiny_model_util.hpp"
 
@@ -71,6 +77,107 @@ std::vector<std::string> regular_files_under(const std::string& dir) {
          it.increment(ec)) {
         if (it->is_regular_file()) files.push_back(it->path().string());
     }
+    return files;
+}
+
+uint64_t fault_seed() {
+    static const uint64_t seed = [] {
+        const char* text = std::getenv("MONA_TEST_FAULT_SEED");
+        return text != nullptr && *text != '\0' ? std::strtoull(text, nullptr, 10) : uint64_t{20260509};
+    }();
+    return seed;
+}
+
+std::vector<KillPoint> draw_kill_points(std::mt19937_64& rng, size_t n_states, int n_points, int64_t max_delay_us) {
+    std::vector<KillPoint> points;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    std::uniform_int_distribution<int64_t> delay(0, max_delay_us);
+    for (int point_idx = 0; point_idx < n_points; ++point_idx) {
+        KillPoint point;
+        const double at = (point_idx + unit(rng)) / n_points;
+        point.state_idx = std::min(n_states - 1, static_cast<size_t>(at * static_cast<double>(n_states)));
+        point.delay_us = point_idx % 2 == 1 ? delay(rng) : 0;
+        points.push_back(point);
+    }
+    return points;
+}
+
+bool run_and_kill(const std::string& mona_bin, const std::vector<std::string>& args, const RunState& state,
+                  int64_t delay_us) {
+    std::vector<std::string> argv_text = {mona_bin};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& arg : argv_text) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+        const int null_fd = ::open("/dev/null", O_RDWR);
+        if (null_fd >= 0) {
+            ::dup2(null_fd, 0);
+            ::dup2(null_fd, 1);
+            ::dup2(null_fd, 2);
+        }
+        ::setenv("OMP_WAIT_POLICY", "passive", 1);
+        ::execv(mona_bin.c_str(), argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    const auto exited = [&] { return ::waitpid(pid, &status, WNOHANG) == pid; };
+    const auto pause = [] { std::this_thread::sleep_for(std::chrono::microseconds(200)); };
+    while (!state.reached()) {
+        if (exited()) return false;
+        pause();
+    }
+    const auto kill_at = std::chrono::steady_clock::now() + std::chrono::microseconds(delay_us);
+    while (std::chrono::steady_clock::now() < kill_at) {
+        if (exited()) return false;
+        pause();
+    }
+    ::kill(pid, SIGKILL);
+    return ::waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+FaultTally run_fault_points(const std::string& mona_bin, uint64_t seed, const FaultCase& fault_case) {
+    std::mt19937_64 rng(seed);
+    const size_t n_states = fault_case.states(fault_case.run_dir(-1)).size();
+    std::vector<KillPoint> points = draw_kill_points(rng, n_states, fault_case.n_points, fault_case.max_delay_us);
+    FaultTally tally;
+    for (size_t attempt_idx = 0; attempt_idx < points.size() && tally.n_killed < fault_case.n_points; ++attempt_idx) {
+        const KillPoint point = points[attempt_idx];
+        const std::string dir = fault_case.run_dir(static_cast<int>(attempt_idx));
+        const std::vector<RunState> states = fault_case.states(dir);
+        const std::string where = "kill point " + std::to_string(attempt_idx) + ": " + states[point.state_idx].label +
+                                  " + " + std::to_string(point.delay_us) + " us (seed " + std::to_string(seed) + ")";
+        if (run_and_kill(mona_bin, fault_case.args(dir), states[point.state_idx], point.delay_us)) {
+            ++tally.n_killed;
+            tally.where.push_back(where);
+            fault_case.after_kill(dir, where);
+            continue;
+        }
+        ++tally.n_finished_first;
+        if (points.size() >= static_cast<size_t>(3 * fault_case.n_points)) continue;
+        KillPoint earlier{point.state_idx, 0};
+        if (point.delay_us == 0) earlier.state_idx = point.state_idx == 0 ? 0 : rng() % point.state_idx;
+        points.push_back(earlier);
+    }
+    return tally;
+}
+
+std::vector<std::string> visible_files_under(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) return files;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+        if (it->path().filename().string().front() == '.') {
+            if (it->is_directory()) it.disable_recursion_pending();
+            continue;
+        }
+        if (it->is_regular_file()) files.push_back(fs::relative(it->path(), dir).string());
+    }
+    std::sort(files.begin(), files.end());
     return files;
 }
 

@@ -92,6 +92,11 @@ class StoreE2eTest : public ::testing::Test {
         const pid_t reaped = ::waitpid(pid, &status, 0);
         return reaped == pid && WIFSIGNALED(status);
     }
+    // The embed command as an argument list (for the kill harness), quiet and on one thread.
+    static std::vector<std::string> embed_argv(const std::string& store) {
+        return {"embed", "--model", model_, "--sae", sae_dir_, "--pool", pool_, "--shard-rows", "3",
+                "--out", store, "--quiet", "--threads", "1"};
+    }
     static std::string embed_args(const std::string& store, const std::string& extra = "") {
         return "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
                " --shard-rows 3 --out " + quote(store) + " " + extra;
@@ -172,20 +177,59 @@ TEST_F(StoreE2eTest, SlicesScoreAndMergeAsOnePool) {
     EXPECT_NE(missing.err.find("slice"), std::string::npos) << missing.err;
 }
 
+// kill -9 at 12 points of `mona embed`, drawn from a seeded RNG (the seed is printed; MONA_TEST_FAULT_SEED replays
+// it) and spread over the run's states: its start, the store's first manifest and every shard as it is stored,
+// each with or without a random delay after it. Each killed store, rerun with the same command, is byte for byte
+// the store of an uninterrupted run (every file but the writer's lock and temporaries).
 TEST_F(StoreE2eTest, KilledEmbedResumesToTheSameStore) {
     const std::string reference = dir_ + "/store-reference";
+    const auto t_ref = std::chrono::steady_clock::now();
     ASSERT_EQ(0, mona(embed_args(reference)).code);
+    const auto ref_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t_ref).count();
     const auto expected = store_files(reference);
-    int n_partial = 0;
-    // Five kills at fixed delays, and one the moment the second shard appears (at least one shard to resume).
-    for (int delay_ms : {20, 60, 120, 250, 500, -1}) {
-        const std::string store = dir_ + "/store-killed-" + std::to_string(delay_ms);
-        n_partial += run_and_kill(embed_args(store), delay_ms, delay_ms < 0 ? store + "/shard-00001.bin" : "");
+    size_t n_shards = 0;
+    for (const auto& [name, sha] : expected) n_shards += name.rfind("shard-", 0) == 0;
+    ASSERT_GE(n_shards, 10u);
+    const uint64_t seed = fixtures::fault_seed();
+    std::printf("[ faults   ] embed: kill points from seed %llu (MONA_TEST_FAULT_SEED=%llu replays them)\n",
+                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+    int n_resumed = 0;  // reruns that found stored samples
+    fixtures::FaultCase faults;
+    faults.max_delay_us = 2 * ref_us / static_cast<int64_t>(n_shards + 2);
+    faults.run_dir = [&](int attempt_idx) { return dir_ + "/store-killed-" + std::to_string(attempt_idx); };
+    faults.args = [&](const std::string& store) { return embed_argv(store); };
+    faults.states = [&](const std::string& store) {
+        std::vector<fixtures::RunState> states = {
+            {"start", [] { return true; }},
+            {"manifest.json created", [store] { return fs::exists(store + "/manifest.json"); }}};
+        for (size_t shard_idx = 0; shard_idx < n_shards; ++shard_idx) {
+            char name[32];
+            std::snprintf(name, sizeof(name), "shard-%05zu.bin", shard_idx);
+            states.push_back({std::string(name) + " stored", [path = store + "/" + name] { return fs::exists(path); }});
+        }
+        return states;
+    };
+    faults.after_kill = [&](const std::string& store, const std::string& where) {
+        SCOPED_TRACE(where);
+        // A killed store never claims to be complete, unless the kill came after its commit.
+        if (fs::exists(store + "/manifest.json")) {
+            const auto manifest = nlohmann::json::parse(fixtures::read_file(store + "/manifest.json"));
+            if (manifest.value("complete", false)) {
+                EXPECT_EQ(expected, store_files(store));
+            }
+        }
         Out resumed = mona(embed_args(store));
-        ASSERT_EQ(0, resumed.code) << "kill after " << delay_ms << " ms: " << resumed.err;
-        EXPECT_EQ(expected, store_files(store)) << "kill after " << delay_ms << " ms";
-    }
-    EXPECT_GE(n_partial, 1) << "no run was killed before it finished; the test proved nothing";
+        ASSERT_EQ(0, resumed.code) << resumed.err;
+        n_resumed += resumed.err.find(", 0 resumed") == std::string::npos;
+        EXPECT_EQ(expected, store_files(store));
+    };
+    const fixtures::FaultTally tally = fixtures::run_fault_points(MONA_BIN, seed, faults);
+    EXPECT_GE(tally.n_killed, 12) << "seed " << seed << ": the runs outran the kill points ("
+                                  << tally.n_finished_first << " finished first)";
+    EXPECT_GE(n_resumed, tally.n_killed / 2) << "seed " << seed << ": too few reruns had stored shards to resume";
+    std::printf("[ faults   ] embed: %d runs killed (%d points outrun), %d reruns resumed stored shards\n",
+                tally.n_killed, tally.n_finished_first, n_resumed);
 }
 
 // A rerun over a store resumes without the model, but its skip list and truncation count still cover the whole
@@ -360,8 +404,9 @@ TEST_F(StoreE2eTest, MergedSubsetTakesTurnsWithoutDuplicates) {
     EXPECT_FALSE(fs::exists(dir_ + "/score-merge-bad/merged"));
 }
 
-// run.html and manifest.json aside, the files of two run folders; the manifests compared without timings and
-// command lines.
+// Every output file of two run folders, byte for byte, except two fields of manifest.json, compared without them:
+// "timings_s" (wall-clock seconds) and "command_line" (it names the run's own --out, and each run has its own).
+// Hidden entries (.store, staging folders) are not outputs.
 void expect_same_outputs(const std::string& want_dir, const std::string& got_dir) {
     std::vector<std::string> names;
     for (const auto& entry : fs::recursive_directory_iterator(want_dir)) {
@@ -392,9 +437,16 @@ void expect_same_outputs(const std::string& want_dir, const std::string& got_dir
 }
 
 TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
-    const std::string select = "select --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
-                               quote(pool_) + " --target math=" + quote(target_) + " --target code=" +
-                               quote(code_target_) + " --count 6 --shard-rows 3 --batch-tokens 64";
+    const std::vector<std::string> select_argv = {"select",       "--model",  model_,           "--sae",
+                                                  sae_dir_,       "--pool",   pool_,            "--target",
+                                                  "math=" + target_, "--target", "code=" + code_target_, "--count",
+                                                  "6",            "--shard-rows", "3",          "--batch-tokens",
+                                                  "64"};
+    std::string select;
+    for (const auto& arg : select_argv) {
+        if (!select.empty()) select += ' ';
+        select += quote(arg);
+    }
     const std::string reference = dir_ + "/select-reference";
     const auto t_ref = std::chrono::steady_clock::now();
     Out ref = mona(select + " --out " + quote(reference));
@@ -402,19 +454,65 @@ TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
     ASSERT_EQ(0, ref.code) << ref.err;
     EXPECT_FALSE(fs::exists(reference + "/.store")) << "select removes its own store after success";
     EXPECT_NE(ref.err.find(" 0 resumed from the store"), std::string::npos) << ref.err;
-    int n_resumed = 0;
-    // Kills spread over the run's own duration, and one the moment the pool pass has stored its second shard
-    // (so at least one rerun has something to resume however loaded the machine is).
-    for (double fraction : {0.2, 0.4, 0.55, 0.7, 0.85, -1.0}) {
-        const int delay_ms = static_cast<int>(fraction * ref_ms);
-        const std::string out = dir_ + "/select-killed-" + std::to_string(static_cast<int>(fraction * 100));
-        run_and_kill(select + " --out " + quote(out), delay_ms, fraction < 0 ? out + "/.store/shard-00001.bin" : "");
+    // kill -9 at 12 points drawn from a seeded RNG (printed; MONA_TEST_FAULT_SEED replays it), spread over the
+    // run's states: its start (model load, targets), the pool store's manifest and each stored shard, the staging
+    // of the outputs and their commit, each with or without a random delay after it.
+    const uint64_t seed = fixtures::fault_seed();
+    std::printf("[ faults   ] select: kill points from seed %llu (MONA_TEST_FAULT_SEED=%llu replays them)\n",
+                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+    const size_t n_shards = 14;  // 40 samples, 3 per shard
+    const auto staging = [](const std::string& out) {
+        std::error_code ec;
+        for (auto it = fs::directory_iterator(out, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+            if (it->path().filename().string().rfind(".mona-staging-", 0) == 0) return true;
+        }
+        return false;
+    };
+    int n_resumed = 0;  // reruns that found stored samples
+    fixtures::FaultCase faults;
+    faults.max_delay_us = static_cast<int64_t>(2000 * ref_ms) / static_cast<int64_t>(n_shards + 4);
+    faults.run_dir = [&](int attempt_idx) { return dir_ + "/select-killed-" + std::to_string(attempt_idx); };
+    faults.args = [&](const std::string& out) {
+        std::vector<std::string> args = select_argv;
+        for (const char* arg : {"--out", out.c_str(), "--quiet", "--threads", "1"}) args.push_back(arg);
+        return args;
+    };
+    faults.states = [&](const std::string& out) {
+        std::vector<fixtures::RunState> states = {
+            {"start", [] { return true; }},
+            {".store/manifest.json created", [out] { return fs::exists(out + "/.store/manifest.json"); }}};
+        for (size_t shard_idx = 0; shard_idx < n_shards; ++shard_idx) {
+            char name[32];
+            std::snprintf(name, sizeof(name), "shard-%05zu.bin", shard_idx);
+            const std::string path = out + "/.store/" + name;
+            states.push_back({".store/" + std::string(name) + " stored", [path] { return fs::exists(path); }});
+        }
+        states.push_back({"outputs staged", [out, staging] { return staging(out); }});
+        states.push_back({"outputs committed", [out] { return fs::exists(out + "/manifest.json"); }});
+        return states;
+    };
+    faults.after_kill = [&](const std::string& out, const std::string& where) {
+        SCOPED_TRACE(where);
+        // Nothing of a killed run looks finished: manifest.json, renamed into place last, means every output is in
+        // place; without it, visible outputs only while a commit was cut (its staging folder holds the rest).
+        if (fs::exists(out + "/manifest.json")) {
+            expect_same_outputs(reference, out);
+        } else if (!fixtures::visible_files_under(out).empty()) {
+            EXPECT_TRUE(staging(out)) << "outputs appeared outside a commit";
+        }
         Out rerun = mona(select + " --out " + quote(out));
-        ASSERT_EQ(0, rerun.code) << "kill after " << delay_ms << " ms: " << rerun.err;
+        ASSERT_EQ(0, rerun.code) << rerun.err;
         n_resumed += rerun.err.find(" 0 resumed from the store") == std::string::npos;
         expect_same_outputs(reference, out);
-    }
-    EXPECT_GE(n_resumed, 1) << "no rerun found stored samples; the test proved nothing";
+        EXPECT_FALSE(fs::exists(out + "/.store"));
+        EXPECT_FALSE(staging(out)) << "the rerun left a staging folder";
+    };
+    const fixtures::FaultTally tally = fixtures::run_fault_points(MONA_BIN, seed, faults);
+    EXPECT_GE(tally.n_killed, 12) << "seed " << seed << ": the runs outran the kill points ("
+                                  << tally.n_finished_first << " finished first)";
+    EXPECT_GE(n_resumed, tally.n_killed / 2) << "seed " << seed << ": too few reruns had stored shards to resume";
+    std::printf("[ faults   ] select: %d runs killed (%d points outrun), %d reruns resumed stored shards\n",
+                tally.n_killed, tally.n_finished_first, n_resumed);
     // A store left by a run with other parameters (here k = 4) is not resumed but replaced.
     const std::string stale = dir_ + "/select-stale";
     ASSERT_EQ(0, mona(embed_args(stale + "/.store", "--k 4")).code);

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -397,11 +399,13 @@ TEST(SaeTrain, CheckpointResumeMatchesUninterruptedTraining) {
         SaeTrainer first = make_trainer(small_options());
         ASSERT_TRUE(first.init_b_dec(batches[0].data(), kSmallBatch).ok());
         for (int step_idx = 0; step_idx < 5; ++step_idx) first.step(batches[step_idx].data(), kSmallBatch);
-        ASSERT_TRUE(first.save_checkpoint(path).ok());
+        ASSERT_TRUE(first.save_checkpoint(path, "{\"epochs_done\": 3}").ok());
     }
     EXPECT_FALSE(fs::exists(path + ".tmp." + std::to_string(getpid())));
-    auto loaded = SaeTrainer::load_checkpoint(path);
+    std::string run_state = "stale";
+    auto loaded = SaeTrainer::load_checkpoint(path, &run_state);
     ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+    EXPECT_EQ("{\"epochs_done\": 3}", run_state);
     SaeTrainer resumed = std::move(loaded).value();
     EXPECT_EQ(5, resumed.step_count());
     EXPECT_EQ(small_options().dead_after_tokens, resumed.options().dead_after_tokens);
@@ -425,6 +429,37 @@ TEST(SaeTrain, ResultsDoNotDependOnTheThreadCount) {
         EXPECT_EQ(sa.dead_fraction, sb.dead_fraction);
     }
     expect_same_state(a, b);
+}
+
+// A version 1 checkpoint (no run state) still loads, with an empty run state.
+TEST(SaeTrain, LoadsVersionOneCheckpoints) {
+    const auto batches = small_batches();
+    const fs::path dir = temp_dir("ckpt_v1");
+    const std::string path = (dir / "trainer.ckpt").string();
+    SaeTrainer trainer = make_trainer(small_options());
+    ASSERT_TRUE(trainer.init_b_dec(batches[0].data(), kSmallBatch).ok());
+    for (int step_idx = 0; step_idx < 3; ++step_idx) trainer.step(batches[step_idx].data(), kSmallBatch);
+    ASSERT_TRUE(trainer.save_checkpoint(path).ok());
+    std::string bytes;
+    {
+        std::ifstream in(path, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    // Version 2 with an empty state ends in u64 0 + CRC; version 1 ends after the counters.
+    std::string v1 = bytes.substr(0, bytes.size() - 12);
+    const uint32_t version = 1;
+    std::memcpy(v1.data() + 8, &version, sizeof(version));
+    const auto crc = static_cast<uint32_t>(
+        crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(v1.data()), v1.size()));
+    v1.append(reinterpret_cast<const char*>(&crc), sizeof(crc));
+    const std::string v1_path = (dir / "v1.ckpt").string();
+    std::ofstream(v1_path, std::ios::binary) << v1;
+    std::string run_state = "stale";
+    auto loaded = SaeTrainer::load_checkpoint(v1_path, &run_state);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+    EXPECT_EQ("", run_state);
+    expect_same_state(trainer, loaded.value());
+    fs::remove_all(dir);
 }
 
 TEST(SaeTrain, LoadCheckpointRejectsDamagedFiles) {

@@ -6,12 +6,19 @@
 // buffer into the trainer. Every 20th document is held out and measured at the end (FVU, L0).
 // Epoch 1 streams from the model; later epochs replay the rows kept in memory (when they fit in
 // --cache-mb), shuffled anew, else stream again. A checkpoint is written after every epoch; --resume continues
-// after the last completed epoch.
-// Output in --out: layers.<L-1>/ (sparsify cfg.json + sae.safetensors, loadable by `mona select`),
-// checkpoint.bin, train_state.json, train_log.tsv, metrics.json.
+// after the last completed epoch, and ends with exactly the weights of an uninterrupted run: the checkpoint holds
+// the run state (epochs done, documents of epoch 1) in the same atomic commit as the weights, and a resume first
+// runs the model once more over epoch 1's documents, without training, to rebuild what an uninterrupted run holds
+// in memory (the cached rows later epochs replay, the held-out rows).
+// Output in --out: layers.<L-1>/ (sparsify cfg.json + sae.safetensors, loadable by `mona select`; it appears only
+// complete, renamed into place last), checkpoint.bin, train_state.json (the checkpoint's run state, for people),
+// train_log.tsv, metrics.json.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -106,7 +113,8 @@ struct TrainRun {
         if (!std::isfinite(s.loss)) return internal_error(fmt::format("training diverged at step {} (loss {})", s.step, s.loss));
         const double secs = std::chrono::duration<double>(Clock::now() - start).count();
         const double rate = secs > 0 ? static_cast<double>(s.tokens_seen - tokens_at_start) / secs : 0.0;
-        if (log) *log << fmt::format("{}\t{}\t{:.5f}\t{:.5f}\t{:.2f}\t{:.4f}\t{:.5f}\t{:.0f}\n", s.step, s.tokens_seen, s.loss, s.fvu, s.l0, s.dead_fraction, s.auxk_loss, rate);
+        // One row per step, flushed, so the log can be followed while training runs.
+        if (log) *log << fmt::format("{}\t{}\t{:.5f}\t{:.5f}\t{:.2f}\t{:.4f}\t{:.5f}\t{:.0f}\n", s.step, s.tokens_seen, s.loss, s.fvu, s.l0, s.dead_fraction, s.auxk_loss, rate) << std::flush;
         if (!quiet && (s.step % log_every == 0 || done())) {
             // The end is known once the epoch length is (after epoch 1) or when --train-tokens binds first.
             int64_t goal = train_tokens;
@@ -126,6 +134,32 @@ struct TrainRun {
         return Status();
     }
 };
+
+constexpr const char* kLogHeader = "step\ttokens\tloss\tfvu\tl0\tdead_fraction\tauxk_loss\ttokens_per_s\n";
+
+// The log of a resumed run continues from its checkpoint: rows of later steps (the interrupted epoch, which runs
+// again) and a half-written last line are dropped, so the log reads as that of one uninterrupted run.
+Status cut_log_at_step(const std::string& path, int64_t step) {
+    std::string kept = kLogHeader;
+    std::ifstream in(path);
+    std::string line;
+    for (bool first = true; std::getline(in, line); first = false) {
+        if (first || in.eof()) continue;  // the header; a last line without '\n'
+        if (std::strtoll(line.c_str(), nullptr, 10) <= step) kept += line + "\n";
+    }
+    return write_file_atomic(path, kept);
+}
+
+// Removes the staging folders (.mona-staging-sae-*) of earlier runs that were killed while saving.
+void remove_stale_stages(const std::string& out) {
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(out, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+        if (it->path().filename().string().rfind(".mona-staging-sae-", 0) != 0) continue;
+        std::error_code remove_ec;
+        std::filesystem::remove_all(it->path(), remove_ec);
+    }
+}
 
 Status run_train_sae(const ParsedArgs& args) {
     if (!args.has("input")) return invalid_input("--input FILE (or builtin:demo-training) is required");
@@ -168,26 +202,43 @@ Status run_train_sae(const ParsedArgs& args) {
     if (train_tokens < 1) return invalid_input("--train-tokens must be >= 1");
     if (buffer_tokens < topts.batch_size) return invalid_input("--buffer-tokens must be >= --batch-size");
 
-    // Resume: the checkpoint and the state file must describe the same run.
+    // Resume: the checkpoint's run state must describe the same run.
     const std::string ckpt_path = out + "/checkpoint.bin";
     const std::string state_path = out + "/train_state.json";
+    const std::string log_path = out + "/train_log.tsv";
     nlohmann::json config = {{"model", mi.path}, {"layer", layer},     {"latents", topts.n_latents},
                              {"k", topts.k},     {"inputs", args.all("input")}, {"doc_tokens", sopts.max_tokens},
                              {"batch_size", topts.batch_size}, {"seed", topts.seed}, {"template", sopts.template_name}};
     int64_t epochs_done = 0;
+    int64_t epoch1_docs = -1;  // documents epoch 1 streamed (it stops early when --train-tokens is reached); -1 = all
+    int64_t docs_last_epoch = 0;  // documents the last streamed epoch took (metrics.json)
     std::optional<SaeTrainer> trainer;
     if (args.on("resume") && std::filesystem::exists(ckpt_path)) {
-        std::ifstream in(state_path);
-        nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
-        if (state.is_discarded() || !state.contains("config")) return invalid_input(fmt::format("{}: unreadable training state; remove {} to start over", state_path, out));
+        std::string run_state;
+        MONA_TRY(SaeTrainer loaded, SaeTrainer::load_checkpoint(ckpt_path, &run_state));
+        nlohmann::json state;
+        if (run_state.empty()) {  // a version 1 checkpoint: its state is in the file beside it
+            std::ifstream in(state_path);
+            state = nlohmann::json::parse(in, nullptr, false);
+        } else {
+            state = nlohmann::json::parse(run_state, nullptr, false);
+        }
+        if (state.is_discarded() || !state.is_object() || !state.contains("config")) {
+            return invalid_input(fmt::format("{}: unreadable training state; remove {} to start over",
+                                             run_state.empty() ? state_path : ckpt_path, out));
+        }
         for (auto& [key, value] : config.items()) {
             if (state["config"].value(key, nlohmann::json()) != value) {
                 return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {})", key,
-                                                 value.dump(), state["config"].value(key, nlohmann::json()).dump(), state_path));
+                                                 value.dump(), state["config"].value(key, nlohmann::json()).dump(),
+                                                 run_state.empty() ? state_path : ckpt_path));
             }
         }
-        epochs_done = state.value("epochs_done", 0);
-        MONA_TRY(SaeTrainer loaded, SaeTrainer::load_checkpoint(ckpt_path));
+        // A kill between the checkpoint's commit and the state file's leaves the file one epoch behind.
+        if (!run_state.empty()) MONA_RETURN_IF_ERROR(write_file_atomic(state_path, state.dump(2) + "\n"));
+        epochs_done = state.value("epochs_done", int64_t{0});
+        epoch1_docs = state.value("epoch1_documents", int64_t{-1});
+        docs_last_epoch = state.value("documents", int64_t{0});
         trainer.emplace(std::move(loaded));
         if (!args.on("quiet")) std::fprintf(stderr, "mona: resuming after epoch %lld, step %lld\n", static_cast<long long>(epochs_done), static_cast<long long>(trainer->step_count()));
     } else {
@@ -195,8 +246,9 @@ Status run_train_sae(const ParsedArgs& args) {
         trainer.emplace(std::move(created));
     }
 
-    std::ofstream log(out + "/train_log.tsv", epochs_done > 0 ? std::ios::app : std::ios::trunc);
-    if (epochs_done == 0) log << "step\ttokens\tloss\tfvu\tl0\tdead_fraction\tauxk_loss\ttokens_per_s\n";
+    if (epochs_done > 0) MONA_RETURN_IF_ERROR(cut_log_at_step(log_path, trainer->step_count()));
+    std::ofstream log(log_path, epochs_done > 0 ? std::ios::app : std::ios::trunc);
+    if (epochs_done == 0) log << kLogHeader << std::flush;
     TrainRun run;
     run.session = &session;
     run.trainer = &*trainer;
@@ -214,9 +266,94 @@ Status run_train_sae(const ParsedArgs& args) {
     std::vector<float> cache;  // rows of the first streamed epoch, replayed by later epochs
     bool cache_complete = false;
     std::vector<float> heldout;
-    int64_t n_docs_total = 0;
+    int64_t n_docs_total = docs_last_epoch;
 
     run.n_epochs = epochs;
+    // One pass of the model over the corpus. Epoch 1 (epoch 0 here) also collects the held-out rows and fills the
+    // cache; later streamed epochs leave the held-out documents out. With train = false it is a resume's rebuild
+    // of epoch 1: the same documents in the same decode batches, so the same rows, but nothing is trained.
+    auto stream_epoch = [&](int64_t epoch, bool train) -> Status {
+        const bool fill_cache = cache.empty();
+        MONA_TRY(ShuffleBuffer buffer, ShuffleBuffer::create({d, buffer_tokens, 0, topts.seed + static_cast<uint64_t>(epoch)}));
+        std::vector<TokenizedSample> pending;
+        std::vector<bool> pending_heldout;
+        int64_t pending_tokens = 0;
+        int64_t doc_idx = 0;
+        std::vector<float> rows;
+        auto run_pending = [&]() -> Status {
+            if (pending.empty()) return Status();
+            std::vector<const std::vector<int32_t>*> seqs;
+            for (const auto& p : pending) seqs.push_back(&p.tokens);
+            MONA_RETURN_IF_ERROR(session.capture(seqs, layer, rows));
+            int64_t row0 = 0;
+            for (size_t item = 0; item < pending.size(); ++item) {
+                for (size_t tok = 0; tok < pending[item].tokens.size(); ++tok, ++row0) {
+                    // Special tokens and the first position (the attention sink) are outliers, not text.
+                    if (tok == 0 || session.is_special(pending[item].tokens[tok])) continue;
+                    const float* row = rows.data() + row0 * d;
+                    if (pending_heldout[item]) {
+                        if (epoch == 0) heldout.insert(heldout.end(), row, row + d);
+                        continue;
+                    }
+                    if (fill_cache && static_cast<int64_t>(cache.size()) / d < cache_limit_rows) cache.insert(cache.end(), row, row + d);
+                    if (!train) continue;
+                    int64_t pushed = 0;
+                    while (pushed < 1) {
+                        pushed = buffer.push(row, 1);
+                        while (buffer.pop_batch(topts.batch_size, run.batch)) {
+                            MONA_RETURN_IF_ERROR(run.train_on(run.batch.data(), topts.batch_size));
+                        }
+                    }
+                }
+            }
+            pending.clear();
+            pending_heldout.clear();
+            pending_tokens = 0;
+            if (!run.quiet && doc_idx % 200 < static_cast<int64_t>(seqs.size())) {
+                std::fprintf(stderr, "mona: epoch %lld: %lld documents streamed%s\n", static_cast<long long>(epoch + 1),
+                             static_cast<long long>(doc_idx), train ? "" : " (rebuilt, not trained)");
+            }
+            return Status();
+        };
+        MONA_RETURN_IF_ERROR(for_each_document(args.all("input"), format, [&](const Sample& sample) -> Status {
+            // Epoch 1 stopped taking documents once --train-tokens was reached; its rebuild stops at the same one.
+            if (train ? run.done() : (epoch1_docs >= 0 && doc_idx >= epoch1_docs)) return Status();
+            auto tokens = session.tokenize(sample);
+            if (!tokens.ok()) return tokens.status().with_context(fmt::format("document {}", sample.id));
+            const bool is_heldout = doc_idx % kHoldoutEvery == kHoldoutEvery - 1;
+            ++doc_idx;
+            if (is_heldout && epoch != 0) return Status();
+            const int64_t n = static_cast<int64_t>(tokens->tokens.size());
+            if (n == 0) return Status();
+            if (pending_tokens + n > sopts.batch_tokens || static_cast<int32_t>(pending.size()) >= session.options().max_seqs) {
+                MONA_RETURN_IF_ERROR(run_pending());
+            }
+            pending.push_back(std::move(tokens.value()));
+            pending_heldout.push_back(is_heldout);
+            pending_tokens += n;
+            return Status();
+        }));
+        MONA_RETURN_IF_ERROR(run_pending());
+        if (train) {
+            std::vector<float> rest;
+            const int64_t n_rest = buffer.drain(rest);
+            for (int64_t begin = 0; begin < n_rest; begin += topts.batch_size) {
+                MONA_RETURN_IF_ERROR(run.train_on(rest.data() + begin * d, std::min(topts.batch_size, n_rest - begin)));
+            }
+        }
+        if (train) n_docs_total = doc_idx;
+        if (epoch == 0) epoch1_docs = doc_idx;
+        cache_complete = fill_cache && static_cast<int64_t>(cache.size()) / d < cache_limit_rows && !run.done();
+        return Status();
+    };
+
+    if (epochs_done > 0) {
+        if (!run.quiet) {
+            std::fprintf(stderr, "mona: rebuilding epoch 1's rows in memory (one model pass, no training), so the "
+                                 "resumed run trains as an uninterrupted one\n");
+        }
+        MONA_RETURN_IF_ERROR(stream_epoch(0, /*train=*/false));
+    }
     for (int64_t epoch = epochs_done; epoch < epochs && !run.done(); ++epoch) {
         run.begin_epoch(epoch, cache_complete ? static_cast<int64_t>(cache.size()) / d : 0);
         if (cache_complete) {
@@ -234,80 +371,24 @@ Status run_train_sae(const ParsedArgs& args) {
                 MONA_RETURN_IF_ERROR(run.train_on(run.batch.data(), n));
             }
         } else {
-            const bool fill_cache = cache.empty();
-            MONA_TRY(ShuffleBuffer buffer, ShuffleBuffer::create({d, buffer_tokens, 0, topts.seed + static_cast<uint64_t>(epoch)}));
-            std::vector<TokenizedSample> pending;
-            std::vector<bool> pending_heldout;
-            int64_t pending_tokens = 0;
-            int64_t doc_idx = 0;
-            std::vector<float> rows;
-            auto run_pending = [&]() -> Status {
-                if (pending.empty()) return Status();
-                std::vector<const std::vector<int32_t>*> seqs;
-                for (const auto& p : pending) seqs.push_back(&p.tokens);
-                MONA_RETURN_IF_ERROR(session.capture(seqs, layer, rows));
-                int64_t row0 = 0;
-                for (size_t item = 0; item < pending.size(); ++item) {
-                    for (size_t tok = 0; tok < pending[item].tokens.size(); ++tok, ++row0) {
-                        // Special tokens and the first position (the attention sink) are outliers, not text.
-                        if (tok == 0 || session.is_special(pending[item].tokens[tok])) continue;
-                        const float* row = rows.data() + row0 * d;
-                        if (pending_heldout[item]) {
-                            if (epoch == epochs_done) heldout.insert(heldout.end(), row, row + d);
-                            continue;
-                        }
-                        if (fill_cache && static_cast<int64_t>(cache.size()) / d < cache_limit_rows) cache.insert(cache.end(), row, row + d);
-                        int64_t pushed = 0;
-                        while (pushed < 1) {
-                            pushed = buffer.push(row, 1);
-                            while (buffer.pop_batch(topts.batch_size, run.batch)) {
-                                MONA_RETURN_IF_ERROR(run.train_on(run.batch.data(), topts.batch_size));
-                            }
-                        }
-                    }
-                }
-                pending.clear();
-                pending_heldout.clear();
-                pending_tokens = 0;
-                if (!run.quiet && doc_idx % 200 < static_cast<int64_t>(seqs.size())) {
-                    std::fprintf(stderr, "mona: epoch %lld: %lld documents streamed\n", static_cast<long long>(epoch + 1), static_cast<long long>(doc_idx));
-                }
-                return Status();
-            };
-            MONA_RETURN_IF_ERROR(for_each_document(args.all("input"), format, [&](const Sample& sample) -> Status {
-                if (run.done()) return Status();
-                auto tokens = session.tokenize(sample);
-                if (!tokens.ok()) return tokens.status().with_context(fmt::format("document {}", sample.id));
-                const bool is_heldout = doc_idx % kHoldoutEvery == kHoldoutEvery - 1;
-                ++doc_idx;
-                if (is_heldout && epoch != epochs_done) return Status();
-                const int64_t n = static_cast<int64_t>(tokens->tokens.size());
-                if (n == 0) return Status();
-                if (pending_tokens + n > sopts.batch_tokens || static_cast<int32_t>(pending.size()) >= session.options().max_seqs) {
-                    MONA_RETURN_IF_ERROR(run_pending());
-                }
-                pending.push_back(std::move(tokens.value()));
-                pending_heldout.push_back(is_heldout);
-                pending_tokens += n;
-                return Status();
-            }));
-            MONA_RETURN_IF_ERROR(run_pending());
-            std::vector<float> rest;
-            const int64_t n_rest = buffer.drain(rest);
-            for (int64_t begin = 0; begin < n_rest; begin += topts.batch_size) {
-                MONA_RETURN_IF_ERROR(run.train_on(rest.data() + begin * d, std::min(topts.batch_size, n_rest - begin)));
-            }
-            n_docs_total = doc_idx;
-            cache_complete = fill_cache && static_cast<int64_t>(cache.size()) / d < cache_limit_rows && !run.done();
+            MONA_RETURN_IF_ERROR(stream_epoch(epoch, /*train=*/true));
         }
-        MONA_RETURN_IF_ERROR(trainer->save_checkpoint(ckpt_path));
-        nlohmann::json state = {{"config", config}, {"epochs_done", epoch + 1}, {"step", trainer->step_count()}, {"tokens_seen", trainer->tokens_seen()}};
+        // The run state commits with the weights (one atomic rename); train_state.json repeats it for people.
+        const nlohmann::json state = {{"config", config}, {"epochs_done", epoch + 1}, {"step", trainer->step_count()},
+                                      {"tokens_seen", trainer->tokens_seen()}, {"epoch1_documents", epoch1_docs},
+                                      {"documents", n_docs_total}};
+        MONA_RETURN_IF_ERROR(trainer->save_checkpoint(ckpt_path, state.dump()));
         MONA_RETURN_IF_ERROR(write_file_atomic(state_path, state.dump(2) + "\n"));
     }
     if (trainer->step_count() == 0) return invalid_input("the training corpus produced no usable token rows");
 
+    // The SAE folder appears complete or not at all: written and measured in a staging folder, then renamed into
+    // place after metrics.json (a killed run leaves only the staging folder, which the next run removes).
     const std::string sae_dir = out + "/" + hookpoint;
-    MONA_RETURN_IF_ERROR(trainer->save_sparsify(sae_dir, hookpoint));
+    remove_stale_stages(out);
+    const std::string stage_dir = fmt::format("{}/.mona-staging-sae-{}", out, ::getpid());
+    const std::string staged_sae = stage_dir + "/" + hookpoint;
+    MONA_RETURN_IF_ERROR(trainer->save_sparsify(staged_sae, hookpoint));
 
     // Held-out measurement with the saved file, read back the way `mona select` reads it.
     nlohmann::json metrics = {{"model", mi.path}, {"layer", layer}, {"llama_tensor", tensor_name}, {"hookpoint", hookpoint},
@@ -318,7 +399,7 @@ Status run_train_sae(const ParsedArgs& args) {
     if (n_heldout > 0) {
         std::vector<float> x_hat(heldout.size());
         trainer->reconstruct(heldout.data(), n_heldout, x_hat.data());
-        MONA_TRY(SaeModel saved, SaeModel::open({sae_dir}));
+        MONA_TRY(SaeModel saved, SaeModel::open({staged_sae}));
         SparseCodes codes;
         saved.encode(heldout.data(), n_heldout, codes);
         std::vector<int64_t> fired(static_cast<size_t>(topts.n_latents), 0);
@@ -332,6 +413,11 @@ Status run_train_sae(const ParsedArgs& args) {
     for (int64_t since : trainer->tokens_since_fired()) n_dead += since >= topts.dead_after_tokens;
     metrics["dead_fraction"] = static_cast<double>(n_dead) / static_cast<double>(topts.n_latents);
     MONA_RETURN_IF_ERROR(write_file_atomic(out + "/metrics.json", metrics.dump(2) + "\n"));
+    std::error_code ec;
+    std::filesystem::remove_all(sae_dir, ec);  // a finished run's SAE, when a finished run is resumed again
+    if (!ec) std::filesystem::rename(staged_sae, sae_dir, ec);
+    if (ec) return io_error(fmt::format("cannot move the SAE into place at {}: {}", sae_dir, ec.message()));
+    std::filesystem::remove_all(stage_dir, ec);
     if (!run.quiet) std::fprintf(stderr, "mona: SAE written to %s\n%s\n", sae_dir.c_str(), metrics.dump(2).c_str());
     return Status();
 }
