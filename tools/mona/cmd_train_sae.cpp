@@ -11,7 +11,9 @@
 // checkpoint.bin, train_state.json, train_log.tsv, metrics.json.
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -127,11 +129,52 @@ struct TrainRun {
     }
 };
 
+// Reads the training state a checkpoint was written with (train_state.json) and checks that it describes this
+// run. Returns the number of completed epochs. Every error names the file and the field.
+Result<int64_t> read_train_state(const std::string& state_path, const std::string& out, const nlohmann::json& config) {
+    const std::string start_over = fmt::format("; remove {} to start over", out);
+    std::ifstream in(state_path);
+    if (!in) return not_found(fmt::format("{}: cannot read the training state: {}{}", state_path, std::strerror(errno), start_over));
+    nlohmann::json state;
+    try {
+        state = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+        return invalid_input(fmt::format("{}: not valid JSON ({}){}", state_path, e.what(), start_over));
+    }
+    if (!state.is_object()) {
+        return invalid_input(fmt::format("{}: expected a JSON object, found {}{}", state_path, state.type_name(), start_over));
+    }
+    const auto field = [&](const char* key) -> const nlohmann::json* {
+        auto it = state.find(key);
+        return it == state.end() ? nullptr : &*it;
+    };
+    const nlohmann::json* saved = field("config");
+    if (saved == nullptr || !saved->is_object()) {
+        return invalid_input(fmt::format("{}: field 'config': expected an object, found {}{}", state_path,
+                                         saved == nullptr ? "nothing" : saved->type_name(), start_over));
+    }
+    for (const auto& [key, value] : config.items()) {
+        auto it = saved->find(key);
+        const nlohmann::json found = it == saved->end() ? nlohmann::json() : *it;
+        if (found != value) {
+            return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {}, field "
+                                             "'config.{}')",
+                                             key, value.dump(), found.dump(), state_path, key));
+        }
+    }
+    const nlohmann::json* epochs_done = field("epochs_done");
+    if (epochs_done == nullptr || !epochs_done->is_number_integer() ||
+        (epochs_done->is_number_integer() && epochs_done->get<int64_t>() < 0)) {
+        return invalid_input(fmt::format("{}: field 'epochs_done': expected an integer >= 0, found {}{}", state_path,
+                                         epochs_done == nullptr ? "nothing" : epochs_done->dump(), start_over));
+    }
+    return epochs_done->get<int64_t>();
+}
+
 Status run_train_sae(const ParsedArgs& args) {
     if (!args.has("input")) return invalid_input("--input FILE (or builtin:demo-training) is required");
     if (!args.has("out")) return invalid_input("--out DIR is required");
     const std::string out = args.get("out");
-    MONA_RETURN_IF_ERROR(ensure_dir(out));
     MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
 
     SessionOptions sopts;
@@ -176,17 +219,15 @@ Status run_train_sae(const ParsedArgs& args) {
     int64_t epochs_done = 0;
     std::optional<SaeTrainer> trainer;
     if (args.on("resume") && std::filesystem::exists(ckpt_path)) {
-        std::ifstream in(state_path);
-        nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
-        if (state.is_discarded() || !state.contains("config")) return invalid_input(fmt::format("{}: unreadable training state; remove {} to start over", state_path, out));
-        for (auto& [key, value] : config.items()) {
-            if (state["config"].value(key, nlohmann::json()) != value) {
-                return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {})", key,
-                                                 value.dump(), state["config"].value(key, nlohmann::json()).dump(), state_path));
-            }
-        }
-        epochs_done = state.value("epochs_done", 0);
+        MONA_TRY(epochs_done, read_train_state(state_path, out, config));
         MONA_TRY(SaeTrainer loaded, SaeTrainer::load_checkpoint(ckpt_path));
+        const SaeTrainOptions& saved = loaded.options();
+        if (saved.d_in != topts.d_in || saved.n_latents != topts.n_latents || saved.k != topts.k) {
+            return invalid_input(fmt::format("{}: checkpoint of d_in {}, {} latents, k {}, but {} says d_in {}, {} "
+                                             "latents, k {}; remove {} to start over",
+                                             ckpt_path, saved.d_in, saved.n_latents, saved.k, state_path, topts.d_in,
+                                             topts.n_latents, topts.k, out));
+        }
         trainer.emplace(std::move(loaded));
         if (!args.on("quiet")) std::fprintf(stderr, "mona: resuming after epoch %lld, step %lld\n", static_cast<long long>(epochs_done), static_cast<long long>(trainer->step_count()));
     } else {
@@ -194,6 +235,7 @@ Status run_train_sae(const ParsedArgs& args) {
         trainer.emplace(std::move(created));
     }
 
+    MONA_RETURN_IF_ERROR(ensure_dir(out));  // only now: an input error above leaves no --out behind
     std::ofstream log(out + "/train_log.tsv", epochs_done > 0 ? std::ios::app : std::ios::trunc);
     if (epochs_done == 0) log << "step\ttokens\tloss\tfvu\tl0\tdead_fraction\tauxk_loss\ttokens_per_s\n";
     TrainRun run;
@@ -338,7 +380,13 @@ Status run_train_sae(const ParsedArgs& args) {
 }  // namespace
 
 int cmd_train_sae(const ParsedArgs& args) {
+    namespace fs = std::filesystem;
+    const std::string out = args.get("out");
+    std::error_code ec;
+    const bool out_existed = out.empty() || fs::exists(out, ec);
     Status status = run_train_sae(args);
+    // A run that fails before its first checkpoint leaves nothing to resume: remove the folder it created.
+    if (!status.ok() && !out_existed && !fs::exists(out + "/checkpoint.bin", ec)) fs::remove_all(out, ec);
     return status.ok() ? 0 : report_error(status);
 }
 
