@@ -295,7 +295,7 @@ const std::vector<Case>& catalogue() {
         {"max-tokens-zero", "`--max-tokens 0`", 2,
          {"--max-tokens: 0 is out of range: expected an integer in 1..2147483647"},
          [](Ctx& c) { return select_with(c, {"--max-tokens", "0"}); }},
-        {"batch-tokens-overflow", "`--batch-tokens 2147483648` (used to narrow to a negative size)", 2,
+        {"batch-tokens-overflow", "`--batch-tokens 2147483648` (used to narrow to -2^31, then be refused as \"must be >= 1\")", 2,
          {"--batch-tokens: 2147483648 is out of range: expected an integer in 1..2147483647"},
          [](Ctx& c) { return select_with(c, {"--batch-tokens", "2147483648"}); }},
         {"ratio-nan", "`--ratio nan`", 2,
@@ -678,7 +678,9 @@ std::string render_table() {
 class ErrorCatalogue : public ::testing::Test {
    protected:
     static void SetUpTestSuite() {
-        fixtures::unset_mona_environment();
+        // Set MONA_KEEP_TEST_DIR=1 to keep the temporary folder (the rows' folders go as each row ends).
+        keep_dir_ = std::getenv("MONA_KEEP_TEST_DIR") != nullptr;
+        fixtures::unset_mona_environment();  // no flag may come from a MONA_* variable (but the row's own)
         shared_ = new Shared;
         Shared& s = *shared_;
         s.root = fixtures::make_temp_dir("mona-errors");
@@ -720,7 +722,7 @@ class ErrorCatalogue : public ::testing::Test {
     }
 
     static void TearDownTestSuite() {
-        if (shared_ != nullptr && std::getenv("MONA_KEEP_TEST_DIR") == nullptr) {
+        if (shared_ != nullptr && !keep_dir_) {
             std::error_code ec;
             fs::remove_all(shared_->root, ec);
         }
@@ -733,9 +735,11 @@ class ErrorCatalogue : public ::testing::Test {
     }
 
     static Shared* shared_;
+    static bool keep_dir_;
 };
 
 Shared* ErrorCatalogue::shared_ = nullptr;
+bool ErrorCatalogue::keep_dir_ = false;
 
 TEST_F(ErrorCatalogue, EveryBadInputFailsCleanlyNamingWhere) {
     const Shared& s = *shared_;
