@@ -445,6 +445,25 @@ const std::vector<Case>& catalogue() {
              return select_with(c, {"--target", "c=" + c.path("target.jsonl")});
          }},
 
+        {"eval-pool-wrong-field-type", "`mona eval` on a pool line whose `messages[0].content` is a number", 1,
+         {"{dir}/pool.jsonl:3: field messages[0].content: expected string, found number", "--skip-bad"},
+         [](Ctx& c) {
+             return Plan{{"eval", "--model", c.shared.model, "--sae", c.shared.sae, "--pool",
+                          pool_with_line(c, "pool.jsonl", 3,
+                                         R"({"id": "bad", "messages": [{"role": "user", "content": 5}]})"),
+                          "--target", "math=" + c.shared.target_a, "--out", c.path("out"), "--threads", "1",
+                          "--quiet"}};
+         }},
+        {"train-corpus-wrong-field-type", "`mona train-sae` on a corpus line whose `messages[0].content` is a number",
+         1, {"{dir}/corpus.jsonl:3: field messages[0].content: expected string, found number"},
+         [](Ctx& c) {
+             return Plan{{"train-sae", "--model", c.shared.model, "--input",
+                          pool_with_line(c, "corpus.jsonl", 3,
+                                         R"({"id": "bad", "messages": [{"role": "user", "content": 5}]})"),
+                          "--out", c.path("train"), "--layer", "2", "--latents", "64", "--k", "4", "--batch-size",
+                          "32", "--buffer-tokens", "64", "--threads", "1", "--quiet"}};
+         }},
+
         // ---- model files (exit 1)
         {"model-directory", "a directory as `--model`", 1,
          {"model {dir}/model.gguf is a directory, expected a .gguf file"},
