@@ -769,9 +769,16 @@ TEST_F(ErrorCatalogue, EveryBadInputFailsCleanlyNamingWhere) {
         Ctx ctx{s, s.root + "/case-" + std::to_string(row_idx) + "-" + row.name, {}};
         fs::create_directories(ctx.dir);
         Plan plan = row.setup(ctx);
+        // after() runs however the row ends (an ASSERT returns early): it unmounts and reaps background runs.
+        struct AfterGuard {
+            Plan& plan;
+            Ctx& ctx;
+            ~AfterGuard() {
+                if (plan.after) std::exchange(plan.after, nullptr)(ctx);
+            }
+        } after_guard{plan, ctx};
         if (!plan.skip.empty()) {
             skipped.push_back(row.name + " (" + plan.skip + ")");
-            if (plan.after) plan.after(ctx);
             continue;
         }
         ctx.before = snapshot(ctx.dir);
@@ -809,7 +816,7 @@ TEST_F(ErrorCatalogue, EveryBadInputFailsCleanlyNamingWhere) {
             }
         }
         for (const auto& [path, entry] : ctx.before) EXPECT_EQ(1u, after.count(path)) << "removed by the run: " << path;
-        if (plan.after) plan.after(ctx);
+        if (plan.after) std::exchange(plan.after, nullptr)(ctx);  // before the row's folder goes (mounts)
         const std::string message = replace_all(run.err.substr(0, run.err.find('\n')), ctx.dir, "<dir>");
         std::printf("  %-30s exit %d  %5.2f s  %s\n", row.name.c_str(), run.exit_code, seconds, message.c_str());
         std::error_code ec;
