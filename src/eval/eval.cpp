@@ -250,6 +250,8 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     if (eval_config.n_latents < 0 || eval_config.n_latent_samples < 0) {
         return invalid_input("the number of latents and of samples per latent must be >= 0");
     }
+    MONA_TRY(RunFolderLock out_lock, RunFolderLock::acquire(config.out_dir));
+    MONA_TRY(const FileStamp pool_stamp, FileStamp::of(config.pool_path));
 
     SessionOptions sopts;
     sopts.model_path = config.model_path;
@@ -809,6 +811,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     nlohmann::json out = render_eval_json(in, results);
     out["tool"]["llama_cpp"] = MONA_LLAMA_VERSION;
     MONA_RETURN_IF_ERROR(stage.write("eval.json", out.dump(2) + "\n"));
+    MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, pool_stamp, "pool"));
     MONA_RETURN_IF_ERROR(stage.commit());
     return summary;
 }

@@ -108,6 +108,9 @@ struct EvalSummary {
 // system turns, no chat template), or Sample::text for plain-text records.
 std::string sample_plain_text(const Sample& sample);
 
+// Runs the evaluation and writes its outputs into config.select.out_dir, holding <out>/.mona-run.lock as
+// run_select does (a second run into the same --out fails; a failed run leaves no --out it created), and fails
+// before committing anything if the pool changed during the run.
 Result<EvalSummary> run_eval(const EvalConfig& config);
 
 }  // namespace mona

@@ -114,9 +114,15 @@ struct RecordReader::Impl {
         return Status();
     }
 
+    Status too_long(uint64_t line) const {
+        return invalid_input(where(line) + ": record longer than " + std::to_string(kMaxRecordBytes >> 20) +
+                             " MiB, the most mona reads as one record (is this a JSONL file, one record per line?)");
+    }
+
     Result<bool> next_jsonl(RawRecord& out) {
         while (true) {
             const size_t newline = buf.find('\n', scan);
+            if ((newline == std::string::npos ? buf.size() : newline) - pos > kMaxRecordBytes) return too_long(line_no);
             if (newline == std::string::npos && !eof) {
                 scan = buf.size();
                 MONA_RETURN_IF_ERROR(fill());
@@ -250,6 +256,7 @@ struct RecordReader::Impl {
             }
             ++scan;
         }
+        if (scan - pos > kMaxRecordBytes) return too_long(element_line);
         if (eof) return unterminated();
         MONA_RETURN_IF_ERROR(fill());
         return false;

@@ -22,9 +22,13 @@
 //       ... parse_sample(record.bytes, ...) ...
 //   }
 //
+// Record size: a record (a JSONL line, an array element) may hold at most kMaxRecordBytes (64 MiB) of
+// (decompressed) bytes; a longer one is an error naming its line, found after buffering just over the limit, so
+// a file without line breaks (a binary, or a 100 GB single line) costs at most that much memory.
+//
 // Errors: open() gives kNotFound for a missing file, kInvalidInput for a directory, kIo when the file cannot be
 // opened or read. next() gives kIo for a read failure or a truncated gzip stream, and kInvalidInput for an
-// unterminated or malformed top-level array or content after it, each as "<path>:<line>: ...". After an error
+// unterminated or malformed top-level array or content after it, or a record over kMaxRecordBytes, each as "<path>:<line>: ...". After an error
 // every later next() returns the same error.
 //
 // Thread-safety: one reader per thread.
@@ -37,6 +41,9 @@
 #include "mona/status.hpp"
 
 namespace mona {
+
+// The longest record RecordReader accepts, in bytes (see "Record size" above).
+inline constexpr uint64_t kMaxRecordBytes = uint64_t(64) << 20;
 
 struct RawRecord {
     std::string bytes;        // the record exactly as it appears in the (decompressed) input

@@ -173,6 +173,24 @@ Result<Cfg> read_cfg(const fs::path& file) {
 
 // ---- tensor access: every error names the weights file, the tensor, expected and found shapes.
 
+// A NaN or infinite weight would turn every code it touches into NaN, and NaN scores rank arbitrarily: refuse the
+// file, naming the first bad element ([row, column] of the tensor as stored).
+Status check_finite(const SafetensorsFile& file, const std::string& name, const std::vector<float>& values,
+                    int64_t row_width) {
+    for (size_t value_idx = 0; value_idx < values.size(); ++value_idx) {
+        const float v = values[value_idx];
+        if (std::isfinite(v)) continue;
+        const std::string where =
+            row_width > 0 ? "[" + std::to_string(value_idx / static_cast<size_t>(row_width)) + ", " +
+                                std::to_string(value_idx % static_cast<size_t>(row_width)) + "]"
+                          : "[" + std::to_string(value_idx) + "]";
+        return invalid_input(file.path() + ": tensor '" + name + "': element " + where + " is " +
+                             (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf") +
+                             "; SAE weights must be finite (a diverged or corrupted training run?)");
+    }
+    return Status::ok_status();
+}
+
 Result<std::vector<float>> read_vector(const SafetensorsFile& file, const std::string& name, int64_t length,
                                        const std::string& length_name) {
     auto it = file.tensors().find(name);
@@ -185,7 +203,9 @@ Result<std::vector<float>> read_vector(const SafetensorsFile& file, const std::s
         return invalid_input(file.path() + ": tensor '" + name + "': expected shape [" + std::to_string(length) +
                              "] = [" + length_name + "], found " + shape_string(shape));
     }
-    return file.read_f32(name);
+    MONA_TRY(std::vector<float> values, file.read_f32(name));
+    MONA_RETURN_IF_ERROR(check_finite(file, name, values, 0));
+    return values;
 }
 
 struct EncoderMatrix {
@@ -215,6 +235,7 @@ Result<EncoderMatrix> read_encoder(const SafetensorsFile& file, const std::strin
     matrix.latent_major = (is_latent_major && is_input_major) ? documented_latent_major : is_latent_major;
     matrix.dtype = it->second.dtype;
     MONA_TRY(matrix.data, file.read_f32(name));
+    MONA_RETURN_IF_ERROR(check_finite(file, name, matrix.data, shape[1]));
     return matrix;
 }
 

@@ -1,5 +1,12 @@
 #include "select/run_support.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <utility>
+
 namespace mona::detail {
 
 std::string tsv_field(std::string_view text) {
@@ -24,6 +31,127 @@ std::string snippet_of(const Sample& sample) {
         text = text.substr(0, cut) + "…";
     }
     return text;
+}
+
+Result<FileStamp> FileStamp::of(const std::string& path) {
+    struct stat info;
+    if (::stat(path.c_str(), &info) != 0) {
+        const int err = errno;
+        return err == ENOENT ? not_found(fmt::format("{}: cannot open input: {}", path, std::strerror(err)))
+                             : io_error(fmt::format("{}: cannot stat: {}", path, std::strerror(err)));
+    }
+    if (S_ISDIR(info.st_mode)) return invalid_input(fmt::format("{}: cannot read records: is a directory", path));
+    FileStamp stamp;
+    stamp.dev = static_cast<uint64_t>(info.st_dev);
+    stamp.ino = static_cast<uint64_t>(info.st_ino);
+    stamp.size = static_cast<uint64_t>(info.st_size);
+    stamp.mtime_ns = static_cast<int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+    return stamp;
+}
+
+Status check_unchanged(const std::string& path, const FileStamp& before, const std::string& what) {
+    Result<FileStamp> now = FileStamp::of(path);
+    if (now.ok() && now.value() == before) return Status();
+    std::string how = "it is gone";
+    if (now.ok()) {
+        how = now->ino != before.ino || now->dev != before.dev
+                  ? "it was replaced by another file"
+                  : fmt::format("size {} -> {} bytes, modification time changed by {:.3f} s", before.size, now->size,
+                                static_cast<double>(now->mtime_ns - before.mtime_ns) * 1e-9);
+    }
+    return invalid_input(fmt::format("{} {} changed during the run ({}); the outputs would mix two versions of it, so "
+                                     "nothing was written: run again once the file no longer changes",
+                                     what, path, how));
+}
+
+namespace {
+
+constexpr const char* kRunLockName = ".mona-run.lock";
+
+}  // namespace
+
+RunFolderLock& RunFolderLock::operator=(RunFolderLock&& other) noexcept {
+    if (this != &other) {
+        release();
+        lock_path_ = std::move(other.lock_path_);
+        fd_ = std::exchange(other.fd_, -1);
+        created_dirs_ = std::move(other.created_dirs_);
+        other.lock_path_.clear();
+        other.created_dirs_.clear();
+    }
+    return *this;
+}
+
+void RunFolderLock::release() {
+    if (fd_ >= 0) {
+        ::unlink(lock_path_.c_str());  // while still holding the lock: see acquire()
+        ::close(fd_);
+        fd_ = -1;
+    }
+    for (auto it = created_dirs_.rbegin(); it != created_dirs_.rend(); ++it) {
+        if (::rmdir(it->c_str()) != 0) break;  // not empty: the run wrote into it (or another process did)
+    }
+    created_dirs_.clear();
+}
+
+Result<RunFolderLock> RunFolderLock::acquire(const std::string& out_dir) {
+    if (out_dir.empty()) return invalid_input("--out is empty");
+    RunFolderLock lock;
+    // mkdir -p, remembering what this run created.
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = out_dir.find('/', pos + 1);
+        const std::string prefix = out_dir.substr(0, pos);
+        if (prefix.empty() || prefix.back() == '/') continue;
+        if (::mkdir(prefix.c_str(), 0777) == 0) {
+            lock.created_dirs_.push_back(prefix);
+            continue;
+        }
+        const int err = errno;
+        struct stat info;
+        if (::stat(prefix.c_str(), &info) == 0) {
+            if (S_ISDIR(info.st_mode)) continue;
+            return io_error(fmt::format("--out {}: {} exists and is not a directory", out_dir, prefix));
+        }
+        return io_error(fmt::format("--out {}: cannot create directory {}: {}", out_dir, prefix, std::strerror(err)));
+    }
+    lock.lock_path_ = out_dir + "/" + kRunLockName;
+    // The holder unlinks the file when it ends; a run that opened the old file just before that could lock an
+    // unlinked inode, so a lock counts only when the path still names the locked file.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const int fd = ::open(lock.lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            return io_error(fmt::format("--out {}: cannot create the lock file {}: {}", out_dir, lock.lock_path_,
+                                        std::strerror(errno)));
+        }
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            char buf[32] = {0};
+            const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+            ::close(fd);
+            if (err != EWOULDBLOCK) {
+                return io_error(fmt::format("{}: cannot lock: {}", lock.lock_path_, std::strerror(err)));
+            }
+            std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+            while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+            return invalid_input(fmt::format("--out {}: another mona run{} is writing into this folder ({} is locked); "
+                                             "wait for it to end, or choose another --out",
+                                             out_dir, pid.empty() ? "" : " (pid " + pid + ")", lock.lock_path_));
+        }
+        struct stat held, named;
+        if (::fstat(fd, &held) == 0 && ::stat(lock.lock_path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+            held.st_dev == named.st_dev) {
+            lock.fd_ = fd;
+            const std::string pid = std::to_string(::getpid()) + "\n";
+            if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+                const int err = errno;
+                return io_error(fmt::format("{}: cannot write: {}", lock.lock_path_, std::strerror(err)));
+            }
+            return lock;
+        }
+        ::close(fd);
+    }
+    return io_error(fmt::format("{}: cannot take the lock (the file keeps being replaced)", lock.lock_path_));
 }
 
 }  // namespace mona::detail

@@ -107,6 +107,45 @@ Status stream_samples(const std::string& path, const SelectConfig& config, Sessi
     return Status();
 }
 
+// The identity of an input file (device, inode, size, modification time in ns), taken when a run starts and
+// compared before its outputs are committed: a pool rewritten, appended to or replaced during the run would give
+// outputs that mix two versions of it.
+struct FileStamp {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0;
+    // Errors: kNotFound for a missing file, kInvalidInput for a directory, kIo when stat fails.
+    static Result<FileStamp> of(const std::string& path);
+    bool operator==(const FileStamp&) const = default;
+};
+
+// kInvalidInput "<what> <path> changed during the run ..." when `path` no longer matches `before` (or is gone).
+Status check_unchanged(const std::string& path, const FileStamp& before, const std::string& what);
+
+// Holds <out>/.mona-run.lock (an flock, with the holder's pid in the file) for the whole of one run that writes a
+// run folder (select, score, eval, demo), so that a second run into the same --out refuses at once instead of
+// interleaving its store and outputs with the first. The lock is released when the process ends in any way
+// (kill -9 included: the kernel drops the flock; the next run takes the stale file over). acquire() creates
+// --out (and missing parents) when needed; the destructor removes the lock file and every folder acquire()
+// created that is still empty, so a failed run into a new --out leaves no folder behind.
+// Errors: kInvalidInput naming the other run's pid when the lock is held; kIo when --out cannot be created or
+// the lock file cannot be created or locked (an unwritable or full --out).
+class RunFolderLock {
+   public:
+    static Result<RunFolderLock> acquire(const std::string& out_dir);
+    RunFolderLock() = default;
+    RunFolderLock(RunFolderLock&& other) noexcept { *this = std::move(other); }
+    RunFolderLock& operator=(RunFolderLock&& other) noexcept;
+    RunFolderLock(const RunFolderLock&) = delete;
+    RunFolderLock& operator=(const RunFolderLock&) = delete;
+    ~RunFolderLock() { release(); }
+    void release();
+
+   private:
+    std::string lock_path_;
+    int fd_ = -1;
+    std::vector<std::string> created_dirs_;  // outermost first
+};
+
 // Stages output files in <out>/.mona-staging-<pid>/ and renames them into place at commit().
 class OutputStage {
    public:

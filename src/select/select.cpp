@@ -171,6 +171,7 @@ struct SelectRun {
     std::vector<std::vector<double>> scores;  // [target][row]
     double seconds_targets = 0.0;
     double seconds_pool = 0.0;
+    std::optional<FileStamp> pool_stamp;  // the pool as the run found it (checked before anything is committed)
 };
 
 
@@ -474,6 +475,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     summary.seconds_total = seconds_since(t_start);
     manifest["timings_s"] = {{"targets", seconds_targets}, {"pool", seconds_pool}, {"write", seconds_write},
                              {"total", summary.seconds_total}};
+    if (run.pool_stamp) MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, *run.pool_stamp, "pool"));
     MONA_RETURN_IF_ERROR(write_text(stage, "manifest.json", manifest.dump(2) + "\n"));
     MONA_RETURN_IF_ERROR(stage.commit());
     return summary;
@@ -541,6 +543,7 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
     if (options.n_slices < 1 || options.slice_idx >= options.n_slices) {
         return invalid_input(fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
     }
+    MONA_TRY(const FileStamp pool_stamp, FileStamp::of(config.pool_path));
     MONA_TRY(nlohmann::json params, store_params(config, engine));
     StoreOptions sopts;
     sopts.keep = options.keep;
@@ -598,6 +601,8 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
     MONA_RETURN_IF_ERROR(streamed);
     MONA_RETURN_IF_ERROR(embedder.flush());
     progress.update(summary.n_embedded, embedder.n_tokens_run(), true);
+    // The store records the pool's sha256 from the start: vectors of a pool that changed since must not pass for it.
+    MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, pool_stamp, "pool"));
     MONA_RETURN_IF_ERROR(writer.commit());
     summary.n_skipped = static_cast<int64_t>(skipped.size());
     if (config.skip_bad) {
@@ -756,6 +761,7 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     MONA_TRY(config.pooling, parse_pooling_mode(pooling));
     MONA_TRY(config.format, parse_input_format(format));
     MONA_RETURN_IF_ERROR(check_select_config(config));
+    MONA_TRY(run.pool_stamp, FileStamp::of(config.pool_path));
     MONA_TRY(SelectEngine opened, SelectEngine::open(config));
     engine.emplace(std::move(opened));
     MONA_TRY(nlohmann::json now, store_params(config, *engine));
@@ -925,7 +931,14 @@ Result<SelectSummary> run_score(SelectConfig config, const std::vector<std::stri
     SelectRun run;
     nlohmann::json extra;
     Status status;
-    if (comm.is_root()) status = score_setup(config, store_dirs, engine, run, extra);
+    RunFolderLock out_lock;  // rank 0 alone writes --out
+    if (comm.is_root()) {
+        status = [&]() -> Status {
+            MONA_RETURN_IF_ERROR(check_select_config(config));
+            MONA_TRY(out_lock, RunFolderLock::acquire(config.out_dir));
+            return score_setup(config, store_dirs, engine, run, extra);
+        }();
+    }
     MONA_RETURN_IF_ERROR(comm.broadcast_status(status));
     return score_and_write(config, engine, run, store_dirs, comm, extra, t_start);
 }
@@ -957,12 +970,15 @@ Status discard_other_store(const SelectConfig& embed_config, const EmbedStoreOpt
 Result<SelectSummary> run_select(const SelectConfig& config) {
     const auto t_start = Clock::now();
     MONA_RETURN_IF_ERROR(check_select_config(config));
+    // Held until the store below is removed: the last thing the run does in --out.
+    MONA_TRY(RunFolderLock out_lock, RunFolderLock::acquire(config.out_dir));
+    SelectRun run;
+    MONA_TRY(run.pool_stamp, FileStamp::of(config.pool_path));
     std::optional<SelectEngine> engine;
     {
         MONA_TRY(SelectEngine opened, SelectEngine::open(config));
         engine.emplace(std::move(opened));
     }
-    SelectRun run;
     MONA_RETURN_IF_ERROR(embed_targets(config, *engine, run));
 
     // The model pass over the pool goes into a store (resumable: rerunning the same command continues it), which

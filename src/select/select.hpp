@@ -111,6 +111,11 @@ Status check_select_config(const SelectConfig& config);
 // this process), then run_score's scoring and outputs. Its own store (<out>/.store) is removed when the run ends,
 // in success or error; one left by an interrupted run is resumed if it was made with the same parameters, else
 // replaced. config.store_dir names a store to keep (and resume) instead.
+// The run holds <out>/.mona-run.lock throughout (run_support.hpp RunFolderLock): a second run into the same
+// --out fails at once (kInvalidInput naming the first run's pid), and a failed run leaves no --out folder it
+// created. A pool that changes during the run (size, modification time or inode) fails it before anything is
+// committed (kInvalidInput "pool ... changed during the run"); so does it in run_embed (before the store is marked
+// complete) and run_score.
 Result<SelectSummary> run_select(const SelectConfig& config);
 
 // `mona embed`: one model pass over the pool into a feature store (store/feature_store.hpp) at config.out_dir.

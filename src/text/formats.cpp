@@ -168,6 +168,34 @@ Status unknown_format(const Json& record, const RecordContext& ctx) {
                          keys + ")");
 }
 
+// `text` with every byte outside a UTF-8 sequence of the right shape (lead byte, continuation bytes) written as
+// "\xHH": nlohmann quotes the bytes it last read, and a message must not carry ill-formed UTF-8 to a terminal or
+// into skipped.tsv.
+std::string escape_ill_formed_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    size_t pos = 0;
+    while (pos < text.size()) {
+        const auto lead = static_cast<unsigned char>(text[pos]);
+        size_t n = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : (lead >> 3) == 0x1E ? 4 : 0;
+        bool ok = n > 0 && pos + n <= text.size() && !(lead == 0xC0 || lead == 0xC1 || lead > 0xF4);
+        for (size_t cont = 1; ok && cont < n; ++cont) {
+            ok = (static_cast<unsigned char>(text[pos + cont]) & 0xC0) == 0x80;
+        }
+        if (ok) {
+            out.append(text.substr(pos, n));
+            pos += n;
+        } else {
+            static const char kHex[] = "0123456789ABCDEF";
+            out += "\\x";
+            out += kHex[lead >> 4];
+            out += kHex[lead & 0xF];
+            ++pos;
+        }
+    }
+    return out;
+}
+
 // nlohmann reports "[json.exception.parse_error.101] parse error at line 1, column 7: <detail>", counted within
 // the record. A record cut from a JSON array can span lines, so the line is recomputed from the byte offset to be
 // the file's; the column counts from the start of that line (on the record's first line, from its first byte).
@@ -184,7 +212,8 @@ Status malformed_json(const nlohmann::json::parse_error& error, std::string_view
     std::string detail = error.what();
     const size_t colon = detail.find(": ", detail.find("parse error"));
     if (colon != std::string::npos) detail.erase(0, colon + 2);
-    return invalid_input(loc.path + ":" + std::to_string(line) + ": malformed JSON: " + detail + " (column " +
+    return invalid_input(loc.path + ":" + std::to_string(line) + ": malformed JSON: " + escape_ill_formed_utf8(detail) +
+                         " (column " +
                          std::to_string(n_bytes_before - line_start + 1) + ")");
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -38,6 +40,55 @@ RunResult run_binary(const std::string& mona_bin, const std::vector<std::string>
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     result.out = read_file(out_file);
     result.err = read_file(err_file);
+    return result;
+}
+
+RunningBinary start_binary(const std::string& mona_bin, const std::vector<std::string>& args,
+                           const std::string& scratch_dir,
+                           const std::vector<std::pair<std::string, std::string>>& env) {
+    static std::atomic<int> n_started{0};
+    const int run_idx = ++n_started;
+    RunningBinary running;
+    running.out_file = scratch_dir + "/spawn-" + std::to_string(run_idx) + ".stdout";
+    running.err_file = scratch_dir + "/spawn-" + std::to_string(run_idx) + ".stderr";
+    std::vector<std::string> env_strings;
+    for (char** var = environ; *var != nullptr; ++var) {
+        const std::string entry(*var);
+        bool replaced = entry.rfind("OMP_WAIT_POLICY=", 0) == 0;
+        for (const auto& [name, value] : env) replaced = replaced || entry.rfind(name + "=", 0) == 0;
+        if (!replaced) env_strings.push_back(entry);
+    }
+    env_strings.push_back("OMP_WAIT_POLICY=passive");
+    for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+    std::vector<std::string> argv_strings = {mona_bin};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv_ptrs, env_ptrs;
+    for (auto& arg : argv_strings) argv_ptrs.push_back(arg.data());
+    argv_ptrs.push_back(nullptr);
+    for (auto& var : env_strings) env_ptrs.push_back(var.data());
+    env_ptrs.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, running.out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, running.err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = -1;
+    if (posix_spawn(&pid, mona_bin.c_str(), &actions, nullptr, argv_ptrs.data(), env_ptrs.data()) == 0) {
+        running.pid = pid;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    return running;
+}
+
+RunResult finish_binary(const RunningBinary& running) {
+    RunResult result;
+    if (running.pid <= 0) return result;
+    int status = 0;
+    while (::waitpid(running.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    result.out = read_file(running.out_file);
+    result.err = read_file(running.err_file);
     return result;
 }
 

@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <functional>
 #include <random>
+#include <sys/types.h>
+
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mona::fixtures {
@@ -23,6 +26,21 @@ std::string shell_quote(const std::string& arg);
 // Runs `mona_bin args...` with OMP_WAIT_POLICY=passive and stdin from /dev/null; stdout and stderr go through
 // numbered files in `scratch_dir` and come back in the result.
 RunResult run_binary(const std::string& mona_bin, const std::vector<std::string>& args, const std::string& scratch_dir);
+
+// A binary started in the background (start_binary), for tests that act on a run while it runs (stop it,
+// change its input, start a second run next to it).
+struct RunningBinary {
+    pid_t pid = -1;  // the binary itself (no shell in between), so signals reach it
+    std::string out_file;
+    std::string err_file;
+};
+
+// Starts `mona_bin args...` like run_binary, with `env` (NAME, VALUE) added to the environment, without waiting.
+RunningBinary start_binary(const std::string& mona_bin, const std::vector<std::string>& args,
+                           const std::string& scratch_dir,
+                           const std::vector<std::pair<std::string, std::string>>& env = {});
+// Waits for it to end and collects its exit code and output.
+RunResult finish_binary(const RunningBinary& running);
 
 // Removes every MONA_* variable from the environment, so that flags given by variables cannot leak into runs.
 void unset_mona_environment();

@@ -76,6 +76,18 @@ TEST(Formats, MessagesFieldErrorsNameTheFieldPath) {
         parse_error(R"({"messages": [{"role": "human", "content": "x"}]})"));
 }
 
+// Issue 9: nlohmann quotes the bytes it read last; an ill-formed byte must reach the message escaped, not raw.
+TEST(Formats, IllFormedUtf8IsEscapedInTheMessage) {
+    Result<Sample> s = parse_sample("{\"text\": \"caf\xff au lait\"}", InputFormat::kAuto, kLoc);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(StatusCode::kInvalidInput, s.status().code());
+    const std::string& message = s.status().message();
+    EXPECT_NE(std::string::npos, message.find("pool.jsonl:18342: malformed JSON")) << message;
+    EXPECT_NE(std::string::npos, message.find("ill-formed UTF-8")) << message;
+    EXPECT_NE(std::string::npos, message.find("caf\\xFF")) << message;
+    EXPECT_EQ(std::string::npos, message.find('\xff')) << "a raw 0xFF byte in: " << message;
+}
+
 TEST(Formats, ShareGptMapsSpeakerNames) {
     const Sample sample = parse_ok(
         R"({"id": 42, "conversations": [

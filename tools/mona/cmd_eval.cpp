@@ -12,6 +12,7 @@ int cmd_eval(const ParsedArgs& args, const std::string& command_line) {
     if (!args.has("out")) return report_error(invalid_input("--out is required")), 2;
     auto select = select_config_from_args(args);
     if (!select.ok()) return report_error(select.status()), 2;
+    if (Status usage = check_select_config(select.value()); !usage.ok()) return report_error(usage), 2;
     EvalConfig config;
     config.select = std::move(select.value());
     config.select.command_line = command_line;

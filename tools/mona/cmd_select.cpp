@@ -14,6 +14,13 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     config.out_dir = args.get("out");
     for (const auto& text : args.all("target")) {
         MONA_TRY(TargetSpec spec, parse_target_spec(text));
+        for (const auto& earlier : config.targets) {
+            if (earlier.name == spec.name) {
+                return invalid_input(fmt::format("--target '{}': target name '{}' is given twice (also --target {}={}); "
+                                                 "each target writes <out>/<name>/, so names must differ",
+                                                 text, spec.name, earlier.name, earlier.path));
+            }
+        }
         config.targets.push_back(spec);
     }
     config.layer = static_cast<int32_t>(args.get_int("layer", -1));
@@ -69,9 +76,8 @@ int cmd_select(const ParsedArgs& args, const std::string& command_line) {
     config->command_line = command_line;
     if (args.all("store").size() > 1) return report_error(invalid_input("select keeps its store in one --store DIR")), 2;
     config->store_dir = args.get("store");
-    const int64_t shard_rows = args.get_int("shard-rows", 0);
-    if (shard_rows < 0) return report_error(invalid_input(fmt::format("--shard-rows must be >= 1, got {}", shard_rows))), 2;
-    config->store_shard_rows = static_cast<uint64_t>(shard_rows);
+    if (Status usage = check_select_config(config.value()); !usage.ok()) return report_error(usage), 2;
+    config->store_shard_rows = static_cast<uint64_t>(args.get_int("shard-rows", 0));  // >= 1 when given (flag table)
     auto summary = run_select(config.value());
     if (!summary.ok()) return report_error(summary.status());
     const SelectSummary& s = summary.value();

@@ -12,12 +12,9 @@ namespace {
 
 Result<EmbedStoreOptions> embed_options_from_args(const ParsedArgs& args) {
     EmbedStoreOptions options;
-    const int64_t keep = args.get_int("keep", 0);
-    if (keep < 0 || keep > UINT32_MAX) return invalid_input(fmt::format("--keep must be >= 0, got {}", keep));
-    options.keep = static_cast<uint32_t>(keep);
-    const int64_t shard_rows = args.get_int("shard-rows", 0);
-    if (shard_rows < 0) return invalid_input(fmt::format("--shard-rows must be >= 1, got {}", shard_rows));
-    options.shard_rows = static_cast<uint64_t>(shard_rows);
+    // The flag table bounds both (--keep 0..2^32-1, --shard-rows >= 1); 0 here means "not given".
+    options.keep = static_cast<uint32_t>(args.get_int("keep", 0));
+    options.shard_rows = static_cast<uint64_t>(args.get_int("shard-rows", 0));
     if (args.has("shard")) {
         const std::string text = args.get("shard");
         unsigned slice = 0, n = 0;
@@ -92,6 +89,7 @@ int cmd_score(const ParsedArgs& args, const std::string& command_line) {
     if (!args.has("out")) return ranks.fail(invalid_input("--out is required"), 2);
     auto config = select_config_from_args(args);
     if (!config.ok()) return ranks.fail(config.status(), 2);
+    if (Status usage = check_select_config(config.value()); !usage.ok()) return ranks.fail(usage, 2);
     config->command_line = command_line;
     // Empty paths mean "as recorded in the store".
     if (!args.has("model")) config->model_path.clear();
@@ -108,7 +106,7 @@ int cmd_merge(const ParsedArgs& args) {
         return report_error(invalid_input("usage: mona merge --store A --store B ... --out MERGED")), 2;
     }
     MergeOptions options;
-    options.shard_rows = static_cast<uint64_t>(std::max<int64_t>(0, args.get_int("shard-rows", 0)));
+    options.shard_rows = static_cast<uint64_t>(args.get_int("shard-rows", 0));  // >= 1 when given (flag table)
     options.resume = true;
     Status status = merge_stores(args.get("out"), args.all("store"), options);
     return status.ok() ? 0 : report_error(status);

@@ -16,12 +16,14 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <iterator>
 #include <numeric>
 #include <random>
 
@@ -161,11 +163,62 @@ void remove_stale_stages(const std::string& out) {
     }
 }
 
+// Checks a training state (train_state.json, or the copy inside a version 2 checkpoint) and that it describes
+// this run. Returns the state. Every error names the file and the field.
+Result<nlohmann::json> check_train_state(const std::string& text, const std::string& where, const std::string& out,
+                                         const nlohmann::json& config) {
+    const std::string start_over = fmt::format("; remove {} to start over", out);
+    nlohmann::json state;
+    try {
+        state = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        return invalid_input(fmt::format("{}: not valid JSON ({}){}", where, e.what(), start_over));
+    }
+    if (!state.is_object()) {
+        return invalid_input(fmt::format("{}: expected a JSON object, found {}{}", where, state.type_name(), start_over));
+    }
+    const auto field = [&](const char* key) -> const nlohmann::json* {
+        auto it = state.find(key);
+        return it == state.end() ? nullptr : &*it;
+    };
+    const nlohmann::json* saved = field("config");
+    if (saved == nullptr || !saved->is_object()) {
+        return invalid_input(fmt::format("{}: field 'config': expected an object, found {}{}", where,
+                                         saved == nullptr ? "nothing" : saved->type_name(), start_over));
+    }
+    for (const auto& [key, value] : config.items()) {
+        auto it = saved->find(key);
+        const nlohmann::json found = it == saved->end() ? nlohmann::json() : *it;
+        if (found != value) {
+            return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {}, field "
+                                             "'config.{}')",
+                                             key, value.dump(), found.dump(), where, key));
+        }
+    }
+    for (const char* key : {"epochs_done", "epoch1_documents", "documents", "step"}) {
+        const nlohmann::json* value = field(key);
+        if (value == nullptr && std::string(key) != "epochs_done") continue;  // optional in version 1 files
+        const bool ok = value != nullptr && value->is_number_integer() &&
+                        (value->get<int64_t>() >= 0 || std::string(key) == "epoch1_documents");
+        if (!ok) {
+            return invalid_input(fmt::format("{}: field '{}': expected an integer >= 0, found {}{}", where, key,
+                                             value == nullptr ? "nothing" : value->dump(), start_over));
+        }
+    }
+    return state;
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return not_found(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text;
+}
+
 Status run_train_sae(const ParsedArgs& args) {
     if (!args.has("input")) return invalid_input("--input FILE (or builtin:demo-training) is required");
     if (!args.has("out")) return invalid_input("--out DIR is required");
     const std::string out = args.get("out");
-    MONA_RETURN_IF_ERROR(ensure_dir(out));
     MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
 
     SessionOptions sopts;
@@ -214,25 +267,32 @@ Status run_train_sae(const ParsedArgs& args) {
     int64_t docs_last_epoch = 0;  // documents the last streamed epoch took (metrics.json)
     std::optional<SaeTrainer> trainer;
     if (args.on("resume") && std::filesystem::exists(ckpt_path)) {
+        // train_state.json is written atomically, so a kill leaves it whole (at most one epoch behind the
+        // checkpoint); anything unreadable in it was damaged by something else and is refused.
+        nlohmann::json file_state;
+        const bool have_file = std::filesystem::exists(state_path);
+        if (have_file) {
+            MONA_TRY(std::string text, read_text_file(state_path));
+            MONA_TRY(file_state, check_train_state(text, state_path, out, config));
+        }
         std::string run_state;
         MONA_TRY(SaeTrainer loaded, SaeTrainer::load_checkpoint(ckpt_path, &run_state));
         nlohmann::json state;
         if (run_state.empty()) {  // a version 1 checkpoint: its state is in the file beside it
-            std::ifstream in(state_path);
-            state = nlohmann::json::parse(in, nullptr, false);
-        } else {
-            state = nlohmann::json::parse(run_state, nullptr, false);
-        }
-        if (state.is_discarded() || !state.is_object() || !state.contains("config")) {
-            return invalid_input(fmt::format("{}: unreadable training state; remove {} to start over",
-                                             run_state.empty() ? state_path : ckpt_path, out));
-        }
-        for (auto& [key, value] : config.items()) {
-            if (state["config"].value(key, nlohmann::json()) != value) {
-                return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {})", key,
-                                                 value.dump(), state["config"].value(key, nlohmann::json()).dump(),
-                                                 run_state.empty() ? state_path : ckpt_path));
+            if (!have_file) {
+                return not_found(fmt::format("{}: missing (the training state of {}); remove {} to start over",
+                                             state_path, ckpt_path, out));
             }
+            state = std::move(file_state);
+        } else {
+            MONA_TRY(state, check_train_state(run_state, ckpt_path, out, config));
+        }
+        const SaeTrainOptions& saved = loaded.options();
+        if (saved.d_in != topts.d_in || saved.n_latents != topts.n_latents || saved.k != topts.k) {
+            return invalid_input(fmt::format("{}: checkpoint of d_in {}, {} latents, k {}, but this run has d_in {}, "
+                                             "{} latents, k {}; remove {} to start over",
+                                             ckpt_path, saved.d_in, saved.n_latents, saved.k, topts.d_in,
+                                             topts.n_latents, topts.k, out));
         }
         // A kill between the checkpoint's commit and the state file's leaves the file one epoch behind.
         if (!run_state.empty()) MONA_RETURN_IF_ERROR(write_file_atomic(state_path, state.dump(2) + "\n"));
@@ -246,6 +306,7 @@ Status run_train_sae(const ParsedArgs& args) {
         trainer.emplace(std::move(created));
     }
 
+    MONA_RETURN_IF_ERROR(ensure_dir(out));  // only now: an input error above leaves no --out behind
     if (epochs_done > 0) MONA_RETURN_IF_ERROR(cut_log_at_step(log_path, trainer->step_count()));
     std::ofstream log(log_path, epochs_done > 0 ? std::ios::app : std::ios::trunc);
     if (epochs_done == 0) log << kLogHeader << std::flush;
@@ -425,7 +486,13 @@ Status run_train_sae(const ParsedArgs& args) {
 }  // namespace
 
 int cmd_train_sae(const ParsedArgs& args) {
+    namespace fs = std::filesystem;
+    const std::string out = args.get("out");
+    std::error_code ec;
+    const bool out_existed = out.empty() || fs::exists(out, ec);
     Status status = run_train_sae(args);
+    // A run that fails before its first checkpoint leaves nothing to resume: remove the folder it created.
+    if (!status.ok() && !out_existed && !fs::exists(out + "/checkpoint.bin", ec)) fs::remove_all(out, ec);
     return status.ok() ? 0 : report_error(status);
 }
 

@@ -4,21 +4,17 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
+#include <new>
 #include <string>
 
 #include "cli/flags.hpp"
 #include "commands.hpp"
 #include "util/comm.hpp"
 
-int main(int argc, char** argv) {
-    // llama.cpp's OpenMP workers spin between graph computations by default; alternating with the BLAS threads
-    // of the SAE encoder on the same cores, that spinning cost 2x in throughput on a 2-core machine. libgomp
-    // reads its policy once at load time, so set it and re-execute once (an explicit user setting is kept).
-    if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-        execv("/proc/self/exe", argv);  // returns only on failure; then carry on with the default policy
-    }
-    std::signal(SIGPIPE, SIG_IGN);  // a closed pipe ends output quietly (stdout writes fail, exit code 0)
+namespace {
+
+int run(int argc, char** argv) {
     using namespace mona::cli;
     auto parsed = parse_args(argc, argv);
     if (!parsed.ok()) {
@@ -62,4 +58,33 @@ int main(int argc, char** argv) {
     if (args.verb == "merge") return cmd_merge(args);
     std::fprintf(stderr, "mona: error: command '%s' is not implemented\n", args.verb.c_str());
     return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // llama.cpp's OpenMP workers spin between graph computations by default; alternating with the BLAS threads
+    // of the SAE encoder on the same cores, that spinning cost 2x in throughput on a 2-core machine. libgomp
+    // reads its policy once at load time, so set it and re-execute once (an explicit user setting is kept).
+    if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv);  // returns only on failure; then carry on with the default policy
+    }
+    std::signal(SIGPIPE, SIG_IGN);  // a closed pipe ends output quietly (stdout writes fail, exit code 0)
+    // Input errors come back as Status. An exception reaching this point escaped a module edge that should have
+    // converted it: say what it was and exit 1 instead of ending in std::terminate.
+    try {
+        return run(argc, argv);
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "mona: error: out of memory\n");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr,
+                     "mona: error: %s (unexpected exception; this is a bug in mona, please report it with the command "
+                     "line)\n",
+                     e.what());
+    } catch (...) {
+        std::fprintf(stderr,
+                     "mona: error: unknown exception (this is a bug in mona, please report it with the command line)\n");
+    }
+    return 1;
 }

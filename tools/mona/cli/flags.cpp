@@ -3,10 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 
 namespace mona::cli {
 namespace {
+
+constexpr int64_t kMaxThreads = 512;             // GGML_MAX_N_THREADS
+constexpr int64_t kMaxCacheMb = int64_t(1) << 30;  // 1 PiB; MB * 2^20 bytes stays far inside int64
 
 const std::vector<std::string> kModelVerbs = {"select", "eval", "info", "activations", "train-sae", "demo", "embed", "score"};
 
@@ -58,7 +63,7 @@ const std::vector<FlagSpec>& flag_table() {
         {"ratio", 0, K::kFloat, "R", "select round(R x pool size) samples per target", "0.05",
          {"select", "eval", "demo", "score"}},
         {"count", 'n', K::kInt, "N", "select N samples per target (instead of --ratio)", "",
-         {"select", "eval", "demo", "score"}},
+         {"select", "eval", "demo", "score"}, false, 1, INT64_MAX},
         {"merge", 0, K::kString, "MODE",
          "also write ONE merged subset of N samples to <out>/merged/: round-robin (targets take turns, equal shares) or "
          "quota (shares from --quota); a sample two targets want counts once", "", {"select", "score"}},
@@ -67,19 +72,19 @@ const std::vector<FlagSpec>& flag_table() {
          "", {"select", "score"}, true},
         {"layer", 'l', K::kInt, "L",
          "residual stream layer, HF hidden_states[L] numbering (= llama.cpp l_out-(L-1), sparsify layers.(L-1))",
-         "the SAE's own layer, else n_layer-1", {"select", "eval", "activations", "train-sae", "embed"}},
+         "the SAE's own layer, else n_layer-1", {"select", "eval", "activations", "train-sae", "embed"}, false, 0, INT32_MAX},
         {"k", 'k', K::kInt, "K", "TopK k: overrides the SAE's k (select); the trained SAE's k (train-sae)",
-         "the SAE's k; train-sae: 32", {"select", "eval", "train-sae", "embed"}},
+         "the SAE's k; train-sae: 32", {"select", "eval", "train-sae", "embed"}, false, 1, INT32_MAX},
         {"tokens", 0, K::kString, "MODE", "tokens pooled per sample: all|no-bos|prompt|response", "no-bos",
          {"select", "eval", "activations", "embed"}},
         {"pooling", 0, K::kString, "MODE", "per-sample pooling: mean|sum (sum only for ablations)", "mean",
          {"select", "eval", "embed"}},
         {"max-tokens", 0, K::kInt, "N", "truncate samples to N tokens (truncations are counted)", "2048",
-         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}},
+         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}, false, 1, INT32_MAX},
         {"batch-tokens", 0, K::kInt, "N", "tokens of samples handled together (SAE encoding, pooling); each sample is its own forward pass, so results do not depend on N", "512",
-         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}},
+         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}, false, 1, INT32_MAX},
         {"threads", 'j', K::kInt, "N", "CPU threads", "all cores",
-         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}},
+         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}, false, 0, kMaxThreads},
         {"template", 0, K::kString, "NAME",
          "chat rendering: model (the GGUF's template), plain, or a llama.cpp built-in name (chatml, llama3, ...)",
          "model", {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}},
@@ -100,27 +105,27 @@ const std::vector<FlagSpec>& flag_table() {
          "feature store written by `mona embed`; repeat for the slices of one pool. select: where the pool's store is "
          "kept (resumed if it exists)", "select: <out>/.store, removed after success", {"select", "score", "merge"}, true},
         {"keep", 0, K::kInt, "M", "store only the M largest latents per sample (the exact L1 norm is kept)", "all",
-         {"embed"}},
+         {"embed"}, false, 0, UINT32_MAX},
         {"shard", 0, K::kString, "I/N", "embed only records with index % N == I (one of N machines)", "0/1",
          {"embed"}},
-        {"shard-rows", 0, K::kInt, "N", "samples per store shard file", "1024", {"select", "embed", "merge"}},
+        {"shard-rows", 0, K::kInt, "N", "samples per store shard file", "1024", {"select", "embed", "merge"}, false, 1, INT64_MAX},
         {"json", 0, K::kSwitch, "", "machine-readable output", "", {"info"}},
-        {"latents", 0, K::kInt, "N", "SAE width (number of latents)", "4608", {"train-sae"}},
-        {"train-tokens", 0, K::kInt, "N", "stop after training on N tokens", "2000000", {"train-sae"}},
-        {"batch-size", 0, K::kInt, "N", "tokens per optimiser step", "1024", {"train-sae"}},
-        {"doc-tokens", 0, K::kInt, "N", "at most N tokens taken from each document", "256", {"train-sae"}},
-        {"buffer-tokens", 0, K::kInt, "N", "shuffle buffer size in tokens", "65536", {"train-sae"}},
+        {"latents", 0, K::kInt, "N", "SAE width (number of latents)", "4608", {"train-sae"}, false, 1, INT32_MAX},
+        {"train-tokens", 0, K::kInt, "N", "stop after training on N tokens", "2000000", {"train-sae"}, false, 1, INT64_MAX},
+        {"batch-size", 0, K::kInt, "N", "tokens per optimiser step", "1024", {"train-sae"}, false, 1, INT32_MAX},
+        {"doc-tokens", 0, K::kInt, "N", "at most N tokens taken from each document", "256", {"train-sae"}, false, 1, INT32_MAX},
+        {"buffer-tokens", 0, K::kInt, "N", "shuffle buffer size in tokens", "65536", {"train-sae"}, false, 1, INT64_MAX},
         {"epochs", 0, K::kInt, "N", "passes over the corpus (activations are recomputed each pass)", "1",
-         {"train-sae"}},
+         {"train-sae"}, false, 1, INT64_MAX},
         {"lr", 0, K::kFloat, "LR", "Adam learning rate", "2e-4/sqrt(latents/2^14)", {"train-sae"}},
-        {"warmup", 0, K::kInt, "STEPS", "linear learning-rate warm-up steps", "100", {"train-sae"}},
+        {"warmup", 0, K::kInt, "STEPS", "linear learning-rate warm-up steps", "100", {"train-sae"}, false, 0, INT64_MAX},
         {"dead-tokens", 0, K::kInt, "N", "a latent that has not fired for N tokens is dead (AuxK loss)", "1000000",
-         {"train-sae"}},
-        {"seed", 0, K::kInt, "N", "random seed (train-sae; eval: the random method)", "0", {"eval", "train-sae"}},
+         {"train-sae"}, false, 1, INT64_MAX},
+        {"seed", 0, K::kInt, "N", "random seed (train-sae; eval: the random method)", "0", {"eval", "train-sae"}, false, 0, INT64_MAX},
         {"log-every", 0, K::kInt, "STEPS", "log FVU, L0, dead fraction, tokens/s every STEPS steps", "50",
-         {"train-sae"}},
+         {"train-sae"}, false, 1, INT64_MAX},
         {"cache-mb", 0, K::kInt, "MB", "keep up to MB of streamed activations in memory for epochs 2+", "2048",
-         {"train-sae"}},
+         {"train-sae"}, false, 0, kMaxCacheMb},
         {"resume", 0, K::kSwitch, "", "continue from the checkpoint in --out", "", {"train-sae"}},
         {"quiet", 'q', K::kSwitch, "", "no progress messages", "",
          {"select", "eval", "train-sae", "demo", "activations", "embed", "score"}},
@@ -152,18 +157,23 @@ namespace {
 
 Status check_value(const FlagSpec& flag, const std::string& value, const std::string& origin) {
     if (flag.kind == ValueKind::kInt) {
+        const std::string range = flag.max_value == INT64_MAX ? fmt::format(">= {}", flag.min_value)
+                                                                : fmt::format("in {}..{}", flag.min_value, flag.max_value);
         char* end = nullptr;
         errno = 0;
-        std::strtoll(value.c_str(), &end, 10);
-        if (value.empty() || *end != '\0' || errno != 0) {
+        const long long parsed = std::strtoll(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0' || (errno != 0 && errno != ERANGE)) {
             return invalid_input(fmt::format("{}: expected an integer, got '{}'", origin, value));
+        }
+        if (errno == ERANGE || parsed < flag.min_value || parsed > flag.max_value) {
+            return invalid_input(fmt::format("{}: {} is out of range: expected an integer {}", origin, value, range));
         }
     } else if (flag.kind == ValueKind::kFloat) {
         char* end = nullptr;
         errno = 0;
-        std::strtod(value.c_str(), &end);
-        if (value.empty() || *end != '\0' || errno != 0) {
-            return invalid_input(fmt::format("{}: expected a number, got '{}'", origin, value));
+        const double parsed = std::strtod(value.c_str(), &end);
+        if (value.empty() || *end != '\0' || errno != 0 || !std::isfinite(parsed)) {
+            return invalid_input(fmt::format("{}: expected a finite number, got '{}'", origin, value));
         }
     }
     return Status();

@@ -2,10 +2,12 @@
 //
 // The table drives parsing, `mona <verb> --help`, the README's CLI reference (`mona help --markdown`; a test
 // checks the README matches) and the MONA_<NAME> environment fallbacks. Parsing is the raw phase only: it
-// checks that flags exist for the verb and that numbers are numbers; the meaning of values (does the layer
+// checks that flags exist for the verb, that integers are integers within the flag's range (a value that does not
+// fit is refused, never narrowed) and that numbers are finite numbers; the meaning of values (does the layer
 // exist in this model?) is settled later, once the model and SAE headers are read.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,6 +28,9 @@ struct FlagSpec {
     std::string default_text;  // shown in help; "" = none
     std::vector<std::string> verbs;
     bool repeatable = false;
+    // kInt: the accepted range, checked when parsing (values outside it are usage errors, never narrowed).
+    int64_t min_value = INT64_MIN;
+    int64_t max_value = INT64_MAX;
 };
 
 struct VerbSpec {
@@ -48,8 +53,8 @@ struct ParsedArgs {
     bool on(const std::string& name) const { return has(name); }
 };
 
-// argv[1] is the verb. Unknown verbs/flags, flags not valid for the verb, missing or malformed values are
-// kInvalidInput (exit code 2). Environment variables MONA_<NAME> (upper case, '-' -> '_') fill flags not given.
+// argv[1] is the verb. Unknown verbs/flags, flags not valid for the verb, missing or malformed values, integers
+// outside the flag's [min_value, max_value] and non-finite numbers are kInvalidInput (exit code 2). Environment variables MONA_<NAME> (upper case, '-' -> '_') fill flags not given.
 Result<ParsedArgs> parse_args(int argc, const char* const* argv);
 
 std::string usage_text();
