@@ -257,6 +257,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     sopts.batch_tokens = config.batch_tokens;
     sopts.max_tokens = config.max_tokens;
     sopts.template_name = config.template_name;
+    sopts.system_prompt = config.system_prompt;
     sopts.verbose = config.verbose;
     std::optional<SaeModel> sae;
     if (run_model) {
@@ -709,6 +710,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
         {"pooling", pooling_mode_name(config.pooling)},
         {"format", input_format_name(config.format)},
         {"template", config.template_name},
+        {"system_prompt", system_prompt_param(config.system_prompt)},
         {"max_tokens", config.max_tokens},
         {"batch_tokens", config.batch_tokens},
         {"threads", config.threads},

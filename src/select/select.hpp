@@ -67,6 +67,7 @@ struct SelectConfig {
     PoolingMode pooling = PoolingMode::kMean;
     InputFormat format = InputFormat::kAuto;
     std::string template_name = "model";
+    SystemPrompt system_prompt;  // default: the template's own behaviour
     int32_t max_tokens = 2048;
     int32_t batch_tokens = 512;
     int32_t threads = 0;

@@ -140,6 +140,7 @@ Status run_train_sae(const ParsedArgs& args) {
     sopts.max_tokens = static_cast<int32_t>(args.get_int("doc-tokens", 256));
     sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
     sopts.template_name = args.get("template", "model");
+    if (args.has("system-prompt")) sopts.system_prompt = system_prompt_from_flag(args.get("system-prompt"));
     sopts.verbose = args.on("verbose");
     if (sopts.max_tokens < 1) return invalid_input("--doc-tokens must be >= 1");
     MONA_TRY(Session session, Session::open(sopts));
@@ -172,7 +173,8 @@ Status run_train_sae(const ParsedArgs& args) {
     const std::string state_path = out + "/train_state.json";
     nlohmann::json config = {{"model", mi.path}, {"layer", layer},     {"latents", topts.n_latents},
                              {"k", topts.k},     {"inputs", args.all("input")}, {"doc_tokens", sopts.max_tokens},
-                             {"batch_size", topts.batch_size}, {"seed", topts.seed}, {"template", sopts.template_name}};
+                             {"batch_size", topts.batch_size}, {"seed", topts.seed}, {"template", sopts.template_name},
+                             {"system_prompt", system_prompt_param(sopts.system_prompt)}};
     int64_t epochs_done = 0;
     std::optional<SaeTrainer> trainer;
     if (args.on("resume") && std::filesystem::exists(ckpt_path)) {
