@@ -51,20 +51,34 @@ def main():
     bench_data.add_common_args(ap, out="runs/system-prompt-effect", keep=1, max_tokens=256)
     ap.set_defaults(every=34, ratio=0.1)
     ap.add_argument("--targets", default="math_word_problems,sentiment_classification,knowledge_mc")
+    ap.add_argument("--exemplars", type=int, default=0, help="first N exemplars of each target (0 = all)")
+    ap.add_argument("--sae", default="", help="SAE folder (default: mona's default SAE)")
     args = ap.parse_args()
     pool, labels = bench_data.write_subsample(args)
     targets = args.targets.split(",")
+    target_files = {}
+    for t in targets:
+        src = os.path.join(args.bench, "targets", t + ".jsonl")
+        if args.exemplars > 0:
+            dst = os.path.join(args.out, f"target_{t}.jsonl")
+            with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as g:
+                g.writelines(f.readlines()[:args.exemplars])
+            src = dst
+        target_files[t] = src
     runs = {"template": [], "none": ["--system-prompt", "none"]}
     seconds = {}
     for name, extra in runs.items():
         cmd = [args.mona, "select", "--pool", pool, "--ratio", str(args.ratio), "--max-tokens", str(args.max_tokens),
                "--out", os.path.join(args.out, name), "--quiet"] + extra
+        if args.sae:
+            cmd += ["--sae", args.sae]
         for t in targets:
-            cmd += ["--target", f"{t}={os.path.join(args.bench, 'targets', t + '.jsonl')}"]
+            cmd += ["--target", f"{t}={target_files[t]}"]
         start = time.time()
         subprocess.run(cmd, check=True)
         seconds[name] = time.time() - start
     print(f"pool: {len(labels)} samples (every {args.every}th of bench/pool.jsonl), ratio {args.ratio}, "
+          f"exemplars per target: {args.exemplars or 'all'}, "
           f"--max-tokens {args.max_tokens}; model time {seconds['template']:.0f} s + {seconds['none']:.0f} s\n")
     print("| target | n | precision@n default | precision@n none | overlap | Spearman | Pearson |")
     print("|---|---|---|---|---|---|---|")
