@@ -151,6 +151,21 @@ TEST_F(ChatTemplate, FixtureCoversTwentyConversationsAndNamesTheSkippedVocabs) {
     EXPECT_TRUE((*expected_)["skipped"].contains("ggml-vocab-gemma-4.gguf"));
 }
 
+TEST(SystemPrompt, FlagAndParameterRoundTrip) {
+    EXPECT_EQ("template", system_prompt_param(SystemPrompt{}));
+    EXPECT_EQ("none", system_prompt_param(system_prompt_from_flag("none")));
+    EXPECT_EQ("text:Be brief.", system_prompt_param(system_prompt_from_flag("Be brief.")));
+    EXPECT_EQ("text:", system_prompt_param(system_prompt_from_flag("")));  // an empty system turn, not none
+    for (const std::string param : {"template", "none", "text:Be brief.", "text:", "text:none"}) {
+        auto parsed = parse_system_prompt_param(param);
+        ASSERT_TRUE(parsed.ok()) << param;
+        EXPECT_EQ(param, system_prompt_param(*parsed));
+    }
+    auto bad = parse_system_prompt_param("default");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(std::string::npos, bad.status().message().find("'default'")) << bad.status().message();
+}
+
 TEST_F(ChatTemplate, DefaultModelMatchesHf) {
     const std::string path = default_model_path();
     if (!fs::exists(path)) GTEST_SKIP() << "default model not found at " << path << " (scripts/setup.sh fetches it)";
