@@ -3,6 +3,12 @@
 #      built here with only the `llama` and `ggml` library targets;
 #   2. a system install found with find_package(llama) (set MONA_LLAMA_SYSTEM=ON to prefer it).
 # Sets MONA_LLAMA_TARGETS to the targets mona links against.
+#
+# Chat templates are rendered with llama.cpp's own Jinja engine (common/jinja, what `llama-server --jinja` uses),
+# built here from the source tree as the static library mona_llama_jinja: only the engine and the two common/
+# files it needs (json.cpp for its JSON bridge, unicode.cpp for UTF-8), not the rest of common/ (chat.cpp pulls in
+# the tool-call parsers, grammars and sampling). A system llama.cpp does not install common/, so the source tree
+# is needed in both ways of finding llama.cpp.
 option(MONA_LLAMA_SYSTEM "mona: use a system-installed llama.cpp (find_package(llama))" OFF)
 set(MONA_LLAMA_SOURCE_DIR "${PROJECT_SOURCE_DIR}/third_party/llama.cpp" CACHE PATH "llama.cpp source tree")
 
@@ -50,3 +56,25 @@ if(MONA_LLAMA_FROM STREQUAL "vendored" AND EXISTS "${MONA_LLAMA_SOURCE_DIR}.vers
 else()
     set(MONA_LLAMA_VERSION "llama.cpp (${MONA_LLAMA_FROM})")
 endif()
+
+set(MONA_LLAMA_COMMON_DIR "${MONA_LLAMA_SOURCE_DIR}/common")
+if(NOT EXISTS "${MONA_LLAMA_COMMON_DIR}/jinja/runtime.cpp")
+    message(FATAL_ERROR "llama.cpp's Jinja engine not found at ${MONA_LLAMA_COMMON_DIR}/jinja: mona renders chat "
+                        "templates with it; run scripts/fetch_llama.sh or set MONA_LLAMA_SOURCE_DIR")
+endif()
+add_library(mona_llama_jinja STATIC
+    ${MONA_LLAMA_COMMON_DIR}/jinja/lexer.cpp
+    ${MONA_LLAMA_COMMON_DIR}/jinja/parser.cpp
+    ${MONA_LLAMA_COMMON_DIR}/jinja/runtime.cpp
+    ${MONA_LLAMA_COMMON_DIR}/jinja/value.cpp
+    ${MONA_LLAMA_COMMON_DIR}/jinja/string.cpp
+    ${MONA_LLAMA_COMMON_DIR}/json.cpp
+    ${MONA_LLAMA_COMMON_DIR}/unicode.cpp)
+# common/jinja includes "json.h", "unicode.h" (common/) and <nlohmann/json.hpp> (llama.cpp's vendor/ copy; its
+# versioned inline namespace keeps it apart from the Debian copy mona uses).
+target_include_directories(mona_llama_jinja PUBLIC ${MONA_LLAMA_COMMON_DIR}
+                           PRIVATE ${MONA_LLAMA_SOURCE_DIR}/vendor)
+target_compile_features(mona_llama_jinja PUBLIC cxx_std_17)
+target_link_libraries(mona_llama_jinja PRIVATE ${MONA_LLAMA_TARGETS})  # json.cpp: GGML_ASSERT
+set_target_properties(mona_llama_jinja PROPERTIES POSITION_INDEPENDENT_CODE ON)
+list(APPEND MONA_LLAMA_TARGETS mona_llama_jinja)

@@ -13,6 +13,16 @@
 #include "ggml.h"
 #include "llama.h"
 
+// llama.cpp's Jinja engine (common/jinja); its headers define static helpers that this file does not all use.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "jinja/lexer.h"
+#include "jinja/parser.h"
+#include "jinja/runtime.h"
+#include "jinja/value.h"
+#pragma GCC diagnostic pop
+
 namespace mona {
 namespace {
 
@@ -293,13 +303,57 @@ Result<ModelInfo> read_model_info(const std::string& path) {
     return info;
 }
 
+SystemPrompt system_prompt_from_flag(const std::string& value) {
+    if (value == "none") return {SystemPrompt::Mode::kNone, ""};
+    return {SystemPrompt::Mode::kText, value};
+}
+
+std::string system_prompt_param(const SystemPrompt& prompt) {
+    switch (prompt.mode) {
+        case SystemPrompt::Mode::kTemplate: return "template";
+        case SystemPrompt::Mode::kNone: return "none";
+        case SystemPrompt::Mode::kText: return "text:" + prompt.text;
+    }
+    return "template";
+}
+
+Result<SystemPrompt> parse_system_prompt_param(const std::string& param) {
+    if (param == "template") return SystemPrompt{};
+    if (param == "none") return SystemPrompt{SystemPrompt::Mode::kNone, ""};
+    if (param.rfind("text:", 0) == 0) return SystemPrompt{SystemPrompt::Mode::kText, param.substr(5)};
+    return invalid_input(fmt::format("system prompt parameter '{}': expected template, none or text:TEXT", param));
+}
+
+namespace {
+
+enum class RenderKind { kPlain, kBuiltin, kJinja };
+
+// One message as the template sees it.
+struct ChatMessage {
+    const char* role;
+    const std::string* content;
+};
+
+// Text no sample plausibly contains: the content of the system turn whose rendering `--system-prompt none` cuts.
+const std::string kSystemMarker = "\x01mona-system-turn-marker\x01";
+
+}  // namespace
+
 struct Session::Impl {
     SessionOptions options;
     ModelInfo info;
     llama_model* model = nullptr;
     llama_context* ctx = nullptr;
     const llama_vocab* vocab = nullptr;
-    std::string tmpl;  // template string handed to llama_chat_apply_template ("" for plain)
+    RenderKind kind = RenderKind::kPlain;
+    std::string tmpl;  // kBuiltin: the name handed to llama_chat_apply_template; kJinja: the template source
+    std::unique_ptr<jinja::program> program;  // kJinja
+    std::string bos_text, eos_text;           // kJinja: HF's bos_token / eos_token ("" = the vocab has none)
+    bool has_bos_text = false, has_eos_text = false;
+    // kJinja with SystemPrompt::kNone: the rendering of no message and of the marker system turn alone, when
+    // the marker system turn is a prefix block the template writes before the conversation (else cut_system false).
+    bool cut_system = false;
+    std::string render_empty, render_marker;
     CaptureState capture;
     int32_t n_ctx = 0;
 
@@ -307,7 +361,55 @@ struct Session::Impl {
         if (ctx) llama_free(ctx);
         if (model) llama_model_free(model);
     }
+
+    // Runs the Jinja template over `messages` with HF's variables; kInvalidInput with the engine's message.
+    Result<std::string> run_jinja(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+    // Renders turns[0, n_turns) of a chat sample with the session's template and system prompt.
+    Result<std::string> render_turns(const Sample& sample, size_t n_turns, bool add_generation_prompt) const;
 };
+
+namespace {
+
+std::string token_piece(const llama_vocab* vocab, llama_token token) {
+    std::string piece(64, '\0');
+    int32_t n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, true);
+    if (n < 0) {
+        piece.resize(static_cast<size_t>(-n));
+        n = llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, true);
+    }
+    piece.resize(static_cast<size_t>(std::max(n, 0)));
+    return piece;
+}
+
+}  // namespace
+
+Result<std::string> Session::Impl::run_jinja(const std::vector<ChatMessage>& messages,
+                                             bool add_generation_prompt) const {
+    // The variables of transformers' apply_chat_template: messages, tools and documents (None when not given),
+    // add_generation_prompt, and the tokenizer's special tokens by name.
+    try {
+        jinja::context ctx(tmpl);
+        auto list = jinja::mk_val<jinja::value_array>();
+        for (const ChatMessage& m : messages) {
+            auto msg = jinja::mk_val<jinja::value_object>();
+            msg->insert("role", jinja::mk_val<jinja::value_string>(std::string(m.role)));
+            msg->insert("content", jinja::mk_val<jinja::value_string>(*m.content));
+            list->push_back(msg);
+        }
+        ctx.set_val("messages", list);
+        ctx.set_val("tools", jinja::mk_val<jinja::value_none>());
+        ctx.set_val("documents", jinja::mk_val<jinja::value_none>());
+        ctx.set_val("add_generation_prompt", jinja::mk_val<jinja::value_bool>(add_generation_prompt));
+        if (has_bos_text) ctx.set_val("bos_token", jinja::mk_val<jinja::value_string>(bos_text));
+        if (has_eos_text) ctx.set_val("eos_token", jinja::mk_val<jinja::value_string>(eos_text));
+        jinja::runtime runtime(ctx);
+        const jinja::value results = runtime.execute(*program);
+        return jinja::runtime::gather_string_parts(results)->as_string().str();
+    } catch (const std::exception& e) {
+        return invalid_input(fmt::format("the chat template of {} failed on this sample: {}", options.model_path,
+                                         e.what()));
+    }
+}
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::Session(Session&&) noexcept = default;
@@ -337,19 +439,51 @@ Result<Session> Session::open(const SessionOptions& options) {
                                              "--template plain or a llama.cpp built-in template name such as chatml",
                                              options.model_path));
         }
+        impl->kind = RenderKind::kJinja;
         impl->tmpl = impl->info.chat_template;
+        try {
+            jinja::lexer lexer;
+            const jinja::lexer_result lexed = lexer.tokenize(impl->tmpl);
+            impl->program = std::make_unique<jinja::program>(jinja::parse_from_tokens(lexed));
+        } catch (const std::exception& e) {
+            return unsupported(fmt::format("the chat template of {} is Jinja that llama.cpp's engine cannot parse "
+                                           "({}); use --template plain or a built-in name (chatml, llama3, ...)",
+                                           options.model_path, e.what()));
+        }
+        const llama_token bos = llama_vocab_bos(impl->vocab);
+        const llama_token eos = llama_vocab_eos(impl->vocab);
+        impl->has_bos_text = bos != LLAMA_TOKEN_NULL;
+        impl->has_eos_text = eos != LLAMA_TOKEN_NULL;
+        if (impl->has_bos_text) impl->bos_text = token_piece(impl->vocab, bos);
+        if (impl->has_eos_text) impl->eos_text = token_piece(impl->vocab, eos);
+        const std::string hi = "hi", hello = "hello";
+        auto probe = impl->run_jinja({{"user", &hi}, {"assistant", &hello}}, false);
+        if (!probe.ok()) {
+            return unsupported(fmt::format("{}; use --template plain or a built-in name (chatml, llama3, ...)",
+                                           probe.status().message()));
+        }
+        if (options.system_prompt.mode == SystemPrompt::Mode::kNone) {
+            // Where the template writes a system turn as a block before the conversation, that block is what
+            // `none` cuts: render(marker + turns) = render([]) + block + rest, and the result is render([]) + rest.
+            auto empty = impl->run_jinja({}, false);
+            auto marker = impl->run_jinja({{"system", &kSystemMarker}}, false);
+            if (empty.ok() && marker.ok() && marker->find(kSystemMarker) != std::string::npos &&
+                marker->rfind(*empty, 0) == 0) {
+                impl->cut_system = true;
+                impl->render_empty = std::move(*empty);
+                impl->render_marker = std::move(*marker);
+            }
+        }
     } else if (options.template_name != "plain") {
+        impl->kind = RenderKind::kBuiltin;
         impl->tmpl = options.template_name;
-    }
-    if (!impl->tmpl.empty()) {
         // Probe the template once so an unsupported one fails here, not on sample 1.
         llama_chat_message probe[2] = {{"user", "hi"}, {"assistant", "hello"}};
         char buf[256];
         if (llama_chat_apply_template(impl->tmpl.c_str(), probe, 2, false, buf, sizeof(buf)) < 0) {
-            return unsupported(fmt::format("chat template '{}' is not one llama.cpp can apply without Jinja; use "
-                                           "--template plain or a built-in name (chatml, llama3, ...)",
-                                           options.template_name == "model" ? "of " + options.model_path
-                                                                            : options.template_name));
+            return unsupported(fmt::format("'{}' is not a llama.cpp built-in chat template; use --template model "
+                                           "(the GGUF's own), plain, or a built-in name (chatml, llama3, ...)",
+                                           options.template_name));
         }
     }
 
@@ -390,13 +524,13 @@ const char* chat_role(Role role) {
     return "user";
 }
 
-Result<std::string> apply_template(const std::string& tmpl, const std::vector<Turn>& turns, size_t n_turns,
-                                   bool add_assistant) {
+Result<std::string> apply_builtin(const std::string& tmpl, const std::vector<ChatMessage>& messages,
+                                  bool add_assistant) {
     std::vector<llama_chat_message> msgs;
     size_t total = 0;
-    for (size_t turn_idx = 0; turn_idx < n_turns; ++turn_idx) {
-        msgs.push_back({chat_role(turns[turn_idx].role), turns[turn_idx].content.c_str()});
-        total += turns[turn_idx].content.size();
+    for (const ChatMessage& m : messages) {
+        msgs.push_back({m.role, m.content->c_str()});
+        total += m.content->size();
     }
     std::string buf(2 * total + 1024, '\0');
     int32_t n = llama_chat_apply_template(tmpl.c_str(), msgs.data(), msgs.size(), add_assistant, buf.data(),
@@ -410,33 +544,87 @@ Result<std::string> apply_template(const std::string& tmpl, const std::vector<Tu
     return buf;
 }
 
-std::string render_plain(const std::vector<Turn>& turns, size_t n_turns) {
+std::string render_plain(const std::vector<ChatMessage>& messages) {
     std::string out;
-    for (size_t turn_idx = 0; turn_idx < n_turns; ++turn_idx) {
+    for (const ChatMessage& m : messages) {
         if (!out.empty()) out += "\n\n";
-        out += turns[turn_idx].content;
+        out += *m.content;
+    }
+    return out;
+}
+
+// Index of the first assistant turn, or turns.size().
+size_t first_assistant_turn(const std::vector<Turn>& turns) {
+    for (size_t turn_idx = 0; turn_idx < turns.size(); ++turn_idx) {
+        if (turns[turn_idx].role == Role::kAssistant) return turn_idx;
+    }
+    return turns.size();
+}
+
+// The messages of turns[0, n_turns) under the system prompt setting (decided on the whole sample).
+std::vector<ChatMessage> chat_messages(const Sample& sample, size_t n_turns, const SystemPrompt& prompt) {
+    std::vector<ChatMessage> out;
+    bool has_system = false;
+    for (const Turn& turn : sample.turns) has_system = has_system || turn.role == Role::kSystem;
+    if (prompt.mode == SystemPrompt::Mode::kText && !has_system) out.push_back({"system", &prompt.text});
+    for (size_t turn_idx = 0; turn_idx < n_turns; ++turn_idx) {
+        const Turn& turn = sample.turns[turn_idx];
+        if (prompt.mode == SystemPrompt::Mode::kNone && turn.role == Role::kSystem) continue;
+        out.push_back({chat_role(turn.role), &turn.content});
     }
     return out;
 }
 
 }  // namespace
 
+Result<std::string> Session::Impl::render_turns(const Sample& sample, size_t n_turns,
+                                                bool add_generation_prompt) const {
+    const Impl& impl = *this;
+    std::vector<ChatMessage> messages = chat_messages(sample, n_turns, impl.options.system_prompt);
+    switch (impl.kind) {
+        case RenderKind::kPlain: {
+            std::string text = render_plain(messages);
+            if (add_generation_prompt && !text.empty()) text += "\n\n";
+            return text;
+        }
+        case RenderKind::kBuiltin: return apply_builtin(impl.tmpl, messages, add_generation_prompt);
+        case RenderKind::kJinja: break;
+    }
+    if (impl.options.system_prompt.mode == SystemPrompt::Mode::kNone && impl.cut_system) {
+        std::vector<ChatMessage> marked;
+        marked.push_back({"system", &kSystemMarker});
+        marked.insert(marked.end(), messages.begin(), messages.end());
+        auto text = impl.run_jinja(marked, add_generation_prompt);
+        if (text.ok() && text->rfind(impl.render_marker, 0) == 0) {
+            return impl.render_empty + text->substr(impl.render_marker.size());
+        }
+    }
+    return impl.run_jinja(messages, add_generation_prompt);
+}
+
 Result<std::string> Session::render(const Sample& sample) const {
     if (sample.format == InputFormat::kText) return sample.text;
-    if (impl_->tmpl.empty()) return render_plain(sample.turns, sample.turns.size());
-    return apply_template(impl_->tmpl, sample.turns, sample.turns.size(), false);
+    return impl_->render_turns(sample, sample.turns.size(), false);
+}
+
+Result<std::string> Session::render_prompt(const Sample& sample) const {
+    if (sample.format == InputFormat::kText) return sample.text;
+    const size_t first_assistant = first_assistant_turn(sample.turns);
+    if (first_assistant == sample.turns.size()) return render(sample);
+    return impl_->render_turns(sample, first_assistant, true);
 }
 
 namespace {
 
-Result<std::vector<int32_t>> tokenize_text(const llama_vocab* vocab, const std::string& text, bool parse_special) {
+Result<std::vector<int32_t>> tokenize_text(const llama_vocab* vocab, const std::string& text, bool add_special,
+                                           bool parse_special) {
     std::vector<int32_t> tokens(text.size() + 8);
     int32_t n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                               static_cast<int32_t>(tokens.size()), /*add_special=*/true, parse_special);
+                               static_cast<int32_t>(tokens.size()), add_special, parse_special);
     if (n < 0 && n != INT32_MIN) {
         tokens.resize(static_cast<size_t>(-n));
         n = llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                           static_cast<int32_t>(tokens.size()), true, parse_special);
+                           static_cast<int32_t>(tokens.size()), add_special, parse_special);
     }
     if (n < 0) return invalid_input("the tokenizer failed on this sample");
     tokens.resize(static_cast<size_t>(n));
@@ -451,28 +639,16 @@ Result<std::vector<int32_t>> tokenize_text(const llama_vocab* vocab, const std::
 Result<TokenizedSample> Session::tokenize(const Sample& sample) const {
     TokenizedSample out;
     MONA_TRY(std::string text, render(sample));
-    const bool templated = !impl_->tmpl.empty() && sample.format != InputFormat::kText;
-    MONA_TRY(out.tokens, tokenize_text(impl_->vocab, text, templated));
+    const bool chat = sample.format != InputFormat::kText;
+    const bool templated = chat && impl_->kind != RenderKind::kPlain;
+    // HF's apply_chat_template tokenises with add_special_tokens=False: the Jinja template writes BOS itself.
+    const bool add_special = !(chat && impl_->kind == RenderKind::kJinja);
+    MONA_TRY(out.tokens, tokenize_text(impl_->vocab, text, add_special, templated));
     out.n_prompt = static_cast<int32_t>(out.tokens.size());
-    if (sample.format != InputFormat::kText) {
-        size_t first_assistant = sample.turns.size();
-        for (size_t turn_idx = 0; turn_idx < sample.turns.size(); ++turn_idx) {
-            if (sample.turns[turn_idx].role == Role::kAssistant) {
-                first_assistant = turn_idx;
-                break;
-            }
-        }
-        if (first_assistant < sample.turns.size()) {
-            std::string prompt;
-            if (templated) {
-                MONA_TRY(prompt, apply_template(impl_->tmpl, sample.turns, first_assistant, true));
-            } else {
-                prompt = render_plain(sample.turns, first_assistant);
-                if (!prompt.empty()) prompt += "\n\n";
-            }
-            MONA_TRY(std::vector<int32_t> prompt_tokens, tokenize_text(impl_->vocab, prompt, templated));
-            out.n_prompt = static_cast<int32_t>(std::min(prompt_tokens.size(), out.tokens.size()));
-        }
+    if (chat && first_assistant_turn(sample.turns) < sample.turns.size()) {
+        MONA_TRY(std::string prompt, render_prompt(sample));
+        MONA_TRY(std::vector<int32_t> prompt_tokens, tokenize_text(impl_->vocab, prompt, add_special, templated));
+        out.n_prompt = static_cast<int32_t>(std::min(prompt_tokens.size(), out.tokens.size()));
     }
     const int32_t bos = llama_vocab_bos(impl_->vocab);
     out.has_bos = !out.tokens.empty() && bos >= 0 && out.tokens[0] == bos;

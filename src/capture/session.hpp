@@ -4,6 +4,13 @@
 // template by name, or `plain`), tokenises them, and runs forward passes that capture the residual stream at one
 // layer for every token of several samples per llama_decode call (each sample is its own sequence).
 //
+// The model's own template (`model`, the default) is the GGUF's `tokenizer.chat_template` run by llama.cpp's Jinja
+// engine (common/jinja, as `llama-server --jinja`) with the variables HF transformers' apply_chat_template passes
+// (messages, add_generation_prompt, bos_token, eos_token, tools = documents = None), and the text is tokenised
+// without adding special tokens (HF's add_special_tokens=False: the template writes BOS itself where it wants
+// one), so the ids are HF's apply_chat_template(tokenize=True). tests/fixtures/chat_template checks that.
+// SystemPrompt changes which system turn a sample is rendered with (see there).
+//
 // Layer numbering follows HF transformers `hidden_states[L]`:
 //   L = 0             token embeddings                    llama.cpp tensor `embd`
 //   L = 1..n_layer-1  residual stream after block L-1     llama.cpp tensor `l_out-(L-1)`, sparsify `layers.(L-1)`
@@ -41,6 +48,29 @@ struct ModelInfo {
     std::vector<std::string> weight_buffers;  // llama.cpp buffer types holding the weights, e.g. CPU_Mapped
 };
 
+// --system-prompt: the system turn a rendered sample gets.
+//   kTemplate  the sample's own turns, as they are: a template that inserts a default system prompt when the
+//              conversation has none (SmolLM2, Qwen2) does so, as HF does. The default.
+//   kNone      no system turn at all: the sample's own system turns are dropped, and a template's default system
+//              prompt is cut out (rendered with a marker system turn whose span, from the template's start-of-text
+//              up to the next turn, is removed; a template that ignores or folds a system turn into another turn
+//              is rendered without one). Not the same as an empty system turn, which templates render.
+//   kText      `text` as the system turn of a sample that has none; a sample with its own system turn keeps it.
+// Text samples (format text) are never changed.
+struct SystemPrompt {
+    enum class Mode { kTemplate, kNone, kText };
+    Mode mode = Mode::kTemplate;
+    std::string text;  // kText only
+
+    bool operator==(const SystemPrompt& other) const { return mode == other.mode && text == other.text; }
+};
+// From the --system-prompt value: "none" -> kNone, anything else -> kText (an empty text is an empty system turn).
+SystemPrompt system_prompt_from_flag(const std::string& value);
+// For manifests and store parameters: "template", "none", or "text:" followed by the text.
+std::string system_prompt_param(const SystemPrompt& prompt);
+// Inverse of system_prompt_param; kInvalidInput for anything else.
+Result<SystemPrompt> parse_system_prompt_param(const std::string& param);
+
 struct SessionOptions {
     std::string model_path;
     int32_t n_threads = 0;       // 0 = all hardware threads
@@ -49,6 +79,7 @@ struct SessionOptions {
     int32_t max_seqs = 64;       // most samples in one decode call (<= 256, llama.cpp's LLAMA_MAX_SEQ)
     std::string template_name = "model";  // "model" | "plain" | a llama.cpp built-in template name
     bool cpu_repack = false;     // let llama.cpp repack weights for its CPU kernels (never AMX: see model_load_settings)
+    SystemPrompt system_prompt;           // default: the template's own behaviour
     bool verbose = false;        // forward llama.cpp's log to stderr
 };
 
@@ -100,8 +131,11 @@ class Session {
     const ModelInfo& info() const;
     const SessionOptions& options() const;
 
-    // Renders a sample to text with the session's template.
+    // Renders a sample to text with the session's template and system prompt.
     Result<std::string> render(const Sample& sample) const;
+    // Renders the prompt before the first assistant turn, ending with the template's generation prompt (HF
+    // add_generation_prompt=True); the whole sample when it has no assistant turn.
+    Result<std::string> render_prompt(const Sample& sample) const;
     // Renders and tokenises; BOS appears at most once, at the start.
     Result<TokenizedSample> tokenize(const Sample& sample) const;
     // Text of one token (for reports and the activations dump).

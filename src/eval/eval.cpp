@@ -260,6 +260,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     sopts.max_tokens = config.max_tokens;
     sopts.template_name = config.template_name;
     sopts.cpu_repack = config.cpu_repack;
+    sopts.system_prompt = config.system_prompt;
     sopts.verbose = config.verbose;
     std::optional<SaeModel> sae;
     if (run_model) {
@@ -713,6 +714,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
         {"format", input_format_name(config.format)},
         {"template", config.template_name},
         {"cpu_repack", config.cpu_repack},
+        {"system_prompt", system_prompt_param(config.system_prompt)},
         {"max_tokens", config.max_tokens},
         {"batch_tokens", config.batch_tokens},
         {"threads", config.threads},

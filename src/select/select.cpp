@@ -184,6 +184,7 @@ Result<SelectEngine> SelectEngine::open(const SelectConfig& config) {
     sopts.max_tokens = config.max_tokens;
     sopts.template_name = config.template_name;
     sopts.cpu_repack = config.cpu_repack;
+    sopts.system_prompt = config.system_prompt;
     sopts.verbose = config.verbose;
     MONA_TRY(Session session, Session::open(sopts));
     MONA_TRY(int32_t layer, resolve_layer(config.layer, session.info(), sae.info()));
@@ -446,6 +447,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                               {"format", input_format_name(config.format)},
                               {"template", config.template_name},
                               {"cpu_repack", config.cpu_repack},
+                              {"system_prompt", system_prompt_param(config.system_prompt)},
                               {"max_tokens", config.max_tokens},
                               {"batch_tokens", config.batch_tokens},
                               {"threads", config.threads},
@@ -501,6 +503,7 @@ Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngi
                           {"pooling", pooling_mode_name(config.pooling)},
                           {"template", config.template_name},
                           {"cpu_repack", config.cpu_repack},
+                          {"system_prompt", system_prompt_param(config.system_prompt)},
                           {"format", input_format_name(config.format)},
                           {"max_tokens", config.max_tokens},
                           {"pool_path", config.pool_path},
@@ -740,7 +743,7 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
                                          store_dirs.front()));
     }
     // The store's settings decide how the targets are embedded.
-    std::string tokens, pooling, format;
+    std::string tokens, pooling, format, system_prompt;
     try {
         if (config.model_path.empty()) config.model_path = params.value("model_path", "");
         if (config.sae_path.empty()) config.sae_path = params.value("sae_path", "");
@@ -752,6 +755,7 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
         format = params.value("format", "auto");
         config.template_name = params.value("template", "model");
         config.cpu_repack = params.value("cpu_repack", false);
+        system_prompt = params.value("system_prompt", "");
         config.max_tokens = params.value("max_tokens", 2048);
     } catch (const nlohmann::json::exception& e) {
         return invalid_input(fmt::format("{}/manifest.json: a run parameter under \"params\" has the wrong type: {}",
@@ -760,6 +764,12 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     MONA_TRY(config.token_mode, parse_token_mode(tokens));
     MONA_TRY(config.pooling, parse_pooling_mode(pooling));
     MONA_TRY(config.format, parse_input_format(format));
+    if (system_prompt.empty()) {
+        return invalid_input(fmt::format("store {} has no system_prompt parameter: it was embedded before mona "
+                                         "rendered samples with the model's Jinja chat template; re-embed the pool",
+                                         store_dirs.front()));
+    }
+    MONA_TRY(config.system_prompt, parse_system_prompt_param(system_prompt));
     MONA_RETURN_IF_ERROR(check_select_config(config));
     MONA_TRY(run.pool_stamp, FileStamp::of(config.pool_path));
     MONA_TRY(SelectEngine opened, SelectEngine::open(config));

@@ -68,6 +68,7 @@ struct SelectConfig {
     InputFormat format = InputFormat::kAuto;
     std::string template_name = "model";
     bool cpu_repack = false;     // llama.cpp's CPU weight repacking (--cpu-repack on)
+    SystemPrompt system_prompt;  // default: the template's own behaviour
     int32_t max_tokens = 2048;
     int32_t batch_tokens = 512;
     int32_t threads = 0;

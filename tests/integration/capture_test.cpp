@@ -338,10 +338,19 @@ void expect_single_leading_bos(const TokenizedSample& t, int32_t bos, const std:
 
 TEST_F(CaptureTest, BosAppearsOnceAtTheStart) {
     const int32_t bos = session_->info().bos;
+    // The model's own (Jinja) template is tokenised as HF's apply_chat_template does, without adding special
+    // tokens (issue 9): the tiny model's ChatML template writes no BOS, so there is none, although the llama-spm
+    // tokenizer would add one to plain text.
+    // Text samples are not templated: the tokenizer adds its BOS.
     for (const Sample& s : some_samples()) {
         Result<TokenizedSample> t = session_->tokenize(s);
         ASSERT_TRUE(t.ok()) << t.status().message();
-        expect_single_leading_bos(t.value(), bos, "model template");
+        if (s.format == InputFormat::kText) {
+            expect_single_leading_bos(t.value(), bos, "text sample");
+        } else {
+            EXPECT_FALSE(t->has_bos);
+            EXPECT_EQ(0, std::count(t->tokens.begin(), t->tokens.end(), bos));
+        }
     }
     // A template that writes BOS itself ("<s>" in the text) plus a tokenizer that adds one: still one BOS.
     // (gigachat writes a leading "<s>"; llama2-sys and plain do not.)

@@ -269,6 +269,12 @@ TEST_F(StoreE2eTest, ResumeWithOtherParametersIsRefusedNamingThem) {
     Out other = mona(embed_args(store, "--k 4"));
     EXPECT_EQ(1, other.code);
     EXPECT_NE(other.err.find("'k'"), std::string::npos) << other.err;
+    // Issue 9: the system prompt decides the rendered text, so it is a store parameter too.
+    Out no_system = mona(embed_args(store, "--system-prompt none"));
+    EXPECT_EQ(1, no_system.code);
+    EXPECT_NE(no_system.err.find("'system_prompt'"), std::string::npos) << no_system.err;
+    EXPECT_NE(fixtures::read_file(store + "/manifest.json").find("\"system_prompt\": \"template\""),
+              std::string::npos);
     // A pool edited after embedding is refused by score, naming the parameter.
     const std::string pool_copy = fixtures::read_file(pool_);
     ASSERT_TRUE(fixtures::write_lines(pool_, {pool_copy + "{\"text\": \"one more sample\"}"}).ok());

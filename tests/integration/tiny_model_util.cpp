@@ -110,7 +110,9 @@ Status write_tiny_llama_gguf(const std::string& out_path, const TinyModelSpec& s
     gguf_set_val_f32(g, "llama.rope.freq_base", spec.rope_freq_base);
     gguf_set_val_f32(g, "llama.attention.layer_norm_rms_epsilon", spec.rms_eps);
     gguf_set_val_u32(g, "llama.vocab_size", static_cast<uint32_t>(n_vocab));
-    if (spec.chat_template) {
+    if (spec.keep_vocab_chat_template) {
+        // copied with the other tokenizer.* keys
+    } else if (spec.chat_template) {
         gguf_set_val_str(g, "tokenizer.chat_template", spec.chat_template->c_str());
     } else {
         gguf_remove_key(g, "tokenizer.chat_template");

@@ -205,9 +205,17 @@ TEST_F(TrainSaeE2eTest, ResumeWithOtherParametersIsRefused) {
     args[std::find(args.begin(), args.end(), "--k") - args.begin() + 1] = "4";
     const fixtures::RunResult other = fixtures::run_binary(MONA_BIN, args, dir_);
     EXPECT_EQ(1, other.exit_code);
+    // train_state.json (the readable copy of the checkpoint's state) is checked first; it names file and field.
     EXPECT_NE(std::string::npos, other.err.find("--resume: k differs from the checkpointed run (4 vs 8 in " + out +
-                                                "/checkpoint.bin)"))
+                                                "/train_state.json, field 'config.k')"))
         << other.err;
+    // Without the copy, the state inside the checkpoint is checked and named.
+    std::filesystem::remove(out + "/train_state.json");
+    const fixtures::RunResult again = fixtures::run_binary(MONA_BIN, args, dir_);
+    EXPECT_EQ(1, again.exit_code);
+    EXPECT_NE(std::string::npos, again.err.find("--resume: k differs from the checkpointed run (4 vs 8 in " + out +
+                                                "/checkpoint.bin, field 'config.k')"))
+        << again.err;
     EXPECT_EQ(checkpoint, file(out + "/checkpoint.bin"));
 }
 

@@ -49,6 +49,7 @@ Status run_activations(const ParsedArgs& args) {
     sopts.max_tokens = static_cast<int32_t>(args.get_int("max-tokens", 2048));
     sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
     sopts.template_name = args.get("template", "model");
+    if (args.has("system-prompt")) sopts.system_prompt = system_prompt_from_flag(args.get("system-prompt"));
     sopts.verbose = args.on("verbose");
     MONA_TRY(sopts.cpu_repack, cpu_repack_arg(args));
     MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));

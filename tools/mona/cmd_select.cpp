@@ -43,6 +43,7 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     MONA_TRY(config.format, parse_input_format(args.get("format", "auto")));
     config.template_name = args.get("template", "model");
     MONA_TRY(config.cpu_repack, cpu_repack_arg(args));
+    if (args.has("system-prompt")) config.system_prompt = system_prompt_from_flag(args.get("system-prompt"));
     config.max_tokens = static_cast<int32_t>(args.get_int("max-tokens", 2048));
     config.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
     config.threads = static_cast<int32_t>(args.get_int("threads", 0));

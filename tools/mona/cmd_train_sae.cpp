@@ -227,6 +227,7 @@ Status run_train_sae(const ParsedArgs& args) {
     sopts.max_tokens = static_cast<int32_t>(args.get_int("doc-tokens", 256));
     sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
     sopts.template_name = args.get("template", "model");
+    if (args.has("system-prompt")) sopts.system_prompt = system_prompt_from_flag(args.get("system-prompt"));
     sopts.verbose = args.on("verbose");
     MONA_TRY(sopts.cpu_repack, cpu_repack_arg(args));
     if (sopts.max_tokens < 1) return invalid_input("--doc-tokens must be >= 1");
@@ -261,7 +262,8 @@ Status run_train_sae(const ParsedArgs& args) {
     const std::string log_path = out + "/train_log.tsv";
     nlohmann::json config = {{"model", mi.path}, {"layer", layer},     {"latents", topts.n_latents},
                              {"k", topts.k},     {"inputs", args.all("input")}, {"doc_tokens", sopts.max_tokens},
-                             {"batch_size", topts.batch_size}, {"seed", topts.seed}, {"template", sopts.template_name}};
+                             {"batch_size", topts.batch_size}, {"seed", topts.seed}, {"template", sopts.template_name},
+                             {"system_prompt", system_prompt_param(sopts.system_prompt)}};
     int64_t epochs_done = 0;
     int64_t epoch1_docs = -1;  // documents epoch 1 streamed (it stops early when --train-tokens is reached); -1 = all
     int64_t docs_last_epoch = 0;  // documents the last streamed epoch took (metrics.json)

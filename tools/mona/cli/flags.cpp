@@ -86,11 +86,16 @@ const std::vector<FlagSpec>& flag_table() {
         {"threads", 'j', K::kInt, "N", "CPU threads", "all cores",
          {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}, false, 0, kMaxThreads},
         {"template", 0, K::kString, "NAME",
-         "chat rendering: model (the GGUF's template), plain, or a llama.cpp built-in name (chatml, llama3, ...)",
+         "chat rendering: model (the GGUF's Jinja template, as HF apply_chat_template), plain, or a llama.cpp "
+         "built-in name (chatml, llama3, ...)",
          "model", {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}},
         {"cpu-repack", 0, K::kString, "on|off",
          "let llama.cpp repack Q4_0/Q4_K/Q8_0/IQ4_NL weights for its CPU kernels (faster for those types; never AMX, "
          "which mona's build leaves out)", "off", {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}},
+        {"system-prompt", 0, K::kString, "TEXT",
+         "system turn of chat samples: TEXT for each sample that has none (a sample's own is kept), or `none`: no "
+         "system turn at all (the sample's dropped, the template's default prompt cut out); score uses the store's",
+         "the template's own, as HF", {"select", "eval", "activations", "train-sae", "demo", "embed"}},
         {"format", 0, K::kString, "FMT", "record format: auto|messages|sharegpt|alpaca|prompt-completion|text",
          "auto", {"select", "eval", "activations", "train-sae", "embed"}},
         {"skip-bad", 0, K::kSwitch, "", "count and skip malformed records (listed in skipped.tsv) instead of failing",
