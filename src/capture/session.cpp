@@ -11,6 +11,7 @@
 
 #include "ggml-backend.h"
 #include "ggml.h"
+#include "gguf.h"
 #include "llama.h"
 
 namespace mona {
@@ -216,9 +217,25 @@ Result<std::string> ffn_gate_tensor_name(int32_t layer, int32_t n_layer, const s
 }
 
 Result<ModelInfo> read_model_info(const std::string& path) {
-    MONA_TRY(llama_model * model, load_model(path, /*vocab_only=*/false, /*verbose=*/false));
+    MONA_TRY(llama_model * model, load_model(path, /*vocab_only=*/true, /*verbose=*/false));
     ModelInfo info = describe(model, path);
     llama_model_free(model);
+    // A vocab-only model holds no tensors, so llama.cpp counts none: take the counts from the GGUF's tensor
+    // table (metadata only, no_alloc), which llama.cpp has just read successfully.
+    ggml_context* meta = nullptr;
+    gguf_init_params params{/*no_alloc=*/true, /*ctx=*/&meta};
+    gguf_context* gguf = gguf_init_from_file(path.c_str(), params);
+    if (gguf == nullptr) return invalid_input(fmt::format("cannot read the tensor table of model {}", path));
+    info.n_params = 0;
+    info.size_bytes = 0;
+    const int64_t n_tensors = gguf_get_n_tensors(gguf);
+    for (int64_t tensor_idx = 0; tensor_idx < n_tensors; ++tensor_idx) {
+        const ggml_tensor* tensor = ggml_get_tensor(meta, gguf_get_tensor_name(gguf, tensor_idx));
+        if (tensor != nullptr) info.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
+        info.size_bytes += gguf_get_tensor_size(gguf, tensor_idx);
+    }
+    ggml_free(meta);
+    gguf_free(gguf);
     return info;
 }
 

@@ -59,7 +59,8 @@ struct TokenizedSample {
     bool has_bos = false;         // tokens[0] is the BOS token
 };
 
-// Reads the header of a GGUF without loading weights (vocab only).
+// Reads the header of a GGUF without loading weights: llama.cpp loads hyperparameters and vocabulary only
+// (vocab_only), and n_params / size_bytes are summed over the GGUF's tensor table.
 Result<ModelInfo> read_model_info(const std::string& path);
 
 // HF hidden_states[L] -> llama.cpp tensor name ("embd" or "l_out-(L-1)"), or an error naming the range.

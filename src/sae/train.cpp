@@ -890,4 +890,32 @@ Status SaeTrainer::save_sparsify(const std::string& dir, const std::string& hook
     return write_file_atomic((fs::path(dir) / "cfg.json").string(), text);
 }
 
+Result<int64_t> check_train_state(const std::string& state_text, const std::string& config_json,
+                                  const std::string& state_path) {
+    const nlohmann::json config = nlohmann::json::parse(config_json, nullptr, false);
+    MONA_ASSERT(config.is_object(), "check_train_state: the current config is not a JSON object");
+    const nlohmann::json state = nlohmann::json::parse(state_text, nullptr, false);
+    if (state.is_discarded() || !state.is_object() || !state.contains("config") || !state["config"].is_object()) {
+        return invalid_input(state_path + ": unreadable training state (expected a JSON object with an object "
+                             "\"config\")");
+    }
+    const nlohmann::json& saved = state["config"];
+    for (const auto& [key, value] : config.items()) {
+        const auto it = saved.find(key);
+        const nlohmann::json found = it == saved.end() ? nlohmann::json() : *it;
+        if (found != value) {
+            return invalid_input("--resume: " + key + " differs from the checkpointed run (" + value.dump() + " vs " +
+                                 found.dump() + " in " + state_path + ")");
+        }
+    }
+    const auto epochs = state.find("epochs_done");
+    if (epochs == state.end()) return int64_t{0};
+    if (!epochs->is_number_integer() || (epochs->is_number_unsigned() ? epochs->get<uint64_t>() > INT64_MAX
+                                                                       : epochs->get<int64_t>() < 0)) {
+        return invalid_input(state_path + ": field epochs_done: expected a non-negative integer, found " +
+                             epochs->dump());
+    }
+    return epochs->get<int64_t>();
+}
+
 }  // namespace mona

@@ -112,6 +112,15 @@ double fvu(const float* x, const float* x_hat, int64_t n_tokens, int64_t d);
 // after max_iter iterations or when the estimate moves less than tol (L2). Requires n > 0 and d > 0.
 std::vector<float> geometric_median(const float* x, int64_t n, int64_t d, int32_t max_iter = 100, double tol = 1e-5);
 
+// The resume check of `mona train-sae`. `state_text` is the run folder's train_state.json as written after each
+// epoch ({"config": {...}, "epochs_done": n, "step": ..., "tokens_seen": ...}); `config_json` is the current
+// run's config, a JSON object. Returns epochs_done (0 when absent). kInvalidInput naming `state_path` when the
+// text is not a JSON object with an object "config", when epochs_done is not a non-negative integer, or when a
+// key of the current config differs from the state's ("--resume: layer differs from the checkpointed run (4 vs
+// 3 in PATH)"). Never throws.
+Result<int64_t> check_train_state(const std::string& state_text, const std::string& config_json,
+                                  const std::string& state_path);
+
 class SaeTrainer {
    public:
     // kInvalidInput naming the field when an option is out of range; kInternal when allocation fails.

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <random>
@@ -176,16 +177,13 @@ Status run_train_sae(const ParsedArgs& args) {
     int64_t epochs_done = 0;
     std::optional<SaeTrainer> trainer;
     if (args.on("resume") && std::filesystem::exists(ckpt_path)) {
-        std::ifstream in(state_path);
-        nlohmann::json state = nlohmann::json::parse(in, nullptr, false);
-        if (state.is_discarded() || !state.contains("config")) return invalid_input(fmt::format("{}: unreadable training state; remove {} to start over", state_path, out));
-        for (auto& [key, value] : config.items()) {
-            if (state["config"].value(key, nlohmann::json()) != value) {
-                return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {})", key,
-                                                 value.dump(), state["config"].value(key, nlohmann::json()).dump(), state_path));
-            }
+        std::ifstream in(state_path, std::ios::binary);
+        const std::string state_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto checked = check_train_state(state_text, config.dump(), state_path);
+        if (!checked.ok()) {
+            return invalid_input(fmt::format("{}; remove {} to start over", checked.status().message(), out));
         }
-        epochs_done = state.value("epochs_done", 0);
+        epochs_done = checked.value();
         MONA_TRY(SaeTrainer loaded, SaeTrainer::load_checkpoint(ckpt_path));
         trainer.emplace(std::move(loaded));
         if (!args.on("quiet")) std::fprintf(stderr, "mona: resuming after epoch %lld, step %lld\n", static_cast<long long>(epochs_done), static_cast<long long>(trainer->step_count()));
