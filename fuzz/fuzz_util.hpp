@@ -18,10 +18,11 @@ namespace mona::fuzz {
 
 // The process's scratch folder (created on first use, removed when the process exits normally).
 inline const std::string& scratch_dir() {
-    static const std::string dir = [] {
+    // Never destroyed: the exit handler that removes the folder may run after static destructors.
+    static const std::string* const dir = [] {
         const char* tmp = std::getenv("TMPDIR");
-        std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/mona-fuzz-XXXXXX";
-        if (::mkdtemp(pattern.data()) == nullptr) {
+        auto* made = new std::string(std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/mona-fuzz-XXXXXX");
+        if (::mkdtemp(made->data()) == nullptr) {
             std::perror("mona fuzz: mkdtemp");
             std::abort();
         }
@@ -29,9 +30,9 @@ inline const std::string& scratch_dir() {
             std::error_code ec;
             std::filesystem::remove_all(scratch_dir(), ec);
         });
-        return pattern;
+        return made;
     }();
-    return dir;
+    return *dir;
 }
 
 // Writes `bytes` to `path` (truncating); aborts on failure, which would be a broken machine, not a finding.
