@@ -1,11 +1,12 @@
-// Fuzzes the GGUF header reader that `read_model_info` (capture/session.hpp) relies on: the pinned ggml's
-// gguf_init_from_file with no_alloc (what read_model_info calls for the tensor table, and what llama.cpp's
-// loader calls first), then every key/value read by type as llama.cpp's loader reads them, and the tensor
-// table summed as read_model_info sums it. llama.cpp's own hyperparameter and vocabulary loading, which
-// follows in read_model_info, is not linked here (it needs the whole llama library); the integration tests
-// cover it with real GGUFs.
+// Fuzzes the GGUF header path of `read_model_info` and of every model load (capture/session.cpp): first mona's
+// check of the tensor table (capture/gguf_header.hpp), then, for a file it accepts, what llama.cpp's loader
+// does next: the pinned ggml's gguf_init_from_file with no_alloc and a ggml context (tensors are created),
+// every key/value read by type, the tensor table walked. llama.cpp's own hyperparameter and vocabulary
+// loading, which follows, is not linked here (it needs the whole llama library); the sanitized integration
+// tests cover it with real GGUFs.
 #include <cstdint>
 
+#include "capture/gguf_header.hpp"
 #include "fuzz_util.hpp"
 #include "ggml.h"
 #include "gguf.h"
@@ -18,6 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)quiet;
     const std::string path = mona::fuzz::scratch_dir() + "/model.gguf";
     mona::fuzz::write_file(path, mona::fuzz::as_view(data, size));
+    auto table = mona::read_gguf_tensor_table(path);
+    if (!table.ok()) return 0;
     ggml_context* meta = nullptr;
     gguf_init_params params{/*no_alloc=*/true, /*ctx=*/&meta};
     gguf_context* gguf = gguf_init_from_file(path.c_str(), params);

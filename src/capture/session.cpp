@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "ggml-backend.h"
+#include "capture/gguf_header.hpp"
 #include "ggml.h"
-#include "gguf.h"
 #include "llama.h"
 
 namespace mona {
@@ -78,12 +78,21 @@ std::string meta_string(const llama_model* model, const char* key) {
     return std::string(buf, static_cast<size_t>(n));
 }
 
-Result<llama_model*> load_model(const std::string& path, bool vocab_only, bool verbose) {
+Result<llama_model*> load_model(const std::string& path, bool vocab_only, bool verbose,
+                                GgufTensorTable* table = nullptr) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return not_found(fmt::format("model file {} does not exist", path));
     if (S_ISDIR(st.st_mode)) return invalid_input(fmt::format("model {} is a directory, expected a .gguf file", path));
     init_llama_once(verbose);
     take_llama_errors();
+    // A tensor table llama.cpp would abort on is refused here (capture/gguf_header.hpp).
+    auto checked = read_gguf_tensor_table(path);
+    if (!checked.ok()) {
+        std::string why = take_llama_errors();
+        return invalid_input(fmt::format("cannot load model {}: {}{}{}", path, checked.status().message(),
+                                         why.empty() ? "" : " (ggml: ", why.empty() ? "" : why + ")"));
+    }
+    if (table != nullptr) *table = checked.value();
     llama_model_params params = llama_model_default_params();
     params.vocab_only = vocab_only;
     llama_model* model = llama_model_load_from_file(path.c_str(), params);
@@ -217,25 +226,13 @@ Result<std::string> ffn_gate_tensor_name(int32_t layer, int32_t n_layer, const s
 }
 
 Result<ModelInfo> read_model_info(const std::string& path) {
-    MONA_TRY(llama_model * model, load_model(path, /*vocab_only=*/true, /*verbose=*/false));
+    GgufTensorTable table;
+    MONA_TRY(llama_model * model, load_model(path, /*vocab_only=*/true, /*verbose=*/false, &table));
     ModelInfo info = describe(model, path);
     llama_model_free(model);
-    // A vocab-only model holds no tensors, so llama.cpp counts none: take the counts from the GGUF's tensor
-    // table (metadata only, no_alloc), which llama.cpp has just read successfully.
-    ggml_context* meta = nullptr;
-    gguf_init_params params{/*no_alloc=*/true, /*ctx=*/&meta};
-    gguf_context* gguf = gguf_init_from_file(path.c_str(), params);
-    if (gguf == nullptr) return invalid_input(fmt::format("cannot read the tensor table of model {}", path));
-    info.n_params = 0;
-    info.size_bytes = 0;
-    const int64_t n_tensors = gguf_get_n_tensors(gguf);
-    for (int64_t tensor_idx = 0; tensor_idx < n_tensors; ++tensor_idx) {
-        const ggml_tensor* tensor = ggml_get_tensor(meta, gguf_get_tensor_name(gguf, tensor_idx));
-        if (tensor != nullptr) info.n_params += static_cast<uint64_t>(ggml_nelements(tensor));
-        info.size_bytes += gguf_get_tensor_size(gguf, tensor_idx);
-    }
-    ggml_free(meta);
-    gguf_free(gguf);
+    // A vocab-only model holds no tensors, so llama.cpp counts none: the counts come from the tensor table.
+    info.n_params = table.n_params;
+    info.size_bytes = table.size_bytes;
     return info;
 }
 
