@@ -5,7 +5,7 @@
 // overflow check uses `<` where ggml_new_tensor_impl asserts `>`. A crafted .gguf must give an error, not an
 // abort, so every model goes through read_gguf_tensor_table() first: it reads the header with ggml's GGUF
 // parser without creating tensors (no ggml context, so nothing can assert), applies ggml_new_tensor_impl's rule
-// to every shape, and sums the table (what `mona info` reports as n_params and size_bytes).
+// to every shape, and sums the table.
 //
 // Errors: kInvalidInput naming the path: "not a GGUF file ggml can read" (gguf_init_from_file failed; ggml's
 // log says why), or the tensor, its shape and the rule it breaks. Reads only the header (no tensor data).

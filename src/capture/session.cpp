@@ -78,8 +78,7 @@ std::string meta_string(const llama_model* model, const char* key) {
     return std::string(buf, static_cast<size_t>(n));
 }
 
-Result<llama_model*> load_model(const std::string& path, bool vocab_only, bool verbose,
-                                GgufTensorTable* table = nullptr) {
+Result<llama_model*> load_model(const std::string& path, bool vocab_only, bool verbose) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return not_found(fmt::format("model file {} does not exist", path));
     if (S_ISDIR(st.st_mode)) return invalid_input(fmt::format("model {} is a directory, expected a .gguf file", path));
@@ -92,7 +91,6 @@ Result<llama_model*> load_model(const std::string& path, bool vocab_only, bool v
         return invalid_input(fmt::format("cannot load model {}: {}{}{}", path, checked.status().message(),
                                          why.empty() ? "" : " (ggml: ", why.empty() ? "" : why + ")"));
     }
-    if (table != nullptr) *table = checked.value();
     llama_model_params params = llama_model_default_params();
     params.vocab_only = vocab_only;
     llama_model* model = llama_model_load_from_file(path.c_str(), params);
@@ -226,13 +224,11 @@ Result<std::string> ffn_gate_tensor_name(int32_t layer, int32_t n_layer, const s
 }
 
 Result<ModelInfo> read_model_info(const std::string& path) {
-    GgufTensorTable table;
-    MONA_TRY(llama_model * model, load_model(path, /*vocab_only=*/true, /*verbose=*/false, &table));
+    // Not vocab_only: in that mode the pinned llama.cpp loads the vocabulary but leaves the hyperparameters
+    // (n_layer, n_embd, n_ctx_train) at 0. The weights are mmapped, not read, so the cost is the header parse.
+    MONA_TRY(llama_model * model, load_model(path, /*vocab_only=*/false, /*verbose=*/false));
     ModelInfo info = describe(model, path);
     llama_model_free(model);
-    // A vocab-only model holds no tensors, so llama.cpp counts none: the counts come from the tensor table.
-    info.n_params = table.n_params;
-    info.size_bytes = table.size_bytes;
     return info;
 }
 
