@@ -13,7 +13,7 @@ build="${MONA_BUILD_DIR:-build}"
 jobs="${MONA_JOBS:-$(nproc)}"
 
 packages=(build-essential cmake git pkg-config python3 python3-pip zlib1g-dev libopenblas-dev nlohmann-json3-dev
-          libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev fortunes openmpi-bin libopenmpi-dev)
+          libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev fortunes openmpi-bin libopenmpi-dev ccache)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -28,7 +28,14 @@ scripts/fetch_llama.sh
 scripts/fetch_model.sh
 
 # MONA_MPI=ON: the MPI packages above are installed, so `mpirun -n N mona embed|score` works and is tested.
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DMONA_MPI=ON >/dev/null
+# ccache: a rebuild (or scripts/ci_hardening.sh's sanitized build, whose llama.cpp is compiled identically)
+# reuses the objects. CCACHE_BASEDIR makes the cache hit across checkouts.
+launcher=()
+if command -v ccache >/dev/null; then
+    export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$root}"
+    launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DMONA_MPI=ON "${launcher[@]}" >/dev/null
 cmake --build "$build" -j "$jobs" --target mona mona_unit_tests mona_integration_tests
 
 MONA_BIN="$root/$build/bin/mona" scripts/train_default_sae.sh

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ggml-backend.h"
+#include "capture/gguf_header.hpp"
 #include "ggml.h"
 #include "llama.h"
 
@@ -120,6 +121,15 @@ Result<llama_model*> load_model(const std::string& path, const ModelLoadSettings
     init_llama_once(verbose);
     take_llama_errors();
     take_weight_buffers();
+    // A tensor table llama.cpp would abort on is refused here (capture/gguf_header.hpp).
+    auto checked = read_gguf_tensor_table(path);
+    if (!checked.ok()) {
+        std::string why = take_llama_errors();
+        std::string message = checked.status().message();
+        if (message.rfind(path + ": ", 0) == 0) message.erase(0, path.size() + 2);  // the path is said once
+        return invalid_input(fmt::format("cannot load model {}: {}{}{}", path, message,
+                                         why.empty() ? "" : " (ggml: ", why.empty() ? "" : why + ")"));
+    }
     llama_model* model = llama_model_load_from_file(path.c_str(), to_llama(settings));
     if (model == nullptr) {
         std::string why = take_llama_errors();
@@ -296,6 +306,8 @@ std::string cpu_backend_features() {
 }
 
 Result<ModelInfo> read_model_info(const std::string& path) {
+    // Not vocab_only: in that mode the pinned llama.cpp loads the vocabulary but leaves the hyperparameters
+    // (n_layer, n_embd, n_ctx_train) at 0. The weights are mmapped, not read, so the cost is the header parse.
     MONA_TRY(llama_model * model, load_model(path, model_load_settings(SessionOptions{}, /*vocab_only=*/false),
                                              /*verbose=*/false));
     ModelInfo info = describe(model, path);

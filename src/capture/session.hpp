@@ -104,7 +104,8 @@ struct TokenizedSample {
     bool has_bos = false;         // tokens[0] is the BOS token
 };
 
-// Reads the header of a GGUF without loading weights (vocab only).
+// Reads what a GGUF says about the model (hyperparameters, vocabulary, template, tensor counts). llama.cpp loads
+// the model with its weights mmapped, not read (its vocab_only mode would leave the hyperparameters at 0).
 Result<ModelInfo> read_model_info(const std::string& path);
 
 // HF hidden_states[L] -> llama.cpp tensor name ("embd" or "l_out-(L-1)"), or an error naming the range.

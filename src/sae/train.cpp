@@ -1,6 +1,7 @@
 #include "sae/train.hpp"
 
 #include <cblas.h>
+#include <fmt/format.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -907,6 +908,48 @@ Status SaeTrainer::save_sparsify(const std::string& dir, const std::string& hook
     cfg["signed"] = false;
     const std::string text = cfg.dump(2) + "\n";
     return write_file_atomic((fs::path(dir) / "cfg.json").string(), text);
+}
+
+Result<nlohmann::json> check_train_state(const std::string& state_text, const nlohmann::json& config,
+                                         const std::string& where) {
+    nlohmann::json state = nlohmann::json::parse(state_text, nullptr, /*allow_exceptions=*/false);
+    if (state.is_discarded()) return invalid_input(where + ": not valid JSON");
+    if (!state.is_object()) return invalid_input(fmt::format("{}: expected a JSON object, found {}", where, state.type_name()));
+    const auto field = [&](const char* key) -> const nlohmann::json* {
+        auto it = state.find(key);
+        return it == state.end() ? nullptr : &*it;
+    };
+    const nlohmann::json* saved = field("config");
+    if (saved == nullptr || !saved->is_object()) {
+        return invalid_input(fmt::format("{}: field 'config': expected an object, found {}", where,
+                                         saved == nullptr ? "nothing" : saved->type_name()));
+    }
+    if (config.is_object()) {
+        for (const auto& [key, value] : config.items()) {
+            auto it = saved->find(key);
+            const nlohmann::json found = it == saved->end() ? nlohmann::json() : *it;
+            if (found != value) {
+                return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {}, "
+                                                 "field 'config.{}')",
+                                                 key, value.dump(), found.dump(), where, key));
+            }
+        }
+    }
+    // epochs_done is required; the others are absent from version 1 states. epoch1_documents is -1 for "all".
+    for (const char* key : {"epochs_done", "epoch1_documents", "documents", "step"}) {
+        const nlohmann::json* value = field(key);
+        const bool required = std::string(key) == "epochs_done";
+        if (value == nullptr && !required) continue;
+        const int64_t floor = std::string(key) == "epoch1_documents" ? -1 : 0;
+        const bool ok = value != nullptr && value->is_number_integer() &&
+                        !(value->is_number_unsigned() && value->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) &&
+                        value->get<int64_t>() >= floor;
+        if (!ok) {
+            return invalid_input(fmt::format("{}: field '{}': expected an integer >= {}, found {}", where, key, floor,
+                                             value == nullptr ? "nothing" : value->dump()));
+        }
+    }
+    return state;
 }
 
 }  // namespace mona

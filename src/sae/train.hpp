@@ -58,6 +58,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "mona/status.hpp"
 
 namespace mona {
@@ -113,6 +115,15 @@ double fvu(const float* x, const float* x_hat, int64_t n_tokens, int64_t d);
 // Geometric median of the rows of x [n, d] by Weiszfeld's iteration (in double) started at the mean; stops
 // after max_iter iterations or when the estimate moves less than tol (L2). Requires n > 0 and d > 0.
 std::vector<float> geometric_median(const float* x, int64_t n, int64_t d, int32_t max_iter = 100, double tol = 1e-5);
+
+// The resume check of `mona train-sae`: `state_text` is a training state (train_state.json, or the copy inside a
+// version 2 checkpoint: {"config": {...}, "epochs_done": n, "epoch1_documents": ..., "documents": ..., "step": ...})
+// and `config` the current run's config (a JSON object). Returns the parsed state. kInvalidInput naming `where` and
+// the field when the text is not a JSON object with an object "config", when epochs_done (required) or the
+// optional counters are not integers in range, or when a key of `config` differs from the state's ("--resume:
+// layer differs from the checkpointed run (4 vs 3 in PATH, field 'config.layer')"). Never throws.
+Result<nlohmann::json> check_train_state(const std::string& state_text, const nlohmann::json& config,
+                                         const std::string& where);
 
 class SaeTrainer {
    public:

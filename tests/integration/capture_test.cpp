@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -133,6 +136,61 @@ TEST_F(CaptureTest, ModelHeaderIsWhatTheFixtureWrote) {
     EXPECT_TRUE(info.add_bos);
     EXPECT_EQ(1, info.bos);
     EXPECT_EQ(std::string(fixtures::kChatMlTemplate), info.chat_template);
+}
+
+TEST_F(CaptureTest, ModelInfoAgreesWithTheOpenSession) {
+    // read_model_info must report what a full load reports; llama.cpp's vocab_only mode, which its header once
+    // promised, leaves n_layer, n_embd and n_ctx_train at 0.
+    Result<ModelInfo> info = read_model_info(*model_path_);
+    ASSERT_TRUE(info.ok()) << info.status().message();
+    const ModelInfo& full = session_->info();
+    EXPECT_EQ(full.arch, info->arch);
+    EXPECT_EQ(full.name, info->name);
+    EXPECT_EQ(full.n_layer, info->n_layer);
+    EXPECT_EQ(full.n_embd, info->n_embd);
+    EXPECT_EQ(full.n_vocab, info->n_vocab);
+    EXPECT_EQ(full.n_ctx_train, info->n_ctx_train);
+    EXPECT_EQ(full.add_bos, info->add_bos);
+    EXPECT_EQ(full.chat_template, info->chat_template);
+    EXPECT_EQ(full.n_params, info->n_params);
+    EXPECT_EQ(full.size_bytes, info->size_bytes);
+    EXPECT_GT(info->n_params, 0u);
+}
+
+TEST_F(CaptureTest, TensorShapeAtTheInt64LimitIsAnErrorNotAnAbort) {
+    // Regression (issue 9, found by fuzz/gguf_fuzz.cpp): a tensor of shape [INT64_MAX / 2, 2] (type I8) passes
+    // the pinned ggml's GGUF overflow check (`<`) but trips GGML_ASSERT(INT64_MAX / ne[i] > n) in
+    // ggml_new_tensor_impl, which aborted `mona info` and every model load. mona now refuses it first.
+    std::string bytes = "GGUF";
+    auto put = [&bytes](auto value) { bytes.append(reinterpret_cast<const char*>(&value), sizeof(value)); };
+    put(uint32_t{3});                      // version
+    put(int64_t{1});                       // tensors
+    put(int64_t{0});                       // key/values
+    put(uint64_t{1});                      // name length
+    bytes += "t";
+    put(uint32_t{2});                      // n_dims
+    put(int64_t{INT64_MAX / 2});
+    put(int64_t{2});
+    put(uint32_t{24});                     // GGML_TYPE_I8
+    put(uint64_t{0});                      // offset
+    bytes.resize((bytes.size() + 31) / 32 * 32, '\0');
+    const std::string path = *dir_ + "/int64-limit.gguf";
+    {
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        ASSERT_NE(nullptr, f);
+        ASSERT_EQ(bytes.size(), std::fwrite(bytes.data(), 1, bytes.size(), f));
+        std::fclose(f);
+    }
+    Result<ModelInfo> info = read_model_info(path);
+    ASSERT_FALSE(info.ok());
+    EXPECT_EQ(StatusCode::kInvalidInput, info.status().code());
+    EXPECT_NE(std::string::npos, info.status().message().find(path)) << info.status().message();
+    EXPECT_NE(std::string::npos, info.status().message().find("tensor 't'")) << info.status().message();
+    SessionOptions options = session_->options();
+    options.model_path = path;
+    Result<Session> session = Session::open(options);
+    ASSERT_FALSE(session.ok());
+    EXPECT_EQ(StatusCode::kInvalidInput, session.status().code());
 }
 
 TEST_F(CaptureTest, RowsAreTheSameAloneAndBatched) {

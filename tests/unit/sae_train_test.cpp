@@ -501,6 +501,44 @@ TEST(SaeTrain, LoadCheckpointRejectsDamagedFiles) {
     fs::remove_all(dir);
 }
 
+TEST(SaeTrain, TrainStateIsCheckedWithoutThrowing) {
+    // Regression (issue 9, fuzzing): `mona train-sae --resume` read train_state.json with nlohmann's value(),
+    // which throws type_error when "config" is not an object or epochs_done is not a number, so a damaged state
+    // file ended the process with an uncaught exception instead of an error naming the file.
+    const nlohmann::json config = nlohmann::json::parse(R"({"layer": 3, "k": 8, "inputs": ["a.jsonl"]})");
+    const std::string path = "run/train_state.json";
+    auto good = check_train_state(R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": 2})",
+                                  config, path);
+    ASSERT_TRUE(good.ok()) << good.status().message();
+    EXPECT_EQ(2, good.value().at("epochs_done").get<int64_t>());
+
+    struct Case {
+        std::string state;
+        std::string message_part;
+    };
+    const std::vector<Case> cases = {
+        {R"({"config": [1, 2], "epochs_done": 1})", "field 'config': expected an object, found array"},
+        {R"({"config": "x"})", "field 'config': expected an object, found string"},
+        {R"([{"config": {}}])", "expected a JSON object, found array"},
+        {R"({"config": {"layer": 3, "k": 8)", "not valid JSON"},
+        {"", "not valid JSON"},
+        {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}})", "field 'epochs_done': expected an integer"},
+        {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": 1, "documents": "x"})", "field 'documents'"},
+        {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": "2"})", "epochs_done"},
+        {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": -1})", "epochs_done"},
+        {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": 1.5})", "epochs_done"},
+        {R"({"config": {"layer": 4, "k": 8, "inputs": ["a.jsonl"]}})", "layer differs from the checkpointed run (3 vs 4"},
+        {R"({"config": {"layer": 3, "inputs": ["a.jsonl"]}})", "k differs from the checkpointed run (8 vs null"},
+    };
+    for (const Case& c : cases) {
+        auto result = check_train_state(c.state, config, path);
+        ASSERT_FALSE(result.ok()) << c.state;
+        EXPECT_EQ(StatusCode::kInvalidInput, result.status().code()) << c.state;
+        EXPECT_NE(std::string::npos, result.status().message().find(path)) << result.status().message();
+        EXPECT_NE(std::string::npos, result.status().message().find(c.message_part)) << result.status().message();
+    }
+}
+
 TEST(SaeTrain, SavesSparsifyLayoutThatTheLoaderReads) {
     const auto batches = small_batches();
     SaeTrainer trainer = make_trainer(small_options());

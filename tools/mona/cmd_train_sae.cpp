@@ -22,6 +22,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <iterator>
 #include <numeric>
@@ -163,51 +164,6 @@ void remove_stale_stages(const std::string& out) {
     }
 }
 
-// Checks a training state (train_state.json, or the copy inside a version 2 checkpoint) and that it describes
-// this run. Returns the state. Every error names the file and the field.
-Result<nlohmann::json> check_train_state(const std::string& text, const std::string& where, const std::string& out,
-                                         const nlohmann::json& config) {
-    const std::string start_over = fmt::format("; remove {} to start over", out);
-    nlohmann::json state;
-    try {
-        state = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        return invalid_input(fmt::format("{}: not valid JSON ({}){}", where, e.what(), start_over));
-    }
-    if (!state.is_object()) {
-        return invalid_input(fmt::format("{}: expected a JSON object, found {}{}", where, state.type_name(), start_over));
-    }
-    const auto field = [&](const char* key) -> const nlohmann::json* {
-        auto it = state.find(key);
-        return it == state.end() ? nullptr : &*it;
-    };
-    const nlohmann::json* saved = field("config");
-    if (saved == nullptr || !saved->is_object()) {
-        return invalid_input(fmt::format("{}: field 'config': expected an object, found {}{}", where,
-                                         saved == nullptr ? "nothing" : saved->type_name(), start_over));
-    }
-    for (const auto& [key, value] : config.items()) {
-        auto it = saved->find(key);
-        const nlohmann::json found = it == saved->end() ? nlohmann::json() : *it;
-        if (found != value) {
-            return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {}, field "
-                                             "'config.{}')",
-                                             key, value.dump(), found.dump(), where, key));
-        }
-    }
-    for (const char* key : {"epochs_done", "epoch1_documents", "documents", "step"}) {
-        const nlohmann::json* value = field(key);
-        if (value == nullptr && std::string(key) != "epochs_done") continue;  // optional in version 1 files
-        const bool ok = value != nullptr && value->is_number_integer() &&
-                        (value->get<int64_t>() >= 0 || std::string(key) == "epoch1_documents");
-        if (!ok) {
-            return invalid_input(fmt::format("{}: field '{}': expected an integer >= 0, found {}{}", where, key,
-                                             value == nullptr ? "nothing" : value->dump(), start_over));
-        }
-    }
-    return state;
-}
-
 Result<std::string> read_text_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return not_found(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
@@ -275,7 +231,9 @@ Status run_train_sae(const ParsedArgs& args) {
         const bool have_file = std::filesystem::exists(state_path);
         if (have_file) {
             MONA_TRY(std::string text, read_text_file(state_path));
-            MONA_TRY(file_state, check_train_state(text, state_path, out, config));
+            auto checked = check_train_state(text, config, state_path);
+            if (!checked.ok()) return invalid_input(fmt::format("{}; remove {} to start over", checked.status().message(), out));
+            file_state = std::move(checked).value();
         }
         std::string run_state;
         MONA_TRY(SaeTrainer loaded, SaeTrainer::load_checkpoint(ckpt_path, &run_state));
@@ -287,7 +245,9 @@ Status run_train_sae(const ParsedArgs& args) {
             }
             state = std::move(file_state);
         } else {
-            MONA_TRY(state, check_train_state(run_state, ckpt_path, out, config));
+            auto checked = check_train_state(run_state, config, ckpt_path);
+            if (!checked.ok()) return invalid_input(fmt::format("{}; remove {} to start over", checked.status().message(), out));
+            state = std::move(checked).value();
         }
         const SaeTrainOptions& saved = loaded.options();
         if (saved.d_in != topts.d_in || saved.n_latents != topts.n_latents || saved.k != topts.k) {
