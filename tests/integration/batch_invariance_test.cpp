@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,13 +19,6 @@
 
 namespace mona {
 namespace {
-
-std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-}
 
 TEST(BatchInvarianceTest, ScoresAreByteIdenticalAcrossBatchTokensAndThreads) {
     const std::string model = default_model_path();
@@ -62,7 +54,7 @@ TEST(BatchInvarianceTest, ScoresAreByteIdenticalAcrossBatchTokensAndThreads) {
              std::to_string(setting.batch_tokens), "--threads", std::to_string(setting.threads), "--quiet"},
             dir);
         ASSERT_EQ(0, run.exit_code) << run.err;
-        const std::string scores = read_all(out + "/t/scores.tsv");
+        const std::string scores = fixtures::read_file(out + "/t/scores.tsv");
         ASSERT_GT(scores.size(), 48u * 10u) << "scores.tsv too short";
         if (reference.empty()) {
             reference = scores;
