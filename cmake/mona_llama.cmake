@@ -32,6 +32,21 @@ else()
     set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
     set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
     set(GGML_NATIVE ${MONA_NATIVE} CACHE BOOL "" FORCE)
+    # MONA_CPU_ALL_VARIANTS: ggml builds one CPU backend module per instruction-set level (libggml-cpu-haswell.so,
+    # -skylakex.so, ...) next to the binaries, and mona loads the best one the running CPU supports at start-up
+    # (src/capture/cpu_variant.cpp, which never loads the AMX one). ggml needs shared libraries for that; the
+    # variable below shadows the cache entry for llama.cpp's directory only, so mona's own libraries stay static.
+    if(MONA_CPU_ALL_VARIANTS)
+        if(MONA_NATIVE)
+            message(FATAL_ERROR "MONA_CPU_ALL_VARIANTS builds a portable binary: configure with -DMONA_NATIVE=OFF too")
+        endif()
+        set(GGML_BACKEND_DL ON CACHE BOOL "" FORCE)
+        set(GGML_CPU_ALL_VARIANTS ON CACHE BOOL "" FORCE)
+        set(BUILD_SHARED_LIBS ON)
+    else()
+        set(GGML_BACKEND_DL OFF CACHE BOOL "" FORCE)
+        set(GGML_CPU_ALL_VARIANTS OFF CACHE BOOL "" FORCE)
+    endif()
     # No AMX, ever: ggml's AMX kernels crash on many AMX machines (SIGSEGV in ggml_backend_amx_mul_mat, or
     # SIGILL: worker threads run tile instructions without the kernel's XTILEDATA permission; upstream llama.cpp
     # #20824). ggml compiles them whenever the compiler targets AMX, which -march=native does on an AMX host, so
@@ -62,6 +77,7 @@ else()
         add_compile_options(-fno-sanitize-recover=undefined)
     endif()
     add_subdirectory(${MONA_LLAMA_SOURCE_DIR} ${CMAKE_BINARY_DIR}/llama.cpp EXCLUDE_FROM_ALL)
+    unset(BUILD_SHARED_LIBS)
     if("undefined" IN_LIST _mona_llama_sanitizers)
         set_directory_properties(PROPERTIES COMPILE_OPTIONS "${_mona_saved_compile_options}")
     endif()

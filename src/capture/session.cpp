@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ggml-backend.h"
+#include "capture/cpu_variant.hpp"
 #include "capture/gguf_header.hpp"
 #include "ggml.h"
 #include "llama.h"
@@ -87,6 +88,7 @@ void init_llama_once(bool verbose) {
     static std::once_flag once;
     std::call_once(once, [] {
         llama_log_set(llama_log_callback, nullptr);
+        load_cpu_variant_once();
         llama_backend_init();
     });
     std::lock_guard<std::mutex> lock(llama_log_state().mu);
@@ -119,6 +121,7 @@ Result<llama_model*> load_model(const std::string& path, const ModelLoadSettings
     if (::stat(path.c_str(), &st) != 0) return not_found(fmt::format("model file {} does not exist", path));
     if (S_ISDIR(st.st_mode)) return invalid_input(fmt::format("model {} is a directory, expected a .gguf file", path));
     init_llama_once(verbose);
+    if (!cpu_variant_state().error.empty()) return not_found(cpu_variant_state().error);
     take_llama_errors();
     take_weight_buffers();
     // A tensor table llama.cpp would abort on is refused here (capture/gguf_header.hpp).

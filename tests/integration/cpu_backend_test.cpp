@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/cpu_variant.hpp"
 #include "capture/session.hpp"
 #include "integration/tiny_model_util.hpp"
 
@@ -66,6 +67,30 @@ TEST(CpuBackendTest, NoWeightBufferIsAnAmxBufferEvenWithRepacking) {
     }
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
+}
+
+TEST(CpuBackendTest, TheVariantPickerTakesTheBestScoreButNeverAmx) {
+    // Scores as ggml's x86 variants give them on a Sapphire Rapids CPU (ggml-cpu/arch/x86/cpu-feats.cpp: one point
+    // per feature the module needs and the CPU has; 0 when the CPU lacks one).
+    const std::vector<CpuVariantCandidate> spr = {
+        {"x64", 1}, {"haswell", 64}, {"skylakex", 128}, {"icelake", 1024}, {"sapphirerapids", 8192}, {"zen4", 2048}};
+    EXPECT_EQ(5, pick_cpu_variant(spr)) << "zen4 (AVX-512 VNNI/BF16), not sapphirerapids (AMX)";
+    EXPECT_FALSE(cpu_variant_allowed("sapphirerapids"));
+    EXPECT_TRUE(cpu_variant_allowed("skylakex"));
+    EXPECT_EQ(-1, pick_cpu_variant({{"sapphirerapids", 9}, {"haswell", 0}})) << "no allowed module runs here";
+    EXPECT_EQ(-1, pick_cpu_variant({}));
+    EXPECT_EQ(0, pick_cpu_variant({{"haswell", 7}, {"alderlake", 7}})) << "first on ties";
+}
+
+TEST(CpuBackendTest, APortableBuildLoadsAnAllowedVariantForThisCpu) {
+    const std::string features = cpu_backend_features();  // starts llama.cpp, which loads the variant
+    const CpuVariantState& state = cpu_variant_state();
+    if (!state.dynamic) GTEST_SKIP() << "built without -DMONA_CPU_ALL_VARIANTS=ON: the CPU backend is linked in";
+    ASSERT_TRUE(state.error.empty()) << state.error;
+    EXPECT_TRUE(cpu_variant_allowed(state.tag)) << state.tag;
+    EXPECT_NE(std::string::npos, state.path.find("libggml-cpu-" + state.tag)) << state.path;
+    EXPECT_FALSE(features.empty());
+    EXPECT_EQ(std::string::npos, features.find("AMX_INT8=1")) << features;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "capture/cpu_variant.hpp"
 #include "capture/session.hpp"
 #include "commands.hpp"
 #include "sae/sae.hpp"
@@ -36,6 +37,8 @@ int cmd_info(const ParsedArgs& args) {
         std::string extra_bufts;
         for (const auto& name : cpu_extra_buffer_types()) extra_bufts += (extra_bufts.empty() ? "" : ", ") + name;
         out["cpu_backend"] = {{"features", cpu_backend_features()}, {"extra_buffer_types", cpu_extra_buffer_types()}};
+        const CpuVariantState& variant = cpu_variant_state();
+        if (variant.dynamic) out["cpu_backend"]["variant"] = {{"tag", variant.tag}, {"path", variant.path}};
         text += fmt::format(
             "model        {}\narchitecture {}\nname         {}\ndescription  {}\nn_layer      {}\nn_embd       {}\n"
             "n_vocab      {}\nparameters   {}\nadd BOS      {}\nchat template {}\nlayers       0..{} "
@@ -47,6 +50,7 @@ int cmd_info(const ParsedArgs& args) {
         for (const auto& name : m.weight_buffers) buffers += (buffers.empty() ? "" : ", ") + name;
         text += fmt::format("weights in   {}\ncpu backend  {}\nrepack types {} (used with --cpu-repack on)\n", buffers,
                             cpu_backend_features(), extra_bufts.empty() ? "none" : extra_bufts);
+        if (variant.dynamic) text += fmt::format("cpu variant  {} ({})\n", variant.tag, variant.path);
     }
     if (want_sae) {
         auto sae = SaeModel::open({sae_path_arg(args)});
