@@ -209,6 +209,27 @@ TEST_F(SelectE2eTest, SucceedsAndWritesEveryOutput) {
     EXPECT_NE(std::string::npos, main_run_->out.find("b\t5 exemplars\t8 selected\t")) << main_run_->out;
 }
 
+// The job reports the pool pass through the config's progress callback; the CLI prints it (and the summary line)
+// on stderr, and --quiet leaves the callback out.
+TEST_F(SelectE2eTest, ProgressLinesGoToStderrUnlessQuiet) {
+    const std::vector<std::string> base = {"select", "--model", model_,   "--sae",     sae_->folder, "--pool", pool_,
+                                           "--target", "a=" + target_a_, "--count", "8", "--threads", "1"};
+    std::vector<std::string> loud = base;
+    loud.insert(loud.end(), {"--out", dir_ + "/out-progress"});
+    const RunResult run = run_mona(loud);
+    expect_success(run);
+    // The pool pass always reports once at its end: 40 samples, then tokens, rate and time.
+    EXPECT_NE(std::string::npos, run.err.find("mona: embed: 40 samples, ")) << run.err;
+    EXPECT_NE(std::string::npos, run.err.find(" tokens/s, ")) << run.err;
+    EXPECT_NE(std::string::npos, run.err.find("\nmona: pool 40 samples (0 skipped, ")) << run.err;
+
+    std::vector<std::string> quiet = base;
+    quiet.insert(quiet.end(), {"--out", dir_ + "/out-progress-quiet", "--quiet"});
+    const RunResult silent = run_mona(quiet);
+    expect_success(silent);
+    EXPECT_EQ(std::string::npos, silent.err.find("mona: embed:")) << silent.err;
+}
+
 TEST_F(SelectE2eTest, SelectedLinesAreThePoolBytesInRankOrder) {
     expect_success(*main_run_);
     for (const char* target : {"a", "b"}) {

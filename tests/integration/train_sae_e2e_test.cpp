@@ -219,5 +219,33 @@ TEST_F(TrainSaeE2eTest, ResumeWithOtherParametersIsRefused) {
     EXPECT_EQ(checkpoint, file(out + "/checkpoint.bin"));
 }
 
+// The job reports through its log callback; the CLI prints each message as a "mona: " line on stderr, and --quiet
+// leaves the callback out.
+TEST_F(TrainSaeE2eTest, LogLinesGoToStderrUnlessQuiet) {
+    const std::string out = dir_ + "/log-lines";
+    std::vector<std::string> args = train_argv(out, {"--epochs", "1", "--log-every", "1"});
+    args.erase(std::find(args.begin(), args.end(), "--quiet"));
+    const fixtures::RunResult first = fixtures::run_binary(MONA_BIN, args, dir_);
+    ASSERT_EQ(0, first.exit_code) << first.err;
+    EXPECT_EQ(0u, first.err.find("mona: epoch 1/1  step 1  tokens 64  FVU ")) << first.err;
+    EXPECT_NE(std::string::npos, first.err.find(" tokens/s  ETA unknown until epoch 1 ends\n")) << first.err;
+    EXPECT_NE(std::string::npos, first.err.find("\nmona: SAE written to " + out + "/layers.1\n{\n")) << first.err;
+    EXPECT_EQ('\n', first.err.back());
+
+    std::vector<std::string> resume = train_argv(out, {"--epochs", "2", "--log-every", "1", "--resume"});
+    resume.erase(std::find(resume.begin(), resume.end(), "--quiet"));
+    const fixtures::RunResult again = fixtures::run_binary(MONA_BIN, resume, dir_);
+    ASSERT_EQ(0, again.exit_code) << again.err;
+    EXPECT_EQ(0u, again.err.find("mona: resuming after epoch 1, step ")) << again.err;
+    EXPECT_NE(std::string::npos, again.err.find("\nmona: rebuilding epoch 1's rows in memory (one model pass, no "
+                                                "training), so the resumed run trains as an uninterrupted one\n"))
+        << again.err;
+    EXPECT_NE(std::string::npos, again.err.find("\nmona: epoch 2/2  step ")) << again.err;
+
+    const fixtures::RunResult quiet = fixtures::run_binary(MONA_BIN, train_argv(dir_ + "/log-quiet", {"--epochs", "1"}), dir_);
+    ASSERT_EQ(0, quiet.exit_code) << quiet.err;
+    EXPECT_EQ(std::string::npos, quiet.err.find("mona: ")) << quiet.err;
+}
+
 }  // namespace
 }  // namespace mona

@@ -21,8 +21,8 @@
 #include "io/safetensors.hpp"
 #include "io/sample_reader.hpp"
 #include "sae/sae.hpp"
-#include "select/embed.hpp"
-#include "select/select.hpp"
+#include "embed/embedder.hpp"
+#include "jobs/engine.hpp"
 
 namespace mona::cli {
 
@@ -43,15 +43,7 @@ struct Dumped {
 Status run_activations(const ParsedArgs& args) {
     if (!args.has("input")) return invalid_input("--input FILE is required");
     if (!args.has("out")) return invalid_input("--out FILE.safetensors is required");
-    SessionOptions sopts;
-    MONA_TRY(sopts.model_path, model_path_arg(args));
-    sopts.n_threads = static_cast<int32_t>(args.get_int("threads", 0));
-    sopts.max_tokens = static_cast<int32_t>(args.get_int("max-tokens", 2048));
-    sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
-    sopts.template_name = args.get("template", "model");
-    if (args.has("system-prompt")) sopts.system_prompt = system_prompt_from_flag(args.get("system-prompt"));
-    sopts.verbose = args.on("verbose");
-    MONA_TRY(sopts.cpu_repack, cpu_repack_arg(args));
+    MONA_TRY(SessionOptions sopts, session_options_from_args(args, "max-tokens", SessionOptions().max_tokens));
     MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
     MONA_TRY(TokenMode token_mode, parse_token_mode(args.get("tokens", "no-bos")));
     MONA_TRY(Session session, Session::open(sopts));
@@ -68,12 +60,28 @@ Status run_activations(const ParsedArgs& args) {
     }
     MONA_TRY(std::string tensor_name, layer_tensor_name(layer, mi.n_layer, mi.path));
 
+    // The pipeline's own stage: with --sae the CPU backend's codes and mean-pooled vectors, else rows only.
     std::deque<Dumped> dumped;
+    EmbedOptions eopts;
+    eopts.layer = layer;
+    eopts.token_mode = token_mode;
+    eopts.pooling = PoolingMode::kMean;
+    eopts.keep_rows = true;
+    Embedder embedder(make_cpu_backend(session, sae ? &*sae : nullptr, eopts), [&](EmbeddedSample& item) -> Status {
+        Dumped& d = dumped[item.tag];
+        d.rows = std::move(item.rows);
+        if (sae) {
+            d.offsets.assign(item.codes.offsets.begin(), item.codes.offsets.end());
+            d.code_idx.assign(item.codes.idx.begin(), item.codes.idx.end());
+            d.code_val = std::move(item.codes.val);
+            d.pooled_idx.assign(item.pooled.idx.begin(), item.pooled.idx.end());
+            d.pooled_val = std::move(item.pooled.val);
+        }
+        return Status();
+    });
     const std::string input = args.get("input");
     MONA_TRY(RecordReader reader, RecordReader::open(input));
     RawRecord record;
-    std::vector<float> rows;
-    Pooler pooler(sae ? sae->info().d_sae : 1);
     while (true) {
         MONA_TRY(bool more, reader.next(record));
         if (!more) break;
@@ -84,20 +92,10 @@ Status run_activations(const ParsedArgs& args) {
         d.id = sample.id;
         d.n_prompt = tokens->n_prompt;
         d.tokens = tokens->tokens;
-        MONA_RETURN_IF_ERROR(session.capture({&d.tokens}, layer, d.rows));
-        if (sae) {
-            SparseCodes codes;
-            sae->encode(d.rows.data(), static_cast<int64_t>(d.tokens.size()), codes);
-            d.offsets.assign(codes.offsets.begin(), codes.offsets.end());
-            d.code_idx.assign(codes.idx.begin(), codes.idx.end());
-            d.code_val = codes.val;
-            auto [begin, end] = pooled_rows(tokens.value(), token_mode);
-            SparseVec pooled = pooler.pool(codes, begin, end, PoolingMode::kMean);
-            d.pooled_idx.assign(pooled.idx.begin(), pooled.idx.end());
-            d.pooled_val = pooled.val;
-        }
         dumped.push_back(std::move(d));
+        MONA_RETURN_IF_ERROR(embedder.add(dumped.size() - 1, std::move(tokens.value())));
     }
+    MONA_RETURN_IF_ERROR(embedder.flush());
 
     std::vector<TensorToWrite> tensors;
     std::map<std::string, std::string> meta = {{"model", mi.path},

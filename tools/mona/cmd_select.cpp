@@ -1,7 +1,8 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "select/select.hpp"
+#include "jobs/config.hpp"
+#include "jobs/select.hpp"
 
 namespace mona::cli {
 
@@ -51,7 +52,7 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     if (config.batch_tokens < 1) return invalid_input("--batch-tokens must be >= 1");
     if (config.threads < 0) return invalid_input("--threads must be >= 0");
     config.skip_bad = args.on("skip-bad");
-    config.progress = !args.on("quiet");
+    if (!args.on("quiet")) config.progress = print_progress;
     config.verbose = args.on("verbose");
     return config;
 }

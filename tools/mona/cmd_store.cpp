@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
-#include "select/select.hpp"
+#include "jobs/config.hpp"
+#include "jobs/embed.hpp"
+#include "jobs/score.hpp"
 #include "store/feature_store.hpp"
 #include "util/comm.hpp"
 

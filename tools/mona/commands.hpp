@@ -3,7 +3,9 @@
 
 #include <string>
 
+#include "capture/session.hpp"
 #include "cli/flags.hpp"
+#include "jobs/progress.hpp"
 #include "mona/status.hpp"
 
 namespace mona {
@@ -27,6 +29,10 @@ int cmd_merge(const ParsedArgs& args);
 // caller, else 1).
 int report_error(const Status& status);
 void warn(const std::string& message);
+// The callbacks the CLI gives the jobs (jobs/progress.hpp) unless --quiet: "mona: <stage>: N samples, ..." and
+// "mona: <message>" lines on stderr.
+void print_progress(const ProgressUpdate& update);
+void print_log(const std::string& message);
 
 // The typed select configuration from raw flags (cmd_select.cpp; shared by select, demo and eval).
 Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
@@ -39,5 +45,10 @@ Result<std::string> model_path_arg(const ParsedArgs& args);
 std::string sae_path_arg(const ParsedArgs& args);
 // --cpu-repack on|off (default off).
 Result<bool> cpu_repack_arg(const ParsedArgs& args);
+// The model session's options from the flags of a verb that opens a model without a SelectConfig (train-sae,
+// activations): --model, --threads, --batch-tokens, --template, --system-prompt, --verbose, --cpu-repack, and
+// the per-sample token cap from `max_tokens_flag` (--max-tokens, or train-sae's --doc-tokens).
+Result<SessionOptions> session_options_from_args(const ParsedArgs& args, const std::string& max_tokens_flag,
+                                                 int32_t default_max_tokens);
 
 }  // namespace mona::cli

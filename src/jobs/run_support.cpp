@@ -1,4 +1,4 @@
-#include "select/run_support.hpp"
+#include "jobs/run_support.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -14,6 +14,14 @@ std::string tsv_field(std::string_view text) {
     out.reserve(text.size());
     for (char c : text) out += (c == '\t' || c == '\n' || c == '\r') ? ' ' : c;
     return out;
+}
+
+std::string skipped_tsv(const std::vector<SkipRow>& skipped) {
+    std::string tsv = "file\tline\trecord\terror\n";
+    for (const auto& row : skipped) {
+        tsv += fmt::format("{}\t{}\t{}\t{}\n", tsv_field(row.path), row.line_no, row.record_idx, tsv_field(row.error));
+    }
+    return tsv;
 }
 
 std::string snippet_of(const Sample& sample) {

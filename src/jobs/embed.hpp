@@ -1,0 +1,48 @@
+// jobs/embed.hpp: the `mona embed` job (a pool into a feature store), also the pool pass of `mona select`.
+#pragma once
+
+#include <cstdint>
+
+#include "jobs/config.hpp"
+#include "mona/status.hpp"
+#include "util/comm.hpp"
+
+namespace mona {
+
+// `mona embed`: one model pass over the pool into a feature store (store/feature_store.hpp) at config.out_dir.
+// The store's params record everything that changes the vectors (model and SAE sha256, layer, k, token mode,
+// pooling, template, format, max_tokens, pool sha256); running the same command again resumes an interrupted
+// store (records up to the last completed shard are skipped without touching the model) and refuses, naming the
+// parameter, if anything differs. Only records with record_idx % n_slices == slice_idx are embedded.
+struct EmbedStoreOptions {
+    uint32_t keep = 0;        // latents kept per sample (largest first; exact L1 still stored); 0 = all
+    uint64_t shard_rows = 0;  // samples per shard file; 0 = the store's default
+    uint32_t slice_idx = 0;
+    uint32_t n_slices = 1;
+};
+struct EmbedSummary {
+    int64_t n_embedded = 0;   // samples added by this run
+    int64_t n_resumed = 0;    // samples already in the store when the run started
+    int64_t n_skipped = 0;    // bad records of the whole slice (a resumed run re-reads the stored ones)
+    int64_t n_truncated = 0;  // samples of the whole slice cut at max_tokens
+    uint64_t store_size = 0;
+    uint64_t bytes_on_disk = 0;
+};
+//
+// Under mpirun (comm.size() = N > 1; see util/comm.hpp) rank r embeds slice r/N into <out>/.mpi-slices/r-of-N
+// (resumable like any slice store), then rank 0 merges the slices into <out> (merge_stores(): the store
+// `mona embed --shard r/N` on N machines plus `mona merge` would give) and removes them. options.n_slices must
+// then be 1. If <out> already holds a store and no .mpi-slices, rank 0 alone resumes it as without MPI. The
+// summary is rank 0's (counts over all ranks); every rank returns the same status.
+Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptions& options,
+                               const Comm& comm = Comm::local());
+
+
+namespace detail {
+struct SelectEngine;
+// Embeds the records of one slice of config.pool_path that the store at config.out_dir lacks, with an engine
+// already open (all of `mona embed` without mpirun, and the model pass of `mona select`).
+Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOptions& options, SelectEngine& engine);
+}  // namespace detail
+
+}  // namespace mona

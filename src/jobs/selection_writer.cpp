@@ -1,0 +1,203 @@
+#include "jobs/selection_writer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "io/sample_reader.hpp"
+#include "jobs/manifest.hpp"
+#include "report/html_report.hpp"
+#include "score/merge_select.hpp"
+#include "score/topn.hpp"
+
+namespace mona::detail {
+
+Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& engine, SelectRun& run,
+                                      std::chrono::steady_clock::time_point t_start, const nlohmann::json& extra) {
+    const Session& session = engine.session;
+    const SaeModel& sae = engine.sae;
+    SelectSummary& summary = run.summary;
+    std::vector<PoolRow>& rows = run.rows;
+    const std::vector<std::vector<double>>& scores = run.scores;
+    std::vector<SkipRow>& skipped = run.skipped;
+    const std::vector<std::vector<int64_t>>& target_lengths = run.target_lengths;
+    const size_t n_targets = scores.size();
+    const double seconds_targets = run.seconds_targets;
+    const double seconds_pool = run.seconds_pool;
+    const auto t_write = Clock::now();
+    const int64_t n_pool = static_cast<int64_t>(rows.size());
+    int64_t n_select = config.count > 0 ? config.count : std::llround(config.ratio * static_cast<double>(n_pool));
+    n_select = std::clamp<int64_t>(n_select, 1, n_pool);
+
+    std::vector<std::string> labels(rows.size()), snippets(rows.size());
+    std::vector<std::vector<uint64_t>> selected(n_targets);
+    std::unordered_map<uint64_t, std::string> raw_by_record;  // record_idx -> raw bytes, selected records only
+    for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+        selected[target_idx] = top_n(scores[target_idx], static_cast<size_t>(n_select));
+        for (uint64_t pos : selected[target_idx]) raw_by_record.emplace(rows[pos].record_idx, std::string());
+        summary.targets[target_idx].n_selected = static_cast<int64_t>(selected[target_idx].size());
+    }
+    // The report shows a snippet of each target's top kReportTopN samples only.
+    std::unordered_set<uint64_t> shown;
+    for (const auto& target_selected : selected) {
+        for (size_t place = 0; place < std::min(kReportTopN, target_selected.size()); ++place) {
+            shown.insert(target_selected[place]);
+        }
+    }
+    {
+        // Second read of the pool, for the selected records' exact bytes, every row's task label and report snippet,
+        // and its truncation: the store keeps only the token count, and a cut sample has exactly max_tokens, so
+        // only samples of that length are tokenised again. With skip_bad, the records the store lacks are parsed
+        // and tokenised again for the error that made the embedding skip them (skipped.tsv).
+        size_t next_row = 0;
+        MONA_TRY(RecordReader reader, RecordReader::open(config.pool_path));
+        RawRecord record;
+        Result<Sample> sample = Sample();
+        summary.n_pool_truncated = 0;
+        summary.n_pool_skipped = 0;
+        while (true) {
+            MONA_TRY(bool more, reader.next(record));
+            if (!more) break;
+            while (next_row < rows.size() && rows[next_row].record_idx < record.record_idx) ++next_row;
+            if (next_row < rows.size() && rows[next_row].record_idx == record.record_idx) {
+                PoolRow& row = rows[next_row];
+                sample = parse_sample(record.bytes, config.format, {config.pool_path, record.line_no, record.record_idx});
+                if (sample.ok()) {
+                    labels[next_row] = sample->task;
+                    if (shown.count(next_row) > 0) snippets[next_row] = snippet_of(sample.value());
+                    if (row.n_tokens == config.max_tokens) {
+                        MONA_TRY(TokenizedSample tokens, engine.session.tokenize(sample.value()));
+                        row.truncated = tokens.truncated;
+                        summary.n_pool_truncated += row.truncated;
+                    }
+                }
+            } else if (config.skip_bad) {
+                Result<TokenizedSample> tokens = prepare_record(record, config.pool_path, config, engine.session, sample);
+                if (tokens.ok()) {
+                    return invalid_input(fmt::format("{}:{}: record {} is not in the store, yet it embeds without error "
+                                                     "(was the store written from another pool?)",
+                                                     config.pool_path, record.line_no, record.record_idx));
+                }
+                skipped.push_back({config.pool_path, record.line_no, record.record_idx, tokens.status().message()});
+                ++summary.n_pool_skipped;
+            }
+            auto it = raw_by_record.find(record.record_idx);
+            if (it != raw_by_record.end()) it->second = std::move(record.bytes);
+        }
+    }
+
+    MONA_TRY(OutputStage stage, OutputStage::create(config.out_dir));
+    for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+        const std::string& name = config.targets[target_idx].name;
+        std::string selected_text;
+        for (uint64_t pos : selected[target_idx]) {
+            const std::string& raw = raw_by_record[rows[pos].record_idx];
+            if (raw.empty()) {
+                return io_error(fmt::format("pool {} changed during the run: record {} (line {}) is gone",
+                                            config.pool_path, rows[pos].record_idx, rows[pos].line_no));
+            }
+            selected_text += raw;
+            selected_text += '\n';
+        }
+        MONA_RETURN_IF_ERROR(write_text(stage, name + "/selected.jsonl", selected_text));
+
+        const std::vector<uint64_t> rank = ranks(scores[target_idx]);
+        MONA_TRY(StagedWriter tsv_file, StagedWriter::open(stage, name + "/scores.tsv"));
+        std::string tsv = "record\tid\tline\ttask\tn_tokens\ttruncated\tscore\trank\tselected\n";
+        for (int64_t pos = 0; pos < n_pool; ++pos) {
+            const PoolRow& row = rows[static_cast<size_t>(pos)];
+            if (tsv.size() >= (1u << 16)) {
+                MONA_RETURN_IF_ERROR(tsv_file.write(tsv));
+                tsv.clear();
+            }
+            tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\t{}\t{}\n", row.record_idx, tsv_field(row.id), row.line_no,
+                               tsv_field(labels[pos]), row.n_tokens, row.truncated ? 1 : 0, scores[target_idx][pos],
+                               rank[pos], rank[pos] <= static_cast<uint64_t>(n_select) ? 1 : 0);
+        }
+        MONA_RETURN_IF_ERROR(tsv_file.write(tsv));
+        MONA_RETURN_IF_ERROR(tsv_file.close());
+    }
+    nlohmann::json merge_json;
+    if (config.merge != MergeMode::kNone) {
+        // Each target's top n is enough: no pick of the merge lies below rank n (score/merge_select.hpp).
+        std::vector<double> weights(n_targets, 1.0);
+        for (size_t target_idx = 0; target_idx < n_targets && config.merge == MergeMode::kQuota; ++target_idx) {
+            for (const auto& quota : config.quotas) {
+                if (quota.name == config.targets[target_idx].name) weights[target_idx] = quota.weight;
+            }
+        }
+        MONA_TRY(std::vector<uint64_t> quotas, apportion(static_cast<uint64_t>(n_select), weights));
+        const std::vector<MergedPick> picks = merge_rankings(selected, quotas, static_cast<uint64_t>(n_select));
+        std::string selected_text;
+        std::string tsv = "pick\trecord\tid\tline\ttarget\trank\tscore\n";
+        std::vector<int64_t> n_by_target(n_targets, 0);
+        for (size_t pick_idx = 0; pick_idx < picks.size(); ++pick_idx) {
+            const MergedPick& pick = picks[pick_idx];
+            const PoolRow& row = rows[pick.pos];
+            selected_text += raw_by_record[row.record_idx];
+            selected_text += '\n';
+            tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\n", pick_idx + 1, row.record_idx, tsv_field(row.id),
+                               row.line_no, config.targets[pick.target_idx].name, pick.rank,
+                               scores[pick.target_idx][pick.pos]);
+            ++n_by_target[pick.target_idx];
+        }
+        MONA_RETURN_IF_ERROR(write_text(stage, "merged/selected.jsonl", selected_text));
+        MONA_RETURN_IF_ERROR(write_text(stage, "merged/selected.tsv", tsv));
+        summary.n_merged = static_cast<int64_t>(picks.size());
+        nlohmann::json per_target = nlohmann::json::array();
+        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+            per_target.push_back({{"name", config.targets[target_idx].name},
+                                  {"weight", weights[target_idx]},
+                                  {"quota", quotas[target_idx]},
+                                  {"selected", n_by_target[target_idx]}});
+        }
+        merge_json = {{"mode", merge_mode_name(config.merge)}, {"selected", summary.n_merged}, {"targets", per_target}};
+    }
+    if (config.skip_bad) MONA_RETURN_IF_ERROR(write_text(stage, "skipped.tsv", skipped_tsv(skipped)));
+
+    // Report.
+    ReportInput report;
+    report.title = "mona selection";
+    report.pool_labels = std::move(labels);
+    report.pool_snippets = std::move(snippets);
+    for (const auto& row : rows) {
+        report.pool_token_counts.push_back(row.n_tokens);
+        report.pool_ids.push_back(row.id);
+    }
+    for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+        ReportTarget target;
+        target.name = config.targets[target_idx].name;
+        target.label = config.targets[target_idx].name;
+        target.pool_scores = std::move(run.scores[target_idx]);  // the last use of the scores
+        target.selected = selected[target_idx];
+        target.target_token_counts = target_lengths[target_idx];
+        report.targets.push_back(std::move(target));
+    }
+    const SaeInfo& si = sae.info();
+    report.settings = {{"model", config.model_path},
+                       {"layer", fmt::format("{} (HF hidden_states; llama.cpp {})", summary.layer,
+                                             layer_tensor_name(summary.layer, session.info().n_layer, "").value())},
+                       {"SAE", fmt::format("{} ({} {}, d_in {}, d_sae {}, k {})", si.path, si.format, si.architecture,
+                                           si.d_in, si.d_sae, config.k > 0 ? config.k : si.k)},
+                       {"tokens", token_mode_name(config.token_mode)},
+                       {"pooling", pooling_mode_name(config.pooling)},
+                       {"pool", fmt::format("{} ({} samples)", config.pool_path, n_pool)},
+                       {"selected per target", std::to_string(n_select)}};
+    MONA_RETURN_IF_ERROR(write_text(stage, "report.html", render_html_report(report)));
+    summary.report = std::move(report);
+    const double seconds_write = seconds_since(t_write);
+    // Manifest last, so it can record the hashes and every count.
+    MONA_TRY(nlohmann::json manifest, selection_manifest(config, engine, summary, n_select, merge_json, extra));
+    summary.seconds_total = seconds_since(t_start);
+    manifest["timings_s"] = {{"targets", seconds_targets}, {"pool", seconds_pool}, {"write", seconds_write},
+                             {"total", summary.seconds_total}};
+    if (run.pool_stamp) MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, *run.pool_stamp, "pool"));
+    MONA_RETURN_IF_ERROR(write_text(stage, "manifest.json", manifest.dump(2) + "\n"));
+    MONA_RETURN_IF_ERROR(stage.commit());
+    return summary;
+}
+
+}  // namespace mona::detail
