@@ -25,7 +25,6 @@ double mean_of(const std::vector<double>& values) {
 
 }  // namespace
 
-// Mean of rows [begin, end) of `rows` [n_tokens, d], in double; the zero vector for an empty range.
 std::vector<double> mean_rows(const std::vector<float>& rows, int64_t d, int64_t begin, int64_t end) {
     std::vector<double> out(static_cast<size_t>(d), 0.0);
     for (int64_t row = begin; row < end; ++row) {
@@ -44,7 +43,6 @@ double l2_norm(const std::vector<double>& v) {
     return std::sqrt(sum);
 }
 
-// Σ a_k b_k / (‖a‖ ‖b‖); 0 when either norm is 0 (the convention of score/jaccard.hpp cosine()).
 double dense_cosine(const std::vector<double>& a, const std::vector<double>& b, double b_norm) {
     const double a_norm = l2_norm(a);
     if (a_norm == 0.0 || b_norm == 0.0) return 0.0;
@@ -53,13 +51,11 @@ double dense_cosine(const std::vector<double>& a, const std::vector<double>& b, 
     return dot / (a_norm * b_norm);
 }
 
-// Value of `vec` at `latent`, 0 when not stored.
 double value_at(const SparseVec& vec, uint32_t latent) {
     auto it = std::lower_bound(vec.idx.begin(), vec.idx.end(), latent);
     return it != vec.idx.end() && *it == latent ? vec.val[static_cast<size_t>(it - vec.idx.begin())] : 0.0;
 }
 
-// The n latents with the largest prototype values (> 0), largest first, ties by lower latent.
 std::vector<uint32_t> top_latents(const Prototype& proto, size_t n) {
     std::vector<double> values(proto.dense.begin(), proto.dense.end());
     std::vector<uint32_t> out;
