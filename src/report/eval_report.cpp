@@ -1,3 +1,7 @@
+// report/eval_report.cpp: eval.json, eval.md and the HTML report of `mona eval` (report/eval_report.hpp).
+// Over 600 lines because the HTML report's charts (score histograms, composition bars, length boxes, latent
+// lists) and the three renderings share one input and a few helpers; the numbers themselves are computed in
+// eval/metrics.cpp, so this file only formats.
 #include "report/eval_report.hpp"
 
 #include <fmt/format.h>
