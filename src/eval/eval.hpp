@@ -19,10 +19,13 @@
 //                 up projection), k = the SAE methods' k unless given, only positive values kept, pooled like
 //                 mona (--pooling), generalized Jaccard against the mean of the targets' vectors: the paper's
 //                 "polysemantic" row
-// Each method may carry ablation options (EvalMethodSpec: layer, k, pooling), so a layer or K sweep is one model
-// pass: every tensor asked for is captured in the same forward pass, which stops after the deepest one.
+// The methods are the rows of eval/methods.hpp (a new method is a new row there); per-sample representations
+// are computed by eval/representations.hpp. Each method may carry ablation options (EvalMethodSpec: layer, k,
+// pooling), so a layer or K sweep is one model pass: every tensor asked for is captured in the same forward
+// pass, which stops after the deepest one.
 // Each method's selection is its top n by score (score/topn.hpp: ties to the lower position), n = --count or
-// round(--ratio x pool size), the same n for every method. Metrics and renderings: report/eval_report.hpp.
+// round(--ratio x pool size), the same n for every method. Metrics: eval/metrics.hpp; renderings:
+// report/eval_report.hpp.
 //
 // Outputs (staged in <out>/.mona-staging-<host>-<pid>/ and renamed into place only when the whole run succeeded):
 //   <out>/eval.json                 the exact configuration (hashes too) and every number
@@ -46,39 +49,14 @@
 #include <vector>
 
 #include "mona/status.hpp"
-#include "report/eval_report.hpp"
+#include "eval/methods.hpp"
 #include "select/select.hpp"
 
 namespace mona {
 
-enum class EvalMethod { kMona, kSaeCosine, kRawCosine, kBm25, kRandom, kPolyJaccard };
-
-// "mona" | "sae-cosine" | "raw-cosine" | "poly-jaccard" | "bm25" | "random"; anything else is kInvalidInput
-// naming the value and the accepted names.
-Result<EvalMethod> parse_eval_method(std::string_view name);
-const char* eval_method_name(EvalMethod method);
-// The methods run when none is asked for: every one, in the order of EvalMethod.
-std::vector<EvalMethod> default_eval_methods();
-
-// A method with its ablation options: `NAME[:layer=L][:k=K][:pooling=mean|sum]`, e.g. `mona:k=64`,
-// `raw-cosine:layer=10`, `poly-jaccard:layer=10:k=32`, `mona:pooling=sum`. Unset options take the run's values
-// (--layer / the SAE's layer, --k / the SAE's k, --pooling). layer: any method but bm25/random (SAE methods only at
-// the SAE's own layer); k: mona, sae-cosine, poly-jaccard; pooling: the same three. The canonical name (options in
-// the order layer, k, pooling) names the method in every output.
-struct EvalMethodSpec {
-    EvalMethod method = EvalMethod::kMona;
-    int32_t layer = -1;                  // -1 = the run's layer
-    int32_t k = 0;                       // 0 = the run's k
-    std::optional<PoolingMode> pooling;  // unset = the run's --pooling
-    std::string name;
-};
-Result<EvalMethodSpec> parse_eval_method_spec(std::string_view text);
-EvalMethodSpec default_method_spec(EvalMethod method);
-
-
 struct EvalConfig {
     SelectConfig select;              // model, SAE, pool, targets, out, layer, ratio/count, k, tokens, pooling, ...
-    std::vector<EvalMethodSpec> methods;  // run in this order; empty = default_eval_methods(); repeats are dropped
+    std::vector<EvalMethodSpec> methods;  // run in this order; empty = default_method_specs(); repeats are dropped
     uint64_t seed = 0;                // for `random`
     int32_t n_latents = 10;           // prototype latents shown per target (mona)
     int32_t n_latent_samples = 3;     // pool samples shown per latent

@@ -1,3 +1,7 @@
+// report/eval_report.cpp: eval.json, eval.md and the HTML report of `mona eval` (report/eval_report.hpp).
+// Over 600 lines because the HTML report's charts (score histograms, composition bars, length boxes, latent
+// lists) and the three renderings share one input and a few helpers; the numbers themselves are computed in
+// eval/metrics.cpp, so this file only formats.
 #include "report/eval_report.hpp"
 
 #include <fmt/format.h>
@@ -31,27 +35,6 @@ constexpr const char* kFamilyColors[] = {"#2563eb", "#f97316", "#10b981", "#a855
                                          "#eab308", "#ec4899", "#84cc16", "#6366f1", "#78716c"};
 
 const char* method_color(size_t method_idx) { return kMethodColors[method_idx % std::size(kMethodColors)]; }
-
-const std::string* find_text(const std::vector<std::pair<uint64_t, std::string>>& texts, uint64_t pos) {
-    auto it =
-        std::lower_bound(texts.begin(), texts.end(), pos,
-                         [](const std::pair<uint64_t, std::string>& entry, uint64_t p) { return entry.first < p; });
-    return it != texts.end() && it->first == pos ? &it->second : nullptr;
-}
-
-std::vector<uint64_t> lengths_of(const std::vector<uint64_t>& selected, const std::vector<uint64_t>& counts) {
-    std::vector<uint64_t> out;
-    out.reserve(selected.size());
-    for (uint64_t pos : selected) out.push_back(counts[pos]);
-    return out;
-}
-
-double mean_of(const std::vector<double>& values) {
-    if (values.empty()) return 0.0;
-    double sum = 0.0;
-    for (double v : values) sum += v;
-    return sum / static_cast<double>(values.size());
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // JSON
@@ -460,7 +443,7 @@ void append_target(std::string& out, const EvalInput& in, const EvalResults& r, 
                     out += "<td colspan=\"4\" class=\"muted\">no pool sample activates it</td>";
                 } else {
                     const EvalLatentSample& s = l.top[row];
-                    const std::string* snippet = find_text(in.snippets, s.position);
+                    const std::string* snippet = text_at(in.snippets, s.position);
                     out += fmt::format(
                         "<td class=\"num\">{}</td><td>{}</td><td>{}{}{}</td><td class=\"snippet\">{}</td>",
                         num(s.value), html_escape(in.pool_ids[s.position]),
@@ -476,106 +459,6 @@ void append_target(std::string& out, const EvalInput& in, const EvalResults& r, 
 }
 
 }  // namespace
-
-EvalResults compute_eval_results(const EvalInput& in) {
-    const size_t n_pool = in.pool_labels.size();
-    MONA_ASSERT(
-        in.pool_token_counts.size() == n_pool && in.pool_records.size() == n_pool && in.pool_ids.size() == n_pool,
-        "eval pool vectors differ in size; this is a bug in mona, please report it with the command line");
-    EvalResults r;
-    r.pool_lengths = metrics::length_stats(in.pool_token_counts);
-    {
-        std::vector<uint64_t> all(n_pool);
-        for (size_t pos = 0; pos < n_pool; ++pos) all[pos] = pos;
-        r.pool_composition = metrics::composition(all, in.pool_labels);
-    }
-    const size_t n_methods = in.methods.size();
-    for (const EvalTargetInput& t : in.targets) {
-        MONA_ASSERT(
-            t.runs.size() == n_methods,
-            "eval target without one run per method; this is a bug in mona, please report it with the command line");
-        EvalTargetMetrics tm;
-        for (const auto& label : in.pool_labels) tm.pool_label_count += label == t.name;
-        tm.pool_label_share =
-            n_pool == 0 ? 0.0 : static_cast<double>(tm.pool_label_count) / static_cast<double>(n_pool);
-        tm.target_lengths = metrics::length_stats(t.token_counts);
-        for (const EvalMethodRun& run : t.runs) {
-            MONA_ASSERT(
-                run.scores.empty() || run.scores.size() == n_pool,
-                "eval scores do not cover the pool; this is a bug in mona, please report it with the command line");
-            MONA_ASSERT(metrics::validate_selection(run.selected, n_pool).ok(),
-                        "eval selection out of range or repeated; this is a bug in mona, please report it with the "
-                        "command line");
-            EvalMethodMetrics mm;
-            mm.pr = metrics::label_precision_recall(run.selected, in.pool_labels, t.name);
-            mm.composition = metrics::composition(run.selected, in.pool_labels);
-            mm.lengths = metrics::length_stats(lengths_of(run.selected, in.pool_token_counts));
-            std::vector<std::string> texts;
-            texts.reserve(run.selected.size());
-            for (uint64_t pos : run.selected) {
-                const std::string* text = find_text(in.texts, pos);
-                MONA_ASSERT(text != nullptr,
-                            "eval: no text for a selected sample; this is a bug in mona, please report it with the "
-                            "command line");
-                texts.push_back(*text);
-            }
-            mm.distinct_1 = metrics::distinct_n_of_texts(texts, 1);
-            mm.distinct_2 = metrics::distinct_n_of_texts(texts, 2);
-            mm.mtld = metrics::mean_mtld(texts);
-            if (!run.scores.empty()) {
-                double lo = INFINITY, hi = -INFINITY, sum = 0.0;
-                uint64_t n_finite = 0;
-                for (double v : run.scores) {
-                    if (!std::isfinite(v)) continue;
-                    lo = std::min(lo, v);
-                    hi = std::max(hi, v);
-                    sum += v;
-                    ++n_finite;
-                }
-                if (n_finite > 0) {
-                    mm.score_min = lo;
-                    mm.score_max = hi;
-                    mm.score_mean = sum / static_cast<double>(n_finite);
-                }
-            }
-            tm.methods.push_back(std::move(mm));
-        }
-        for (size_t a = 0; a < n_methods; ++a) {
-            for (size_t b = a + 1; b < n_methods; ++b) {
-                tm.overlaps.push_back({a, b, metrics::selection_overlap(t.runs[a].selected, t.runs[b].selected)});
-            }
-        }
-        r.targets.push_back(std::move(tm));
-    }
-    for (size_t method_idx = 0; method_idx < n_methods; ++method_idx) {
-        std::vector<double> precision, recall, d1, d2, mtld, tokens;
-        for (const EvalTargetMetrics& tm : r.targets) {
-            const EvalMethodMetrics& mm = tm.methods[method_idx];
-            precision.push_back(mm.pr.precision);
-            recall.push_back(mm.pr.recall);
-            d1.push_back(mm.distinct_1.ratio);
-            d2.push_back(mm.distinct_2.ratio);
-            mtld.push_back(mm.mtld);
-            tokens.push_back(mm.lengths.mean);
-        }
-        r.averages.push_back(
-            {mean_of(precision), mean_of(recall), mean_of(d1), mean_of(d2), mean_of(mtld), mean_of(tokens)});
-    }
-    for (size_t a = 0; a < n_methods; ++a) {
-        for (size_t b = a + 1; b < n_methods; ++b) {
-            std::vector<double> overlap, jaccard;
-            for (const EvalTargetMetrics& tm : r.targets) {
-                for (const EvalOverlap& o : tm.overlaps) {
-                    if (o.method_a != a || o.method_b != b) continue;
-                    overlap.push_back(o.overlap.overlap);
-                    jaccard.push_back(o.overlap.jaccard);
-                }
-            }
-            r.average_overlaps.push_back({a, b, mean_of(overlap), mean_of(jaccard)});
-        }
-    }
-    return r;
-}
 
 nlohmann::json render_eval_json(const EvalInput& in, const EvalResults& r) {
     nlohmann::json out;

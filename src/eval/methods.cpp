@@ -1,0 +1,166 @@
+#include "eval/methods.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+#include "score/bm25.hpp"
+#include "score/jaccard.hpp"
+#include "score/metrics.hpp"
+
+namespace mona {
+namespace {
+
+double score_jaccard(const RepVector& sample, const TargetRep& target) { return jaccard(sample.sparse, target.proto); }
+double score_cosine(const RepVector& sample, const TargetRep& target) { return cosine(sample.sparse, target.proto); }
+double score_dense_cosine(const RepVector& sample, const TargetRep& target) {
+    return dense_cosine(sample.dense, target.dense, target.dense_norm);
+}
+
+EvalMethodRun run_bm25(const PoolMethodInput& in) {
+    EvalMethodRun run;
+    run.scores = in.bm25->score_target_set(*in.target_texts, Bm25Aggregation::kPrototype);
+    return run;
+}
+
+EvalMethodRun run_random(const PoolMethodInput& in) {
+    EvalMethodRun run;
+    run.selected = metrics::random_selection(in.n_pool, in.n_select, in.seed);
+    return run;
+}
+
+// The registry. Its order is the default run order and the order the names are listed in errors. Fields left out
+// are false / null (GCC's -Wextra warns about every field a designated initializer leaves out; here that is
+// the point).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+constexpr EvalMethodDef kEvalMethods[] = {
+    {.name = "mona",
+     .rep = RepKind::kSae,
+     .takes_layer = true,
+     .takes_k = true,
+     .takes_pooling = true,
+     .score = score_jaccard,
+     .explains_latents = true,
+     .definition = "pooled SAE codes (--pooling, --k), generalized Jaccard vs the mean of the targets' vectors"},
+    {.name = "sae-cosine",
+     .rep = RepKind::kSae,
+     .takes_layer = true,
+     .takes_k = true,
+     .takes_pooling = true,
+     .score = score_cosine,
+     .definition = "pooled SAE codes (--pooling, --k), cosine vs the same prototype"},
+    {.name = "raw-cosine",
+     .rep = RepKind::kRaw,
+     .takes_layer = true,
+     .score = score_dense_cosine,
+     .definition = "mean of the raw residual rows over the pooled tokens at the same layer, cosine vs the mean of "
+                   "the targets' raw vectors"},
+    {.name = "poly-jaccard",
+     .rep = RepKind::kPoly,
+     .takes_layer = true,
+     .takes_k = true,
+     .takes_pooling = true,
+     .score = score_jaccard,
+     .definition = "TopK(SiLU(W_gate x)) of the gated MLP of the block writing the layer (llama.cpp ffn_gate-(L-1), "
+                   "SiLU applied by mona), positive values of the k largest per token, pooled like mona, generalized "
+                   "Jaccard"},
+    {.name = "bm25",
+     .rep = RepKind::kNone,
+     .run_pool = run_bm25,
+     .needs_bm25 = true,
+     .definition = "Okapi BM25 (k1 1.2, b 0.75, Lucene IDF) of the user+assistant contents, prototype query: mean "
+                   "over exemplars of tf/|e|"},
+    {.name = "random",
+     .rep = RepKind::kNone,
+     .run_pool = run_random,
+     .uses_seed = true,
+     .definition = "uniform random selection without replacement, std::mt19937_64(seed), the same for every target"},
+};
+#pragma GCC diagnostic pop
+
+// "a, b, c or d"
+std::string method_names() {
+    std::string out;
+    const size_t n = std::size(kEvalMethods);
+    for (size_t idx = 0; idx < n; ++idx) {
+        if (idx > 0) out += idx + 1 == n ? " or " : ", ";
+        out += kEvalMethods[idx].name;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::span<const EvalMethodDef> eval_methods() { return kEvalMethods; }
+
+Result<const EvalMethodDef*> find_eval_method(std::string_view name) {
+    for (const EvalMethodDef& def : kEvalMethods) {
+        if (name == def.name) return &def;
+    }
+    return invalid_input(fmt::format("unknown method '{}': expected {}", name, method_names()));
+}
+
+Result<EvalMethodSpec> parse_eval_method_spec(std::string_view text) {
+    const size_t colon = text.find(':');
+    MONA_TRY(const EvalMethodDef* method, find_eval_method(text.substr(0, colon)));
+    EvalMethodSpec spec = default_method_spec(*method);
+    std::string_view rest = colon == std::string_view::npos ? std::string_view() : text.substr(colon + 1);
+    bool has_layer = false, has_k = false, has_pooling = false;
+    while (colon != std::string_view::npos) {
+        const size_t next = rest.find(':');
+        const std::string_view option = rest.substr(0, next);
+        const size_t eq = option.find('=');
+        const std::string_view key = option.substr(0, eq);
+        const std::string value(eq == std::string_view::npos ? std::string_view() : option.substr(eq + 1));
+        auto bad = [&](const std::string& why) { return invalid_input(fmt::format("method '{}': {}", text, why)); };
+        auto takes_no = [&] { return bad(fmt::format("{} takes no {} option", method->name, key)); };
+        if (eq == std::string_view::npos || value.empty()) {
+            return bad(fmt::format("option '{}' is not KEY=VALUE", option));
+        }
+        if (key == "layer" || key == "k") {
+            if (!(key == "layer" ? method->takes_layer : method->takes_k)) return takes_no();
+            char* end = nullptr;
+            errno = 0;
+            const long v = std::strtol(value.c_str(), &end, 10);
+            if (errno != 0 || end == value.c_str() || *end != '\0' || v < (key == "k" ? 1 : 0) || v > INT32_MAX) {
+                return bad(fmt::format("{} must be an integer >= {}, got '{}'", key, key == "k" ? 1 : 0, value));
+            }
+            if ((key == "layer" ? has_layer : has_k)) return bad(fmt::format("{} given twice", key));
+            (key == "layer" ? spec.layer : spec.k) = static_cast<int32_t>(v);
+            (key == "layer" ? has_layer : has_k) = true;
+        } else if (key == "pooling") {
+            if (!method->takes_pooling) return takes_no();
+            if (has_pooling) return bad("pooling given twice");
+            MONA_TRY(PoolingMode pooling, parse_pooling_mode(value));
+            spec.pooling = pooling;
+            has_pooling = true;
+        } else {
+            return bad(fmt::format("unknown option '{}': expected layer=L, k=K or pooling=mean|sum", key));
+        }
+        if (next == std::string_view::npos) break;
+        rest = rest.substr(next + 1);
+    }
+    // Canonical name: the method, then the options given, in the order layer, k, pooling.
+    if (has_layer) spec.name += fmt::format(":layer={}", spec.layer);
+    if (has_k) spec.name += fmt::format(":k={}", spec.k);
+    if (has_pooling) spec.name += fmt::format(":pooling={}", pooling_mode_name(*spec.pooling));
+    return spec;
+}
+
+EvalMethodSpec default_method_spec(const EvalMethodDef& method) {
+    EvalMethodSpec spec;
+    spec.method = &method;
+    spec.name = method.name;
+    return spec;
+}
+
+std::vector<EvalMethodSpec> default_method_specs() {
+    std::vector<EvalMethodSpec> out;
+    for (const EvalMethodDef& def : kEvalMethods) out.push_back(default_method_spec(def));
+    return out;
+}
+
+}  // namespace mona
