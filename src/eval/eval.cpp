@@ -18,7 +18,8 @@
 #include "report/eval_report.hpp"
 #include "score/bm25.hpp"
 #include "score/topn.hpp"
-#include "select/run_support.hpp"
+#include "jobs/engine.hpp"
+#include "jobs/run_support.hpp"
 #include "util/sha256.hpp"
 
 #ifndef MONA_LLAMA_VERSION
@@ -95,7 +96,7 @@ Result<EvalEngine> open_engine(const SelectConfig& config, bool run_model) {
         MONA_TRY(SaeModel opened, SaeModel::open({config.sae_path}));
         sae.emplace(std::move(opened));
     }
-    MONA_TRY(Session session, Session::open(sopts));
+    MONA_TRY(Session session, Session::open(session_options(config)));
     EvalEngine engine{std::move(session), std::move(sae)};
     if (run_model) {
         MONA_TRY(engine.layer, resolve_layer(config.layer, engine.session.info(), engine.sae->info()));
@@ -480,14 +481,6 @@ std::string selections_tsv(const EvalTargetInput& t, const std::vector<std::stri
         }
     }
     return sel;
-}
-
-std::string skipped_tsv(const std::vector<SkipRow>& skipped) {
-    std::string tsv = "file\tline\trecord\terror\n";
-    for (const auto& row : skipped) {
-        tsv += fmt::format("{}\t{}\t{}\t{}\n", tsv_field(row.path), row.line_no, row.record_idx, tsv_field(row.error));
-    }
-    return tsv;
 }
 
 }  // namespace

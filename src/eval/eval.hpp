@@ -50,7 +50,7 @@
 
 #include "mona/status.hpp"
 #include "eval/methods.hpp"
-#include "select/select.hpp"
+#include "jobs/config.hpp"
 
 namespace mona {
 

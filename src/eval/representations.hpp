@@ -21,7 +21,7 @@
 #include "mona/status.hpp"
 #include "pool/pool.hpp"
 #include "sae/sae.hpp"
-#include "select/embed.hpp"
+#include "embed/embedder.hpp"
 
 namespace mona {
 

@@ -6,7 +6,7 @@
 #include "commands.hpp"
 #include "demo/demo_corpus.hpp"
 #include "io/atomic_file.hpp"
-#include "select/select.hpp"
+#include "jobs/select.hpp"
 
 namespace mona::cli {
 
