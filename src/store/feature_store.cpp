@@ -4,7 +4,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
@@ -17,6 +16,7 @@
 #include <utility>
 
 #include "io/atomic_file.hpp"
+#include "util/bytes.hpp"
 #include "util/sha256.hpp"
 
 namespace mona {
@@ -54,85 +54,7 @@ std::string hex32(uint32_t value) {
     return text;
 }
 
-uint32_t crc32_of(const void* data, size_t n) {
-    return static_cast<uint32_t>(::crc32_z(::crc32_z(0L, Z_NULL, 0), static_cast<const Bytef*>(data), n));
-}
-
-// ---- byte encoding -------------------------------------------------------------------------------------------
-
-template <class T>
-void put_raw(std::string& out, T value) {
-    char bytes[sizeof(T)];
-    std::memcpy(bytes, &value, sizeof(T));
-    out.append(bytes, sizeof(T));
-}
-
-void put_varint(std::string& out, uint64_t value) {
-    while (value >= 0x80) {
-        out.push_back(static_cast<char>((value & 0x7f) | 0x80));
-        value >>= 7;
-    }
-    out.push_back(static_cast<char>(value));
-}
-
-// Bounds-checked reads from a byte range; every getter returns false instead of reading past the end.
-class ByteReader {
-   public:
-    ByteReader(const char* begin, const char* end) : pos_(begin), end_(end) {}
-
-    template <class T>
-    bool raw(T& value) {
-        if (static_cast<size_t>(end_ - pos_) < sizeof(T)) return false;
-        std::memcpy(&value, pos_, sizeof(T));
-        pos_ += sizeof(T);
-        return true;
-    }
-
-    bool varint(uint64_t& value) {
-        // Fast paths for the 1- and 2-byte gaps that make up most of a vector (decoding dominates a read pass).
-        if (end_ - pos_ >= 2) {
-            const uint8_t b0 = static_cast<uint8_t>(pos_[0]);
-            if (b0 < 0x80) {
-                value = b0;
-                pos_ += 1;
-                return true;
-            }
-            const uint8_t b1 = static_cast<uint8_t>(pos_[1]);
-            if (b1 < 0x80) {
-                value = (b0 & 0x7fu) | (uint64_t{b1} << 7);
-                pos_ += 2;
-                return true;
-            }
-        }
-        return varint_slow(value);
-    }
-
-    bool varint_slow(uint64_t& value) {
-        value = 0;
-        for (int shift = 0; shift < 64; shift += 7) {
-            if (pos_ == end_) return false;
-            const uint8_t byte = static_cast<uint8_t>(*pos_++);
-            const uint64_t bits = byte & 0x7f;
-            if (shift == 63 && bits > 1) return false;  // would overflow 64 bits
-            value |= bits << shift;
-            if ((byte & 0x80) == 0) return true;
-        }
-        return false;
-    }
-
-    bool bytes(size_t n, const char*& data) {
-        if (static_cast<size_t>(end_ - pos_) < n) return false;
-        data = pos_;
-        pos_ += n;
-        return true;
-    }
-
-    size_t remaining() const { return static_cast<size_t>(end_ - pos_); }
-
-   private:
-    const char* pos_;
-    const char* end_;
-};
+// ---- records (the varints and bounded reads of util/bytes.hpp) -------------------------------------------------
 
 void encode_record(std::string& out, const StoredSample& sample, const SparseVec& vec) {
     put_varint(out, sample.record_idx);

@@ -148,10 +148,4 @@ Status Comm::broadcast_status(const Status& status) const {
     return code == StatusCode::kOk ? Status() : Status(code, std::move(message));
 }
 
-void ByteReader::take(void* dst, uint64_t n) {
-    MONA_ASSERT(n <= bytes_.size() - pos_, "ByteReader: read past the end of a message between ranks");
-    if (n > 0) std::memcpy(dst, bytes_.data() + pos_, n);
-    pos_ += n;
-}
-
 }  // namespace mona
