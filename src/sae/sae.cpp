@@ -181,12 +181,14 @@ Status check_finite(const SafetensorsFile& file, const std::string& name, const 
     for (size_t value_idx = 0; value_idx < values.size(); ++value_idx) {
         const float v = values[value_idx];
         if (std::isfinite(v)) continue;
-        const std::string where =
-            row_width > 0 ? "[" + std::to_string(value_idx / static_cast<size_t>(row_width)) + ", " +
-                                std::to_string(value_idx % static_cast<size_t>(row_width)) + "]"
-                          : "[" + std::to_string(value_idx) + "]";
+        const std::string where = row_width > 0
+                                      ? "[" + std::to_string(value_idx / static_cast<size_t>(row_width)) + ", " +
+                                            std::to_string(value_idx % static_cast<size_t>(row_width)) + "]"
+                                      : "[" + std::to_string(value_idx) + "]";
         return invalid_input(file.path() + ": tensor '" + name + "': element " + where + " is " +
-                             (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf") +
+                             (std::isnan(v) ? "NaN"
+                              : v > 0       ? "+Inf"
+                                            : "-Inf") +
                              "; SAE weights must be finite (a diverged or corrupted training run?)");
     }
     return Status::ok_status();

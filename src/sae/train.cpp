@@ -414,8 +414,8 @@ struct SaeTrainer::Impl {
                     const float* row = pre.data() + row_idx * n_latents;
                     const int64_t token_idx = chunk_begin + row_idx;
                     relu_topk(
-                        row, p.b_enc.data(), n_latents, [](int64_t c) { return static_cast<int32_t>(c); }, k,
-                        top, top_idx.data() + token_idx * k, top_val.data() + token_idx * k);
+                        row, p.b_enc.data(), n_latents, [](int64_t c) { return static_cast<int32_t>(c); }, k, top,
+                        top_idx.data() + token_idx * k, top_val.data() + token_idx * k);
                     if (n_aux > 0) {
                         relu_topk(
                             row, p.b_enc.data(), out.n_dead, [&](int64_t c) { return dead[c]; }, n_aux, top,
@@ -843,9 +843,8 @@ Result<SaeTrainer> SaeTrainer::load_checkpoint(const std::string& path, std::str
         if (!r.ok()) return io_error("cannot read checkpoint " + path);
         if (n_state != file_size - expected) {
             return bad("file has " + std::to_string(file_size) + " bytes, expected " +
-                       std::to_string(expected + n_state) + " for d_in=" + std::to_string(o.d_in) +
-                       ", n_latents=" + std::to_string(o.n_latents) + " and " + std::to_string(n_state) +
-                       " bytes of run state");
+                       std::to_string(expected + n_state) + " for d_in=" + std::to_string(o.d_in) + ", n_latents=" +
+                       std::to_string(o.n_latents) + " and " + std::to_string(n_state) + " bytes of run state");
         }
         state.resize(static_cast<size_t>(n_state));
         r.bytes(state.data(), state.size());
@@ -889,7 +888,8 @@ Result<nlohmann::json> check_train_state(const std::string& state_text, const nl
                                          const std::string& where) {
     nlohmann::json state = nlohmann::json::parse(state_text, nullptr, /*allow_exceptions=*/false);
     if (state.is_discarded()) return invalid_input(where + ": not valid JSON");
-    if (!state.is_object()) return invalid_input(fmt::format("{}: expected a JSON object, found {}", where, state.type_name()));
+    if (!state.is_object())
+        return invalid_input(fmt::format("{}: expected a JSON object, found {}", where, state.type_name()));
     const auto field = [&](const char* key) -> const nlohmann::json* {
         auto it = state.find(key);
         return it == state.end() ? nullptr : &*it;
@@ -904,9 +904,10 @@ Result<nlohmann::json> check_train_state(const std::string& state_text, const nl
             auto it = saved->find(key);
             const nlohmann::json found = it == saved->end() ? nlohmann::json() : *it;
             if (found != value) {
-                return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {}, "
-                                                 "field 'config.{}')",
-                                                 key, value.dump(), found.dump(), where, key));
+                return invalid_input(
+                    fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {}, "
+                                "field 'config.{}')",
+                                key, value.dump(), found.dump(), where, key));
             }
         }
     }

@@ -20,6 +20,7 @@
 #include "capture/session.hpp"
 #include "io/atomic_file.hpp"
 #include "io/sample_reader.hpp"
+#include "mona/log.hpp"
 #include "mona/status.hpp"
 #include "select/select.hpp"
 #include "text/formats.hpp"
@@ -53,9 +54,8 @@ class Progress {
         const double now = seconds_since(start_);
         if (!force && now - last_ < 5.0) return;
         last_ = now;
-        std::fprintf(stderr, "mona: %s: %lld samples, %llu tokens, %.0f tokens/s, %.0f s\n", what_.c_str(),
-                     static_cast<long long>(n_samples), static_cast<unsigned long long>(n_tokens),
-                     now > 0 ? static_cast<double>(n_tokens) / now : 0.0, now);
+        log_message(LogLevel::kInfo, fmt::format("mona: {}: {} samples, {} tokens, {:.0f} tokens/s, {:.0f} s", what_,
+                                                 n_samples, n_tokens, now > 0 ? static_cast<double>(n_tokens) / now : 0.0, now));
     }
 
    private:

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "io/atomic_file.hpp"
+#include "sae/topk.hpp"
 #include "util/bytes.hpp"
 #include "util/sha256.hpp"
 
@@ -437,19 +438,15 @@ bool belongs_to_slice(uint64_t record_idx, uint32_t slice_idx, uint32_t n_slices
 SparseVec truncate_top(const SparseVec& v, uint32_t keep) {
     MONA_ASSERT(v.idx.size() == v.val.size(), "truncate_top: idx and val differ in length");
     if (keep == 0 || v.nnz() <= keep) return v;
-    std::vector<uint32_t> order(v.nnz());
-    for (uint32_t pos = 0; pos < order.size(); ++pos) order[pos] = pos;
-    // Positions are in index order, so "lower position" is "lower latent index" for ties.
-    std::nth_element(order.begin(), order.begin() + keep, order.end(),
-                     [&v](uint32_t a, uint32_t b) { return v.val[a] > v.val[b] || (v.val[a] == v.val[b] && a < b); });
-    order.resize(keep);
-    std::sort(order.begin(), order.end());
+    // The one top-k routine and its tie rule (sae/topk.hpp): indices ascend, so ties keep the lower latent.
+    LatentTopK top(keep);
+    for (size_t pos = 0; pos < v.nnz(); ++pos) top.offer(v.val[pos], v.idx[pos]);
     SparseVec out;
     out.idx.reserve(keep);
     out.val.reserve(keep);
-    for (uint32_t pos : order) {
-        out.idx.push_back(v.idx[pos]);
-        out.val.push_back(v.val[pos]);
+    for (const LatentValue& kept : top.sort_by_latent()) {
+        out.idx.push_back(kept.latent_idx);
+        out.val.push_back(kept.value);
     }
     out.l1 = v.l1;
     return out;

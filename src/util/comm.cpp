@@ -10,7 +10,7 @@
 #define MONA_WITH_MPI 0
 #endif
 #if MONA_WITH_MPI
-#define OMPI_SKIP_MPICXX 1   // the C API only: the deprecated C++ bindings need another library
+#define OMPI_SKIP_MPICXX 1  // the C API only: the deprecated C++ bindings need another library
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
