@@ -1,3 +1,10 @@
+// demo/demo_corpus.cpp: the generator of the built-in demo corpus (demo/demo_corpus.hpp).
+//
+// Why this file is long (~1.4k lines): most of it is data, not logic: the hand-written templates, word lists,
+// phrase tables and facts of eight task families, each with pool and target phrasings, kept next to the few
+// lines that compose them so that a family can be read (and its output checked) in one place. Splitting it per
+// family would scatter the shared drawing helpers without making any piece simpler. It is not part of the
+// library: CMake builds it as mona_demo, linked by the CLI (`mona demo`, `builtin:` inputs) and the tests only.
 #include "demo/demo_corpus.hpp"
 
 #include <fmt/format.h>

@@ -1,3 +1,7 @@
+// sae/sae.cpp: SAE loading and encoding (include/mona/sae.hpp).
+//
+// Why ~750 lines: most of it is the config rules of the two on-disk families (sparsify and SAELens, with its
+// pre-6 configs), each a list of fields with their errors; the encoder itself is the last ~100 lines.
 #include "sae/sae.hpp"
 
 #include <cblas.h>

@@ -74,10 +74,12 @@ void ShuffleBuffer::take_rows(int64_t n, float* out) {
     }
 }
 
+// Lemire's draw (util/random.hpp), not uniform_below: the buffer's order decides which rows the default SAE
+// trains on in its first epoch, so changing the draw would change its weights.
 uint64_t ShuffleBuffer::next_below(uint64_t bound) {
     MONA_ASSERT(bound > 0, "ShuffleBuffer: sampling from an empty buffer");
     SplitMix64 gen(rng_state_);
-    const uint64_t pick = uniform_below(gen, bound);
+    const uint64_t pick = lemire_below(gen, bound);
     rng_state_ = gen.state();
     return pick;
 }

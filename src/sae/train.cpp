@@ -1,3 +1,8 @@
+// sae/train.cpp: the TopK SAE trainer (sae/train.hpp).
+//
+// Why one ~900-line file: the forward pass, the hand-written backward pass (checked against finite differences
+// in tests/unit/sae_train_test.cpp), Adam, the dead-latent bookkeeping and the checkpoint codec all touch the
+// same private parameter and scratch layout; keeping them together keeps that layout in one place.
 #include "sae/train.hpp"
 
 #include <cblas.h>

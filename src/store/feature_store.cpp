@@ -1,3 +1,10 @@
+// store/feature_store.cpp: the feature store (include/mona/feature_store.hpp).
+//
+// Why one ~1k-line file: the writer, reader, slice set and merge share the private shard and manifest codecs
+// and the file-level invariants (fixed shard boundaries, atomic renames, resume checks) stated once at the top
+// of the header; split across files, those private pieces would have to become an internal header of their own
+// for no reader's benefit. Sections: records, manifest, params comparison, StoreReader, StoreWriter, StoreSet,
+// merge.
 #include "store/feature_store.hpp"
 
 #include <fcntl.h>

@@ -5,7 +5,8 @@
 // (demo corpus, `random` eval method, SAE initialisation and shuffles) must be the same everywhere, so:
 //   * generators: splitmix64 (Steele, Lea & Flood 2014, the constants of Vigna's reference code) and
 //     std::mt19937_64, whose raw 64-bit sequence the standard fixes;
-//   * a bounded draw by rejection on the raw output (uniform_below): unbiased, integer arithmetic only;
+//   * a bounded draw by rejection on the raw output (uniform_below): unbiased, integer arithmetic only (and
+//     lemire_below, the same guarantee by multiply-shift, for the one stream that was drawn that way);
 //   * Fisher-Yates from the back on top of it (shuffle_in_place).
 //
 // Thread-safety: stateless functions are pure; a generator belongs to one thread.
@@ -58,6 +59,26 @@ uint64_t uniform_below(Gen& gen, uint64_t bound) {
         const uint64_t x = gen();
         if (x >= reject_below) return x % bound;
     }
+}
+
+// A uniform integer in [0, bound) by Lemire's multiply-and-reject (2019): the high 64 bits of x * bound, with
+// the few x whose low product bits fall below 2^64 mod bound redrawn. Also unbiased and platform-independent, but
+// a different sequence from uniform_below's: it is the SAE trainer's shuffle buffer's draw, kept so that the
+// default SAE (scripts/train_default_sae.sh) trains to the same weights. New code uses uniform_below.
+template <class Gen>
+uint64_t lemire_below(Gen& gen, uint64_t bound) {
+    static_assert(Gen::min() == 0 && Gen::max() == ~uint64_t{0}, "lemire_below needs full-range 64-bit outputs");
+    MONA_ASSERT(bound >= 1, "lemire_below: bound must be >= 1");
+    unsigned __int128 m = static_cast<unsigned __int128>(gen()) * bound;
+    uint64_t low = static_cast<uint64_t>(m);
+    if (low < bound) {
+        const uint64_t threshold = (0 - bound) % bound;
+        while (low < threshold) {
+            m = static_cast<unsigned __int128>(gen()) * bound;
+            low = static_cast<uint64_t>(m);
+        }
+    }
+    return static_cast<uint64_t>(m >> 64);
 }
 
 // Fisher-Yates from the back: for pos = n-1 .. 1, swap items[pos] with items[uniform_below(gen, pos + 1)].

@@ -54,6 +54,27 @@ TEST(Random, UniformBelowIsUniformOnASmallRange) {
     for (int value = 0; value < 6; ++value) EXPECT_NEAR(10000, counts[value], 460) << "value " << value;
 }
 
+TEST(Random, LemireBelowIsTheHighWordOfTheProductWithRejection) {
+    // The plain form, in 128-bit arithmetic: x * bound, redrawn while (x * bound) mod 2^64 < 2^64 mod bound.
+    for (const uint64_t bound : {uint64_t{1}, uint64_t{7}, uint64_t{1000}, (uint64_t{1} << 63) + 1, ~uint64_t{0}}) {
+        SplitMix64 gen(21);
+        SplitMix64 raw(21);
+        for (int draw_idx = 0; draw_idx < 200; ++draw_idx) {
+            const uint64_t reject_below = (0 - bound) % bound;
+            unsigned __int128 m = static_cast<unsigned __int128>(raw()) * bound;
+            while (static_cast<uint64_t>(m) < reject_below) m = static_cast<unsigned __int128>(raw()) * bound;
+            ASSERT_EQ(static_cast<uint64_t>(m >> 64), lemire_below(gen, bound)) << "bound " << bound;
+        }
+        EXPECT_EQ(raw.state(), gen.state()) << "bound " << bound;
+    }
+    // Pinned (values from an independent Python splitmix64): the shuffle buffer's, and so the default SAE's,
+    // sampling order must not drift.
+    SplitMix64 gen(0);
+    std::vector<uint64_t> draws;
+    for (int draw_idx = 0; draw_idx < 5; ++draw_idx) draws.push_back(lemire_below(gen, 65536));
+    EXPECT_EQ((std::vector<uint64_t>{57888, 28280, 1732, 63627, 6969}), draws);
+}
+
 // The plain form: for pos = n-1 .. 1, swap with a draw in [0, pos].
 std::vector<int> naive_shuffle(int n, uint64_t seed) {
     std::vector<int> items(static_cast<size_t>(n));
