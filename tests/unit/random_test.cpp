@@ -102,6 +102,26 @@ TEST(Random, ShuffleInPlaceIsFisherYatesFromTheBack) {
     }
 }
 
+TEST(Random, UnbiasedShuffleKeepsTheDefaultSaesEpochOrders) {
+    // Issue 10: train-sae's in-memory epochs shuffled with the biased rng() % (pos + 1). uniform_below differs only
+    // when a raw draw falls below 2^64 mod (pos + 1) (odds ~ pos / 2^64), so for the default SAE's recipe (seed 0,
+    // epochs 2-5, at most 1200 documents x 256 tokens of rows) the fix gives the very same orders, and the
+    // default SAE the same weights.
+    const int64_t n_rows = 1200 * 256;
+    for (uint64_t epoch = 1; epoch <= 4; ++epoch) {
+        std::vector<int64_t> biased(static_cast<size_t>(n_rows));
+        std::iota(biased.begin(), biased.end(), 0);
+        std::vector<int64_t> fixed = biased;
+        std::mt19937_64 old_rng(0 * 1000003 + epoch);
+        for (int64_t pos = n_rows - 1; pos > 0; --pos) {
+            std::swap(biased[static_cast<size_t>(pos)], biased[old_rng() % static_cast<uint64_t>(pos + 1)]);
+        }
+        std::mt19937_64 rng(0 * 1000003 + epoch);
+        shuffle_in_place(std::span<int64_t>(fixed), rng);
+        EXPECT_TRUE(biased == fixed) << "epoch " << epoch;
+    }
+}
+
 TEST(Random, ShuffleInPlaceReachesEveryPermutationEvenly) {
     // 3 items: 6 permutations, 60000 shuffles, each within 5 sigma of 10000.
     SplitMix64 gen(9);
