@@ -90,8 +90,8 @@ class [[nodiscard]] Result {
 
 }  // namespace mona
 
-#define MONA_ASSERT(cond, what)                                      \
-    do {                                                             \
+#define MONA_ASSERT(cond, what)                                            \
+    do {                                                                   \
         if (!(cond)) ::mona::assert_fail(__FILE__, __LINE__, #cond, what); \
     } while (0)
 
@@ -104,9 +104,9 @@ class [[nodiscard]] Result {
         if (!mona_status_.ok()) return mona_status_; \
     } while (0)
 
-#define MONA_TRY_IMPL_(tmp, var, expr)           \
-    auto tmp = (expr);                           \
-    if (!tmp.ok()) return tmp.status();          \
+#define MONA_TRY_IMPL_(tmp, var, expr)  \
+    auto tmp = (expr);                  \
+    if (!tmp.ok()) return tmp.status(); \
     var = std::move(tmp).value()
 
 #define MONA_TRY(var, expr) MONA_TRY_IMPL_(MONA_CONCAT_(mona_try_, __LINE__), var, expr)

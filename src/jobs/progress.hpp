@@ -22,6 +22,9 @@ struct ProgressUpdate {
 };
 using ProgressFn = std::function<void(const ProgressUpdate&)>;
 
+// The text of one update, as the CLI prints it after "mona: ": "pool: 17 samples, 4463 tokens, 215 tokens/s, 21 s".
+std::string progress_line(const ProgressUpdate& update);
+
 // A human-readable message of a job (one or more lines, no trailing newline), e.g. train-sae's step lines.
 using LogFn = std::function<void(const std::string& message)>;
 

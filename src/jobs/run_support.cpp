@@ -7,6 +7,17 @@
 #include <cstring>
 #include <utility>
 
+namespace mona {
+
+std::string progress_line(const ProgressUpdate& update) {
+    return fmt::format("{}: {} samples, {} tokens, {:.0f} tokens/s, {:.0f} s", update.stage, update.n_samples,
+                       update.n_tokens, update.seconds > 0 ? static_cast<double>(update.n_tokens) / update.seconds : 0.0,
+                       update.seconds);
+}
+
+
+}  // namespace mona
+
 namespace mona::detail {
 
 std::string tsv_field(std::string_view text) {

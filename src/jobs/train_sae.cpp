@@ -23,6 +23,7 @@
 #include "io/sample_reader.hpp"
 #include "sae/sae.hpp"
 #include "sae/shuffle_buffer.hpp"
+#include "util/random.hpp"
 #include "sae/train.hpp"
 
 namespace mona {
@@ -338,7 +339,7 @@ Status train_sae(const TrainSaeConfig& cfg) {
             std::vector<int64_t> order(static_cast<size_t>(n_rows));
             std::iota(order.begin(), order.end(), 0);
             std::mt19937_64 rng(topts.seed * 1000003 + static_cast<uint64_t>(epoch));
-            for (int64_t pos = n_rows - 1; pos > 0; --pos) std::swap(order[pos], order[rng() % static_cast<uint64_t>(pos + 1)]);
+            shuffle_in_place(std::span<int64_t>(order), rng);  // unbiased since issue 10 (was rng() % (pos + 1))
             for (int64_t begin = 0; begin < n_rows && !run.done(); begin += topts.batch_size) {
                 const int64_t n = std::min(topts.batch_size, n_rows - begin);
                 run.batch.resize(static_cast<size_t>(n * d));

@@ -14,10 +14,8 @@ Result<PoolingMode> parse_pooling_mode(std::string_view name) {
 
 const char* pooling_mode_name(PoolingMode mode) {
     switch (mode) {
-        case PoolingMode::kMean:
-            return "mean";
-        case PoolingMode::kSum:
-            return "sum";
+        case PoolingMode::kMean: return "mean";
+        case PoolingMode::kSum: return "sum";
     }
     return "unknown";
 }

@@ -1,3 +1,7 @@
+// sae/sae.cpp: SAE loading and encoding (include/mona/sae.hpp).
+//
+// Why ~750 lines: most of it is the config rules of the two on-disk families (sparsify and SAELens, with its
+// pre-6 configs), each a list of fields with their errors; the encoder itself is the last ~100 lines.
 #include "sae/sae.hpp"
 
 #include <cblas.h>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "io/safetensors.hpp"
+#include "sae/topk.hpp"
 
 namespace mona {
 
@@ -180,12 +185,14 @@ Status check_finite(const SafetensorsFile& file, const std::string& name, const 
     for (size_t value_idx = 0; value_idx < values.size(); ++value_idx) {
         const float v = values[value_idx];
         if (std::isfinite(v)) continue;
-        const std::string where =
-            row_width > 0 ? "[" + std::to_string(value_idx / static_cast<size_t>(row_width)) + ", " +
-                                std::to_string(value_idx % static_cast<size_t>(row_width)) + "]"
-                          : "[" + std::to_string(value_idx) + "]";
+        const std::string where = row_width > 0
+                                      ? "[" + std::to_string(value_idx / static_cast<size_t>(row_width)) + ", " +
+                                            std::to_string(value_idx % static_cast<size_t>(row_width)) + "]"
+                                      : "[" + std::to_string(value_idx) + "]";
         return invalid_input(file.path() + ": tensor '" + name + "': element " + where + " is " +
-                             (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf") +
+                             (std::isnan(v) ? "NaN"
+                              : v > 0       ? "+Inf"
+                                            : "-Inf") +
                              "; SAE weights must be finite (a diverged or corrupted training run?)");
     }
     return Status::ok_status();
@@ -671,12 +678,7 @@ void SaeModel::encode(const float* x, int64_t n_tokens, SparseCodes& out, int32_
 
     std::vector<float> input(static_cast<size_t>(std::min(chunk_rows, n_tokens) * d_in));
     std::vector<float> pre(static_cast<size_t>(std::min(chunk_rows, n_tokens) * d_sae));
-    std::vector<std::pair<float, uint32_t>> candidates;
-    if (topk) candidates.reserve(static_cast<size_t>(d_sae));
-    // Larger value first; equal values keep the lower latent index.
-    auto ranks_higher = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
-        return a.first > b.first || (a.first == b.first && a.second < b.second);
-    };
+    LatentTopK top(static_cast<size_t>(k));  // ties keep the lower latent index (sae/topk.hpp)
 
     const OneBlasThread one_blas_thread;
     for (int64_t row_begin = 0; row_begin < n_tokens; row_begin += chunk_rows) {
@@ -711,20 +713,13 @@ void SaeModel::encode(const float* x, int64_t n_tokens, SparseCodes& out, int32_
             if (topk) {
                 // Only positive values survive the ReLU on either side of TopK, so selecting among them gives
                 // both TopK(ReLU(pre)) and ReLU(TopK(pre)) once zeros are dropped.
-                candidates.clear();
+                top.reset(static_cast<size_t>(k));
                 for (int64_t latent_idx = 0; latent_idx < d_sae; ++latent_idx) {
-                    if (row[latent_idx] > 0.0f)
-                        candidates.emplace_back(row[latent_idx], static_cast<uint32_t>(latent_idx));
+                    if (row[latent_idx] > 0.0f) top.offer(row[latent_idx], static_cast<uint32_t>(latent_idx));
                 }
-                if (static_cast<int64_t>(candidates.size()) > k) {
-                    std::nth_element(candidates.begin(), candidates.begin() + (k - 1), candidates.end(), ranks_higher);
-                    candidates.resize(static_cast<size_t>(k));
-                    std::sort(candidates.begin(), candidates.end(),
-                              [](const auto& a, const auto& b) { return a.second < b.second; });
-                }
-                for (const auto& [value, latent_idx] : candidates) {
-                    out.idx.push_back(latent_idx);
-                    out.val.push_back(value);
+                for (const LatentValue& kept : top.sort_by_latent()) {
+                    out.idx.push_back(kept.latent_idx);
+                    out.val.push_back(kept.value);
                 }
             } else if (info.activation == SaeActivation::kJumpRelu) {
                 for (int64_t latent_idx = 0; latent_idx < d_sae; ++latent_idx) {

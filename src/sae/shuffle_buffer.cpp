@@ -5,18 +5,9 @@
 #include <new>
 #include <string>
 
+#include "util/random.hpp"
+
 namespace mona {
-
-namespace {
-
-uint64_t splitmix64(uint64_t& state) {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-}  // namespace
 
 Result<ShuffleBuffer> ShuffleBuffer::create(const ShuffleBufferOptions& options) {
     if (options.d <= 0) return invalid_input("shuffle buffer: d must be > 0, got " + std::to_string(options.d));
@@ -83,20 +74,14 @@ void ShuffleBuffer::take_rows(int64_t n, float* out) {
     }
 }
 
-// Lemire's multiply-and-reject: unbiased, and the same sequence on every platform (unlike
-// std::uniform_int_distribution, whose algorithm is implementation-defined).
+// Lemire's draw (util/random.hpp), not uniform_below: the buffer's order decides which rows the default SAE
+// trains on in its first epoch, so changing the draw would change its weights.
 uint64_t ShuffleBuffer::next_below(uint64_t bound) {
     MONA_ASSERT(bound > 0, "ShuffleBuffer: sampling from an empty buffer");
-    unsigned __int128 m = static_cast<unsigned __int128>(splitmix64(rng_state_)) * bound;
-    uint64_t low = static_cast<uint64_t>(m);
-    if (low < bound) {
-        const uint64_t threshold = (0 - bound) % bound;
-        while (low < threshold) {
-            m = static_cast<unsigned __int128>(splitmix64(rng_state_)) * bound;
-            low = static_cast<uint64_t>(m);
-        }
-    }
-    return static_cast<uint64_t>(m >> 64);
+    SplitMix64 gen(rng_state_);
+    const uint64_t pick = lemire_below(gen, bound);
+    rng_state_ = gen.state();
+    return pick;
 }
 
 }  // namespace mona

@@ -1,8 +1,12 @@
+// sae/train.cpp: the TopK SAE trainer (sae/train.hpp).
+//
+// Why one ~900-line file: the forward pass, the hand-written backward pass (checked against finite differences
+// in tests/unit/sae_train_test.cpp), Adam, the dead-latent bookkeeping and the checkpoint codec all touch the
+// same private parameter and scratch layout; keeping them together keeps that layout in one place.
 #include "sae/train.hpp"
 
 #include <cblas.h>
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
@@ -19,6 +23,9 @@
 
 #include "io/atomic_file.hpp"
 #include "io/safetensors.hpp"
+#include "sae/topk.hpp"
+#include "util/bytes.hpp"
+#include "util/random.hpp"
 
 namespace mona {
 
@@ -79,42 +86,22 @@ double sum_sq(const float* a, int64_t n) {
     return s;
 }
 
-struct Candidate {
-    float value;
-    int32_t latent_idx;
-};
-
-// Orders better-first: larger value, then lower latent index. As a heap comparator it keeps the worst on top.
-struct Better {
-    bool operator()(const Candidate& a, const Candidate& b) const {
-        return a.value > b.value || (a.value == b.value && a.latent_idx < b.latent_idx);
-    }
-};
-
 // Writes the n_keep best of ReLU(row[l] + bias[l]), l = latent_of(c), over candidates c = 0..n_cand-1
-// (ascending latents) to out_idx/out_val, best first. `heap` has room for n_keep entries.
+// (ascending latents) to out_idx/out_val, best first (ties: lower latent, sae/topk.hpp). Non-positive values
+// enter as 0, so a row with fewer than n_keep positive values is filled with zeros at the lowest latents.
 template <class LatentOf>
-void relu_topk(const float* row, const float* bias, int64_t n_cand, LatentOf latent_of, int32_t n_keep, Candidate* heap,
+void relu_topk(const float* row, const float* bias, int64_t n_cand, LatentOf latent_of, int32_t n_keep, LatentTopK& top,
                int32_t* out_idx, float* out_val) {
-    for (int32_t slot = 0; slot < n_keep; ++slot) {
-        const int32_t latent_idx = latent_of(slot);
-        heap[slot] = {std::max(row[latent_idx] + bias[latent_idx], 0.0f), latent_idx};
-    }
-    std::make_heap(heap, heap + n_keep, Better());
-    for (int64_t cand = n_keep; cand < n_cand; ++cand) {
+    top.reset(static_cast<size_t>(n_keep));
+    for (int64_t cand = 0; cand < n_cand; ++cand) {
         const int32_t latent_idx = latent_of(cand);
-        const float value = row[latent_idx] + bias[latent_idx];
-        // Candidates arrive in ascending latent order, so an equal value never beats the heap's worst.
-        if (value > heap[0].value) {
-            std::pop_heap(heap, heap + n_keep, Better());
-            heap[n_keep - 1] = {value, latent_idx};
-            std::push_heap(heap, heap + n_keep, Better());
-        }
+        top.offer(std::max(row[latent_idx] + bias[latent_idx], 0.0f), static_cast<uint32_t>(latent_idx));
     }
-    std::sort_heap(heap, heap + n_keep, Better());
-    for (int32_t slot = 0; slot < n_keep; ++slot) {
-        out_idx[slot] = heap[slot].latent_idx;
-        out_val[slot] = heap[slot].value;
+    int32_t slot = 0;
+    for (const LatentValue& kept : top.sort_by_rank()) {
+        out_idx[slot] = static_cast<int32_t>(kept.latent_idx);
+        out_val[slot] = kept.value;
+        ++slot;
     }
 }
 
@@ -158,11 +145,11 @@ Status validate(const SaeTrainOptions& o) {
 // Byte sink/source that keeps a running CRC-32 of everything passed through; the first error sticks.
 class CrcWriter {
    public:
-    explicit CrcWriter(AtomicFile& out) : out_(out), crc_(crc32_z(0, nullptr, 0)) {}
+    explicit CrcWriter(AtomicFile& out) : out_(out) {}
     void bytes(const void* data, size_t n) {
         if (!status_.ok() || n == 0) return;
         status_ = out_.write(std::string_view(static_cast<const char*>(data), n));
-        crc_ = crc32_z(crc_, static_cast<const Bytef*>(data), n);
+        crc_.update(data, n);
     }
     template <class T>
     void pod(const T& value) {
@@ -170,21 +157,21 @@ class CrcWriter {
     }
     void floats(const std::vector<float>& v) { bytes(v.data(), v.size() * sizeof(float)); }
     const Status& status() const { return status_; }
-    uint32_t crc() const { return static_cast<uint32_t>(crc_); }
+    uint32_t crc() const { return crc_.value(); }
 
    private:
     AtomicFile& out_;
-    uLong crc_;
+    Crc32 crc_;
     Status status_;
 };
 
 class CrcReader {
    public:
-    explicit CrcReader(FILE* f) : f_(f), crc_(crc32_z(0, nullptr, 0)) {}
+    explicit CrcReader(FILE* f) : f_(f) {}
     void bytes(void* data, size_t n) {
         if (!ok_ || n == 0) return;
         ok_ = std::fread(data, 1, n, f_) == n;
-        if (ok_) crc_ = crc32_z(crc_, static_cast<const Bytef*>(data), n);
+        if (ok_) crc_.update(data, n);
     }
     template <class T>
     T pod() {
@@ -194,11 +181,11 @@ class CrcReader {
     }
     void floats(std::vector<float>& v) { bytes(v.data(), v.size() * sizeof(float)); }
     bool ok() const { return ok_; }
-    uint32_t crc() const { return static_cast<uint32_t>(crc_); }
+    uint32_t crc() const { return crc_.value(); }
 
    private:
     FILE* f_;
-    uLong crc_;
+    Crc32 crc_;
     bool ok_ = true;
 };
 
@@ -209,17 +196,10 @@ void allocate(SaeParams& p, int64_t n_latents, int64_t d_in) {
     p.b_dec.assign(static_cast<size_t>(d_in), 0.0f);
 }
 
-uint64_t splitmix64(uint64_t& state) {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 // Standard normal by Box-Muller on a portable generator, so the initialisation is the same everywhere.
 double normal(uint64_t& state) {
-    const double u1 = (static_cast<double>(splitmix64(state) >> 11) + 1.0) * 0x1.0p-53;
-    const double u2 = static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
+    const double u1 = (static_cast<double>(splitmix64_next(state) >> 11) + 1.0) * 0x1.0p-53;
+    const double u2 = static_cast<double>(splitmix64_next(state) >> 11) * 0x1.0p-53;
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
@@ -434,16 +414,16 @@ struct SaeTrainer::Impl {
                         static_cast<int>(d), 1.0f, xc.data() + chunk_begin * d, static_cast<int>(d), p.w_enc.data(),
                         static_cast<int>(d), 0.0f, pre.data(), static_cast<int>(n_latents));
             parallel_for(n_threads, n_rows, 8, [&](int64_t begin, int64_t end) {
-                std::vector<Candidate> heap(static_cast<size_t>(std::max(k, n_aux)));
+                LatentTopK top(static_cast<size_t>(std::max(k, n_aux)));
                 for (int64_t row_idx = begin; row_idx < end; ++row_idx) {
                     const float* row = pre.data() + row_idx * n_latents;
                     const int64_t token_idx = chunk_begin + row_idx;
                     relu_topk(
-                        row, p.b_enc.data(), n_latents, [](int64_t c) { return static_cast<int32_t>(c); }, k,
-                        heap.data(), top_idx.data() + token_idx * k, top_val.data() + token_idx * k);
+                        row, p.b_enc.data(), n_latents, [](int64_t c) { return static_cast<int32_t>(c); }, k, top,
+                        top_idx.data() + token_idx * k, top_val.data() + token_idx * k);
                     if (n_aux > 0) {
                         relu_topk(
-                            row, p.b_enc.data(), out.n_dead, [&](int64_t c) { return dead[c]; }, n_aux, heap.data(),
+                            row, p.b_enc.data(), out.n_dead, [&](int64_t c) { return dead[c]; }, n_aux, top,
                             aux_idx.data() + token_idx * n_aux, aux_val.data() + token_idx * n_aux);
                     }
                 }
@@ -868,9 +848,8 @@ Result<SaeTrainer> SaeTrainer::load_checkpoint(const std::string& path, std::str
         if (!r.ok()) return io_error("cannot read checkpoint " + path);
         if (n_state != file_size - expected) {
             return bad("file has " + std::to_string(file_size) + " bytes, expected " +
-                       std::to_string(expected + n_state) + " for d_in=" + std::to_string(o.d_in) +
-                       ", n_latents=" + std::to_string(o.n_latents) + " and " + std::to_string(n_state) +
-                       " bytes of run state");
+                       std::to_string(expected + n_state) + " for d_in=" + std::to_string(o.d_in) + ", n_latents=" +
+                       std::to_string(o.n_latents) + " and " + std::to_string(n_state) + " bytes of run state");
         }
         state.resize(static_cast<size_t>(n_state));
         r.bytes(state.data(), state.size());
@@ -914,7 +893,8 @@ Result<nlohmann::json> check_train_state(const std::string& state_text, const nl
                                          const std::string& where) {
     nlohmann::json state = nlohmann::json::parse(state_text, nullptr, /*allow_exceptions=*/false);
     if (state.is_discarded()) return invalid_input(where + ": not valid JSON");
-    if (!state.is_object()) return invalid_input(fmt::format("{}: expected a JSON object, found {}", where, state.type_name()));
+    if (!state.is_object())
+        return invalid_input(fmt::format("{}: expected a JSON object, found {}", where, state.type_name()));
     const auto field = [&](const char* key) -> const nlohmann::json* {
         auto it = state.find(key);
         return it == state.end() ? nullptr : &*it;
@@ -929,9 +909,10 @@ Result<nlohmann::json> check_train_state(const std::string& state_text, const nl
             auto it = saved->find(key);
             const nlohmann::json found = it == saved->end() ? nlohmann::json() : *it;
             if (found != value) {
-                return invalid_input(fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {}, "
-                                                 "field 'config.{}')",
-                                                 key, value.dump(), found.dump(), where, key));
+                return invalid_input(
+                    fmt::format("--resume: {} differs from the checkpointed run ({} vs {} in {}, "
+                                "field 'config.{}')",
+                                key, value.dump(), found.dump(), where, key));
             }
         }
     }

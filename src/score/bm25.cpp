@@ -89,10 +89,8 @@ bool is_separator(uint32_t code_point) {
             case 0xBA:
             case 0xBC:
             case 0xBD:
-            case 0xBE:
-                return false;
-            default:
-                return true;
+            case 0xBE: return false;
+            default: return true;
         }
     }
     return code_point == 0xD7 || code_point == 0xF7 || (code_point >= 0x2000 && code_point <= 0x206F) ||
@@ -173,12 +171,9 @@ Result<Bm25Aggregation> parse_bm25_aggregation(std::string_view name) {
 
 const char* bm25_aggregation_name(Bm25Aggregation aggregation) {
     switch (aggregation) {
-        case Bm25Aggregation::kPrototype:
-            return "prototype";
-        case Bm25Aggregation::kMeanScore:
-            return "mean";
-        case Bm25Aggregation::kMaxScore:
-            return "max";
+        case Bm25Aggregation::kPrototype: return "prototype";
+        case Bm25Aggregation::kMeanScore: return "mean";
+        case Bm25Aggregation::kMaxScore: return "max";
     }
     return "?";
 }

@@ -30,8 +30,8 @@ Result<std::vector<uint64_t>> apportion(uint64_t n, std::span<const double> weig
     for (size_t target_idx = 0; target_idx < weights.size(); ++target_idx) {
         const double w = weights[target_idx];
         if (!std::isfinite(w) || w < 0.0) {
-            return invalid_input(fmt::format("quota weight {} of target #{} must be a finite number >= 0", w,
-                                             target_idx + 1));
+            return invalid_input(
+                fmt::format("quota weight {} of target #{} must be a finite number >= 0", w, target_idx + 1));
         }
         total += w;
     }

@@ -39,10 +39,10 @@ const char* merge_mode_name(MergeMode mode);
 
 // One sample of a merged subset and the turn that brought it in.
 struct MergedPick {
-    uint64_t pos = 0;         // the sample: a position in the numbering the rankings share
-    size_t target_idx = 0;    // the target whose turn took it
-    uint64_t rank = 0;        // 1-based place of `pos` in that target's ranking
-    bool fill = false;        // taken in phase 2 (beyond the target's quota)
+    uint64_t pos = 0;       // the sample: a position in the numbering the rankings share
+    size_t target_idx = 0;  // the target whose turn took it
+    uint64_t rank = 0;      // 1-based place of `pos` in that target's ranking
+    bool fill = false;      // taken in phase 2 (beyond the target's quota)
 };
 
 // Splits n into T = weights.size() integer quotas in proportion to the weights by the largest-remainder method:

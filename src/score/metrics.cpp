@@ -202,17 +202,6 @@ std::vector<uint64_t> word_counts(std::span<const std::string> texts, const Toke
     return counts;
 }
 
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound) {
-    MONA_ASSERT(bound >= 1, "uniform_below: bound must be >= 1");
-    // 2^64 mod bound, computed in 64 bits: (2^64 − bound) mod bound. Values below it would make the low residues
-    // one draw more likely than the others.
-    const uint64_t reject_below = (0 - bound) % bound;
-    while (true) {
-        const uint64_t x = rng();
-        if (x >= reject_below) return x % bound;
-    }
-}
-
 std::vector<uint64_t> random_selection(uint64_t n_pool, uint64_t n, uint64_t seed) {
     std::mt19937_64 rng(seed);
     const uint64_t n_take = std::min(n, n_pool);

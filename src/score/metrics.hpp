@@ -49,6 +49,7 @@
 
 #include "mona/status.hpp"
 #include "score/bm25.hpp"
+#include "util/random.hpp"
 
 namespace mona::metrics {
 
@@ -127,9 +128,8 @@ LengthStats length_stats(std::span<const uint64_t> lengths);
 // Number of tokenize_words() tokens of each text: [texts.size()].
 std::vector<uint64_t> word_counts(std::span<const std::string> texts, const TokenizerOptions& tokenizer = {});
 
-// A uniform integer in [0, bound) from the raw output of `rng`, unbiased by rejection: draws x until
-// x >= 2^64 mod bound, then returns x mod bound. Precondition (asserted): bound >= 1.
-uint64_t uniform_below(std::mt19937_64& rng, uint64_t bound);
+// A uniform integer in [0, bound) from the raw output of a generator (util/random.hpp).
+using ::mona::uniform_below;
 
 // min(n, n_pool) distinct positions in [0, n_pool), in draw order, from std::mt19937_64(seed); every ordered
 // sample is equally likely, so any prefix is itself a uniform random selection. The same (n_pool, n, seed) gives

@@ -1,10 +1,16 @@
+// store/feature_store.cpp: the feature store (include/mona/feature_store.hpp).
+//
+// Why one ~1k-line file: the writer, reader, slice set and merge share the private shard and manifest codecs
+// and the file-level invariants (fixed shard boundaries, atomic renames, resume checks) stated once at the top
+// of the header; split across files, those private pieces would have to become an internal header of their own
+// for no reader's benefit. Sections: records, manifest, params comparison, StoreReader, StoreWriter, StoreSet,
+// merge.
 #include "store/feature_store.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <bit>
@@ -17,6 +23,8 @@
 #include <utility>
 
 #include "io/atomic_file.hpp"
+#include "sae/topk.hpp"
+#include "util/bytes.hpp"
 #include "util/sha256.hpp"
 
 namespace mona {
@@ -54,85 +62,7 @@ std::string hex32(uint32_t value) {
     return text;
 }
 
-uint32_t crc32_of(const void* data, size_t n) {
-    return static_cast<uint32_t>(::crc32_z(::crc32_z(0L, Z_NULL, 0), static_cast<const Bytef*>(data), n));
-}
-
-// ---- byte encoding -------------------------------------------------------------------------------------------
-
-template <class T>
-void put_raw(std::string& out, T value) {
-    char bytes[sizeof(T)];
-    std::memcpy(bytes, &value, sizeof(T));
-    out.append(bytes, sizeof(T));
-}
-
-void put_varint(std::string& out, uint64_t value) {
-    while (value >= 0x80) {
-        out.push_back(static_cast<char>((value & 0x7f) | 0x80));
-        value >>= 7;
-    }
-    out.push_back(static_cast<char>(value));
-}
-
-// Bounds-checked reads from a byte range; every getter returns false instead of reading past the end.
-class ByteReader {
-   public:
-    ByteReader(const char* begin, const char* end) : pos_(begin), end_(end) {}
-
-    template <class T>
-    bool raw(T& value) {
-        if (static_cast<size_t>(end_ - pos_) < sizeof(T)) return false;
-        std::memcpy(&value, pos_, sizeof(T));
-        pos_ += sizeof(T);
-        return true;
-    }
-
-    bool varint(uint64_t& value) {
-        // Fast paths for the 1- and 2-byte gaps that make up most of a vector (decoding dominates a read pass).
-        if (end_ - pos_ >= 2) {
-            const uint8_t b0 = static_cast<uint8_t>(pos_[0]);
-            if (b0 < 0x80) {
-                value = b0;
-                pos_ += 1;
-                return true;
-            }
-            const uint8_t b1 = static_cast<uint8_t>(pos_[1]);
-            if (b1 < 0x80) {
-                value = (b0 & 0x7fu) | (uint64_t{b1} << 7);
-                pos_ += 2;
-                return true;
-            }
-        }
-        return varint_slow(value);
-    }
-
-    bool varint_slow(uint64_t& value) {
-        value = 0;
-        for (int shift = 0; shift < 64; shift += 7) {
-            if (pos_ == end_) return false;
-            const uint8_t byte = static_cast<uint8_t>(*pos_++);
-            const uint64_t bits = byte & 0x7f;
-            if (shift == 63 && bits > 1) return false;  // would overflow 64 bits
-            value |= bits << shift;
-            if ((byte & 0x80) == 0) return true;
-        }
-        return false;
-    }
-
-    bool bytes(size_t n, const char*& data) {
-        if (static_cast<size_t>(end_ - pos_) < n) return false;
-        data = pos_;
-        pos_ += n;
-        return true;
-    }
-
-    size_t remaining() const { return static_cast<size_t>(end_ - pos_); }
-
-   private:
-    const char* pos_;
-    const char* end_;
-};
+// ---- records (the varints and bounded reads of util/bytes.hpp) -------------------------------------------------
 
 void encode_record(std::string& out, const StoredSample& sample, const SparseVec& vec) {
     put_varint(out, sample.record_idx);
@@ -515,19 +445,15 @@ bool belongs_to_slice(uint64_t record_idx, uint32_t slice_idx, uint32_t n_slices
 SparseVec truncate_top(const SparseVec& v, uint32_t keep) {
     MONA_ASSERT(v.idx.size() == v.val.size(), "truncate_top: idx and val differ in length");
     if (keep == 0 || v.nnz() <= keep) return v;
-    std::vector<uint32_t> order(v.nnz());
-    for (uint32_t pos = 0; pos < order.size(); ++pos) order[pos] = pos;
-    // Positions are in index order, so "lower position" is "lower latent index" for ties.
-    std::nth_element(order.begin(), order.begin() + keep, order.end(),
-                     [&v](uint32_t a, uint32_t b) { return v.val[a] > v.val[b] || (v.val[a] == v.val[b] && a < b); });
-    order.resize(keep);
-    std::sort(order.begin(), order.end());
+    // The one top-k routine and its tie rule (sae/topk.hpp): indices ascend, so ties keep the lower latent.
+    LatentTopK top(keep);
+    for (size_t pos = 0; pos < v.nnz(); ++pos) top.offer(v.val[pos], v.idx[pos]);
     SparseVec out;
     out.idx.reserve(keep);
     out.val.reserve(keep);
-    for (uint32_t pos : order) {
-        out.idx.push_back(v.idx[pos]);
-        out.val.push_back(v.val[pos]);
+    for (const LatentValue& kept : top.sort_by_latent()) {
+        out.idx.push_back(kept.latent_idx);
+        out.val.push_back(kept.value);
     }
     out.l1 = v.l1;
     return out;

@@ -10,7 +10,7 @@
 #define MONA_WITH_MPI 0
 #endif
 #if MONA_WITH_MPI
-#define OMPI_SKIP_MPICXX 1   // the C API only: the deprecated C++ bindings need another library
+#define OMPI_SKIP_MPICXX 1  // the C API only: the deprecated C++ bindings need another library
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
@@ -146,12 +146,6 @@ Status Comm::broadcast_status(const Status& status) const {
     const auto code = static_cast<StatusCode>(reader.get<int32_t>());
     std::string message = reader.get_string();
     return code == StatusCode::kOk ? Status() : Status(code, std::move(message));
-}
-
-void ByteReader::take(void* dst, uint64_t n) {
-    MONA_ASSERT(n <= bytes_.size() - pos_, "ByteReader: read past the end of a message between ranks");
-    if (n > 0) std::memcpy(dst, bytes_.data() + pos_, n);
-    pos_ += n;
 }
 
 }  // namespace mona

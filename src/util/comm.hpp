@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "mona/status.hpp"
+#include "util/bytes.hpp"
 
 namespace mona {
 
@@ -56,58 +57,7 @@ class Comm {
     bool mpi_ = false;
 };
 
-// Little helpers to pack plain values into the byte strings the collectives move (native byte order: every
-// rank of one job runs the same binary on the same kind of machine).
-class ByteWriter {
-   public:
-    template <class T>
-    void put(const T& value) {
-        out_.append(reinterpret_cast<const char*>(&value), sizeof(T));
-    }
-    void put_string(const std::string& text) {
-        put<uint64_t>(text.size());
-        out_ += text;
-    }
-    template <class T>
-    void put_vector(const std::vector<T>& values) {
-        put<uint64_t>(values.size());
-        out_.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
-    }
-    std::string& bytes() { return out_; }
-
-   private:
-    std::string out_;
-};
-
-// Reads what a ByteWriter wrote. Reading past the end is a bug (the ranks run the same binary), asserted.
-class ByteReader {
-   public:
-    explicit ByteReader(const std::string& bytes) : bytes_(bytes) {}
-    template <class T>
-    T get() {
-        T value;
-        take(&value, sizeof(T));
-        return value;
-    }
-    std::string get_string() {
-        const uint64_t n = get<uint64_t>();
-        std::string text(n, '\0');
-        take(text.data(), n);
-        return text;
-    }
-    template <class T>
-    std::vector<T> get_vector() {
-        const uint64_t n = get<uint64_t>();
-        std::vector<T> values(n);
-        take(values.data(), n * sizeof(T));
-        return values;
-    }
-    bool done() const { return pos_ == bytes_.size(); }
-
-   private:
-    void take(void* dst, uint64_t n);
-    const std::string& bytes_;
-    uint64_t pos_ = 0;
-};
+// ByteWriter / ByteReader (util/bytes.hpp) carry the messages between ranks: the ranks of one job run the same
+// binary on the same kind of machine, so values travel as raw bytes and a short message is a bug (asserted).
 
 }  // namespace mona

@@ -245,23 +245,6 @@ TEST(Metrics, Mt19937_64IsTheStandardSequence) {
     EXPECT_EQ(9981545732273789042ull, rng());
 }
 
-TEST(Metrics, UniformBelowRejectsTheBiasedLowRange) {
-    std::mt19937_64 rng(5);
-    for (int draw_idx = 0; draw_idx < 100; ++draw_idx) EXPECT_EQ(0u, uniform_below(rng, 1));
-    // bound = 2^63 + 1: 2^64 mod bound = 2^63 − 1, so raw values below 2^63 − 1 (about half) are redrawn and the
-    // result is the first accepted raw value mod bound.
-    const uint64_t bound = (uint64_t{1} << 63) + 1;
-    const uint64_t reject_below = (uint64_t{1} << 63) - 1;
-    std::mt19937_64 drawn(11);
-    std::mt19937_64 raw(11);
-    for (int draw_idx = 0; draw_idx < 50; ++draw_idx) {
-        uint64_t x = raw();
-        while (x < reject_below) x = raw();
-        EXPECT_EQ(x % bound, uniform_below(drawn, bound)) << "draw " << draw_idx;
-    }
-    EXPECT_EQ(raw(), drawn());  // both consumed the same raw values
-}
-
 // Partial Fisher–Yates on a dense array: the plain form of what random_selection() does with a sparse map.
 Positions naive_random_selection(uint64_t n_pool, uint64_t n, uint64_t seed) {
     std::mt19937_64 rng(seed);

@@ -14,12 +14,7 @@ int report_error(const Status& status) {
 
 void warn(const std::string& message) { std::fprintf(stderr, "mona: warning: %s\n", message.c_str()); }
 
-void print_progress(const ProgressUpdate& update) {
-    std::fprintf(stderr, "mona: %.*s: %lld samples, %llu tokens, %.0f tokens/s, %.0f s\n",
-                 static_cast<int>(update.stage.size()), update.stage.data(), static_cast<long long>(update.n_samples),
-                 static_cast<unsigned long long>(update.n_tokens),
-                 update.seconds > 0 ? static_cast<double>(update.n_tokens) / update.seconds : 0.0, update.seconds);
-}
+void print_progress(const ProgressUpdate& update) { std::fprintf(stderr, "mona: %s\n", progress_line(update).c_str()); }
 
 void print_log(const std::string& message) { std::fprintf(stderr, "mona: %s\n", message.c_str()); }
 
