@@ -41,26 +41,24 @@ struct Dumped {
 };
 
 Status run_activations(const ParsedArgs& args) {
-    if (!args.has("input")) return invalid_input("--input FILE is required");
-    if (!args.has("out")) return invalid_input("--out FILE.safetensors is required");
     SessionOptions sopts;
     MONA_TRY(sopts.model_path, model_path_arg(args));
-    sopts.n_threads = static_cast<int32_t>(args.get_int("threads", 0));
-    sopts.max_tokens = static_cast<int32_t>(args.get_int("max-tokens", 2048));
-    sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
-    sopts.template_name = args.get("template", "model");
+    sopts.n_threads = args.get_int<int32_t>("threads");
+    sopts.max_tokens = args.get_int<int32_t>("max-tokens");
+    sopts.batch_tokens = args.get_int<int32_t>("batch-tokens");
+    sopts.template_name = args.get("template");
     if (args.has("system-prompt")) sopts.system_prompt = system_prompt_from_flag(args.get("system-prompt"));
     sopts.verbose = args.on("verbose");
     MONA_TRY(sopts.cpu_repack, cpu_repack_arg(args));
-    MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
-    MONA_TRY(TokenMode token_mode, parse_token_mode(args.get("tokens", "no-bos")));
+    MONA_TRY(InputFormat format, parse_input_format(args.get("format")));
+    MONA_TRY(TokenMode token_mode, parse_token_mode(args.get("tokens")));
     MONA_TRY(Session session, Session::open(sopts));
     const ModelInfo& mi = session.info();
 
     std::optional<SaeModel> sae;
-    int32_t layer = static_cast<int32_t>(args.get_int("layer", -1));
+    int32_t layer = args.has("layer") ? args.get_int<int32_t>("layer") : -1;  // -1: as resolve_layer picks
     if (args.has("sae")) {
-        MONA_TRY(SaeModel loaded, SaeModel::open({sae_path_arg(args)}));
+        MONA_TRY(SaeModel loaded, SaeModel::open({args.get("sae")}));
         MONA_TRY(layer, resolve_layer(layer, mi, loaded.info()));
         sae.emplace(std::move(loaded));
     } else if (layer < 0) {
@@ -137,9 +135,6 @@ Status run_activations(const ParsedArgs& args) {
 
 }  // namespace
 
-int cmd_activations(const ParsedArgs& args) {
-    Status status = run_activations(args);
-    return status.ok() ? 0 : report_error(status);
-}
+CommandResult cmd_activations(const ParsedArgs& args) { return run_activations(args); }
 
 }  // namespace mona::cli

@@ -1,21 +1,17 @@
-#include <cstdio>
-#include <cstdlib>
-
 #include "commands.hpp"
 #include "util/fetch.hpp"
-#include "util/home.hpp"
 
 namespace mona::cli {
 
-int report_error(const Status& status) {
-    std::fprintf(stderr, "mona: error: %s\n", status.message().c_str());
-    return 1;
+CommandResult usage_error(Status status) {
+    CommandResult result(std::move(status));
+    result.usage = true;
+    return result;
 }
 
-void warn(const std::string& message) { std::fprintf(stderr, "mona: warning: %s\n", message.c_str()); }
-
 Result<std::string> model_path_arg(const ParsedArgs& args) {
-    const std::string source = args.get("model", default_model_path());
+    const std::string source = args.get("model");
+    if (source.empty()) return source;  // score: the store's model
     auto path = resolve_model_source(source, args.get("model-sha256"));
     if (!path.ok()) {
         // The model loader reports a missing or unreadable path; a failed download or digest check is final.
@@ -25,10 +21,8 @@ Result<std::string> model_path_arg(const ParsedArgs& args) {
     return path.value();
 }
 
-std::string sae_path_arg(const ParsedArgs& args) { return args.get("sae", default_sae_dir()); }
-
 Result<bool> cpu_repack_arg(const ParsedArgs& args) {
-    const std::string value = args.get("cpu-repack", "off");
+    const std::string value = args.get("cpu-repack");
     if (value == "on") return true;
     if (value == "off") return false;
     return invalid_input("--cpu-repack must be on or off, got '" + value + "'");

@@ -171,46 +171,40 @@ Result<std::string> read_text_file(const std::string& path) {
     return text;
 }
 
-Status run_train_sae(const ParsedArgs& args) {
-    if (!args.has("input")) return invalid_input("--input FILE (or builtin:demo-training) is required");
-    if (!args.has("out")) return invalid_input("--out DIR is required");
+CommandResult run_train_sae(const ParsedArgs& args) {
     const std::string out = args.get("out");
-    MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
+    MONA_TRY(InputFormat format, parse_input_format(args.get("format")));
 
     SessionOptions sopts;
     MONA_TRY(sopts.model_path, model_path_arg(args));
-    sopts.n_threads = static_cast<int32_t>(args.get_int("threads", 0));
-    sopts.max_tokens = static_cast<int32_t>(args.get_int("doc-tokens", 256));
-    sopts.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
-    sopts.template_name = args.get("template", "model");
+    sopts.n_threads = args.get_int<int32_t>("threads");
+    sopts.max_tokens = args.get_int<int32_t>("doc-tokens");
+    sopts.batch_tokens = args.get_int<int32_t>("batch-tokens");
+    sopts.template_name = args.get("template");
     if (args.has("system-prompt")) sopts.system_prompt = system_prompt_from_flag(args.get("system-prompt"));
     sopts.verbose = args.on("verbose");
     MONA_TRY(sopts.cpu_repack, cpu_repack_arg(args));
-    if (sopts.max_tokens < 1) return invalid_input("--doc-tokens must be >= 1");
     MONA_TRY(Session session, Session::open(sopts));
     const ModelInfo& mi = session.info();
-    const int32_t layer = static_cast<int32_t>(args.get_int("layer", mi.n_layer - 1));
+    const int32_t layer = args.has("layer") ? args.get_int<int32_t>("layer") : mi.n_layer - 1;
     MONA_TRY(std::string tensor_name, layer_tensor_name(layer, mi.n_layer, mi.path));
-    if (layer == 0) return invalid_input("--layer 0 (token embeddings) has no sparsify hookpoint name; pick L >= 1");
+    if (layer == 0) return usage_error(invalid_input("--layer 0 (token embeddings) has no sparsify hookpoint name; pick L >= 1"));
     const std::string hookpoint = fmt::format("layers.{}", layer - 1);
 
     SaeTrainOptions topts;
     topts.d_in = mi.n_embd;
-    topts.n_latents = args.get_int("latents", 4608);
-    topts.k = static_cast<int32_t>(args.get_int("k", 32));
-    topts.batch_size = args.get_int("batch-size", 1024);
-    topts.lr = args.get_float("lr", 0.0);
-    topts.warmup_steps = args.get_int("warmup", 100);
-    topts.dead_after_tokens = args.get_int("dead-tokens", 1'000'000);
-    topts.seed = static_cast<uint64_t>(args.get_int("seed", 0));
+    topts.n_latents = args.get_int("latents");
+    topts.k = args.get_int<int32_t>("k");
+    topts.batch_size = args.get_int("batch-size");
+    topts.lr = args.get_float("lr");
+    topts.warmup_steps = args.get_int("warmup");
+    topts.dead_after_tokens = args.get_int("dead-tokens");
+    topts.seed = args.get_int<uint64_t>("seed");
     topts.n_threads = sopts.n_threads;
-    const int64_t epochs = args.get_int("epochs", 1);
-    const int64_t train_tokens = args.get_int("train-tokens", 2'000'000);
-    const int64_t buffer_tokens = args.get_int("buffer-tokens", 65536);
-    if (topts.batch_size < 1) return invalid_input("--batch-size must be >= 1");
-    if (epochs < 1) return invalid_input("--epochs must be >= 1");
-    if (train_tokens < 1) return invalid_input("--train-tokens must be >= 1");
-    if (buffer_tokens < topts.batch_size) return invalid_input("--buffer-tokens must be >= --batch-size");
+    const int64_t epochs = args.get_int("epochs");
+    const int64_t train_tokens = args.get_int("train-tokens");
+    const int64_t buffer_tokens = args.get_int("buffer-tokens");
+    if (buffer_tokens < topts.batch_size) return usage_error(invalid_input("--buffer-tokens must be >= --batch-size"));
 
     // Resume: the checkpoint's run state must describe the same run.
     const std::string ckpt_path = out + "/checkpoint.bin";
@@ -278,14 +272,14 @@ Status run_train_sae(const ParsedArgs& args) {
     run.layer = layer;
     run.batch_size = topts.batch_size;
     run.train_tokens = train_tokens;
-    run.log_every = std::max<int64_t>(1, args.get_int("log-every", 50));
+    run.log_every = args.get_int("log-every");
     run.quiet = args.on("quiet");
     run.log = &log;
     run.tokens_at_start = trainer->tokens_seen();
     run.b_dec_ready = trainer->step_count() > 0;
 
     const int64_t d = mi.n_embd;
-    const int64_t cache_limit_rows = args.get_int("cache-mb", 2048) * (1 << 20) / (d * 4);
+    const int64_t cache_limit_rows = args.get_int("cache-mb") * (1 << 20) / (d * 4);
     std::vector<float> cache;  // rows of the first streamed epoch, replayed by later epochs
     bool cache_complete = false;
     std::vector<float> heldout;
@@ -447,15 +441,15 @@ Status run_train_sae(const ParsedArgs& args) {
 
 }  // namespace
 
-int cmd_train_sae(const ParsedArgs& args) {
+CommandResult cmd_train_sae(const ParsedArgs& args) {
     namespace fs = std::filesystem;
     const std::string out = args.get("out");
     std::error_code ec;
     const bool out_existed = out.empty() || fs::exists(out, ec);
-    Status status = run_train_sae(args);
+    CommandResult result = run_train_sae(args);
     // A run that fails before its first checkpoint leaves nothing to resume: remove the folder it created.
-    if (!status.ok() && !out_existed && !fs::exists(out + "/checkpoint.bin", ec)) fs::remove_all(out, ec);
-    return status.ok() ? 0 : report_error(status);
+    if (!result.status.ok() && !out_existed && !fs::exists(out + "/checkpoint.bin", ec)) fs::remove_all(out, ec);
+    return result;
 }
 
 }  // namespace mona::cli
