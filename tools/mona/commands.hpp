@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "cli/flags.hpp"
 #include "mona/status.hpp"
