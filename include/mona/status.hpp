@@ -31,8 +31,6 @@ enum class StatusCode {
     kInternal,      // a dependency failed in a way the input does not explain
 };
 
-const char* status_code_name(StatusCode code);
-
 class [[nodiscard]] Status {
    public:
     Status() = default;

@@ -71,11 +71,16 @@ std::string system_prompt_param(const SystemPrompt& prompt);
 // Inverse of system_prompt_param; kInvalidInput for anything else.
 Result<SystemPrompt> parse_system_prompt_param(const std::string& param);
 
+// Defaults of the decode batch and the per-sample token cap, shared by SessionOptions and the configs of the jobs
+// that fill it (SelectConfig); the CLI's flag table shows them.
+inline constexpr int32_t kDefaultBatchTokens = 512;
+inline constexpr int32_t kDefaultMaxTokens = 2048;
+
 struct SessionOptions {
     std::string model_path;
     int32_t n_threads = 0;       // 0 = all hardware threads
-    int32_t batch_tokens = 512;  // target tokens per llama_decode call (samples are packed up to this)
-    int32_t max_tokens = 2048;   // per-sample cap; longer samples are truncated (and counted by the caller)
+    int32_t batch_tokens = kDefaultBatchTokens;  // target tokens per llama_decode call (samples are packed up to this)
+    int32_t max_tokens = kDefaultMaxTokens;      // per-sample cap; longer samples are truncated (and counted by the caller)
     int32_t max_seqs = 64;       // most samples in one decode call (<= 256, llama.cpp's LLAMA_MAX_SEQ)
     std::string template_name = "model";  // "model" | "plain" | a llama.cpp built-in template name
     bool cpu_repack = false;     // let llama.cpp repack weights for its CPU kernels (never AMX: see model_load_settings)

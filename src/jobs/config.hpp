@@ -53,8 +53,8 @@ struct SelectConfig {
     std::string template_name = "model";
     bool cpu_repack = false;     // llama.cpp's CPU weight repacking (--cpu-repack on)
     SystemPrompt system_prompt;  // default: the template's own behaviour
-    int32_t max_tokens = 2048;
-    int32_t batch_tokens = 512;
+    int32_t max_tokens = kDefaultMaxTokens;  // capture/session.hpp
+    int32_t batch_tokens = kDefaultBatchTokens;
     int32_t threads = 0;
     bool skip_bad = false;
     ProgressFn progress;         // progress reports of the model passes over the pool; empty = none

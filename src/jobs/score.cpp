@@ -88,7 +88,7 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
         config.template_name = params.value("template", "model");
         config.cpu_repack = params.value("cpu_repack", false);
         system_prompt = params.value("system_prompt", "");
-        config.max_tokens = params.value("max_tokens", 2048);
+        config.max_tokens = params.value("max_tokens", 2048);  // stores from before max_tokens was recorded: 2048
     } catch (const nlohmann::json::exception& e) {
         return invalid_input(fmt::format("{}/manifest.json: a run parameter under \"params\" has the wrong type: {}",
                                          store_dirs.front(), e.what()));

@@ -362,6 +362,23 @@ const std::vector<Case>& catalogue() {
                           c.path("train"), "--epochs", "0"}};
          }},
 
+        {"select-no-pool", "`mona select` without `--pool`", 2,
+         {"--pool FILE is required by `mona select`"},
+         [](Ctx& c) { Plan p = select_with(c, {}); drop_flag(p.args, "--pool"); return p; }},
+        {"score-no-store", "`mona score` without `--store`", 2,
+         {"at least one --store DIR is required by `mona score`"},
+         [](Ctx& c) { return Plan{{"score", "--target", "a=" + c.shared.target_a, "--out", c.path("out")}}; }},
+        {"train-no-input", "`mona train-sae` without `--input` (exited 1)", 2,
+         {"at least one --input FILE is required by `mona train-sae`"},
+         [](Ctx& c) { return Plan{{"train-sae", "--model", c.shared.model, "--out", c.path("train")}}; }},
+        {"train-buffer-below-batch", "`mona train-sae --buffer-tokens 16 --batch-size 32` (exited 1)", 2,
+         {"--buffer-tokens must be >= --batch-size"},
+         [](Ctx& c) {
+             return Plan{{"train-sae", "--model", c.shared.model, "--input", c.shared.target_a, "--out",
+                          c.path("train"), "--layer", "2", "--latents", "64", "--k", "4", "--batch-size", "32",
+                          "--buffer-tokens", "16", "--threads", "1", "--quiet"}};
+         }},
+
         // ---- pool and target files (exit 1): file, line and field named
         {"pool-missing", "a `--pool` that does not exist", 1,
          {"{dir}/missing.jsonl: cannot open input: No such file or directory"},

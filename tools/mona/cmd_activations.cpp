@@ -41,18 +41,16 @@ struct Dumped {
 };
 
 Status run_activations(const ParsedArgs& args) {
-    if (!args.has("input")) return invalid_input("--input FILE is required");
-    if (!args.has("out")) return invalid_input("--out FILE.safetensors is required");
-    MONA_TRY(SessionOptions sopts, session_options_from_args(args, "max-tokens", SessionOptions().max_tokens));
-    MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
-    MONA_TRY(TokenMode token_mode, parse_token_mode(args.get("tokens", "no-bos")));
+    MONA_TRY(SessionOptions sopts, session_options_from_args(args, "max-tokens"));
+    MONA_TRY(InputFormat format, parse_input_format(args.get("format")));
+    MONA_TRY(TokenMode token_mode, parse_token_mode(args.get("tokens")));
     MONA_TRY(Session session, Session::open(sopts));
     const ModelInfo& mi = session.info();
 
     std::optional<SaeModel> sae;
-    int32_t layer = static_cast<int32_t>(args.get_int("layer", -1));
+    int32_t layer = args.has("layer") ? args.get_int<int32_t>("layer") : -1;  // -1: as resolve_layer picks
     if (args.has("sae")) {
-        MONA_TRY(SaeModel loaded, SaeModel::open({sae_path_arg(args)}));
+        MONA_TRY(SaeModel loaded, SaeModel::open({args.get("sae")}));
         MONA_TRY(layer, resolve_layer(layer, mi, loaded.info()));
         sae.emplace(std::move(loaded));
     } else if (layer < 0) {
@@ -135,9 +133,6 @@ Status run_activations(const ParsedArgs& args) {
 
 }  // namespace
 
-int cmd_activations(const ParsedArgs& args) {
-    Status status = run_activations(args);
-    return status.ok() ? 0 : report_error(status);
-}
+CommandResult cmd_activations(const ParsedArgs& args) { return run_activations(args); }
 
 }  // namespace mona::cli

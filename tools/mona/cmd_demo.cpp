@@ -10,19 +10,17 @@
 
 namespace mona::cli {
 
-Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
-
 namespace {
 
 constexpr int kPoolPerFamily = 40;
 constexpr int kExemplars = 8;
 const char* const kDemoTargets[] = {"math_word_problems", "code_generation", "translation", "sentiment_classification"};
 
-Status run_demo(const ParsedArgs& args, const std::string& command_line, std::string& table) {
+Status run_demo(const ParsedArgs& args, std::string& table) {
     MONA_TRY(SelectConfig config, select_config_from_args(args));
-    config.out_dir = args.get("out", "runs/demo");
-    config.command_line = command_line;
-    if (!args.has("count") && !args.has("ratio")) config.count = 20;
+    config.command_line = args.command_line;
+    // Without --ratio, the demo selects a count (the table's default for demo's --count).
+    if (!args.has("ratio")) config.count = args.get_int("count");
     const std::string inputs = config.out_dir + "/inputs";
     MONA_RETURN_IF_ERROR(ensure_dir(inputs));
     config.pool_path = inputs + "/pool.jsonl";
@@ -42,12 +40,12 @@ Status run_demo(const ParsedArgs& args, const std::string& command_line, std::st
 
 }  // namespace
 
-int cmd_demo(const ParsedArgs& args, const std::string& command_line) {
+CommandResult cmd_demo(const ParsedArgs& args) {
     std::string table;
-    Status status = run_demo(args, command_line, table);
-    if (!status.ok()) return report_error(status);
+    Status status = run_demo(args, table);
+    if (!status.ok()) return status;
     std::fputs(table.c_str(), stdout);
-    return 0;
+    return {};
 }
 
 }  // namespace mona::cli

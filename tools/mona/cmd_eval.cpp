@@ -6,27 +6,22 @@
 
 namespace mona::cli {
 
-int cmd_eval(const ParsedArgs& args, const std::string& command_line) {
-    if (!args.has("pool")) return report_error(invalid_input("--pool is required")), 2;
-    if (!args.has("target")) return report_error(invalid_input("at least one --target NAME=FILE is required")), 2;
-    if (!args.has("out")) return report_error(invalid_input("--out is required")), 2;
+CommandResult cmd_eval(const ParsedArgs& args) {
     auto select = select_config_from_args(args);
-    if (!select.ok()) return report_error(select.status()), 2;
-    if (Status usage = check_select_config(select.value()); !usage.ok()) return report_error(usage), 2;
+    if (!select.ok()) return usage_error(select.status());
+    if (Status usage = check_select_config(select.value()); !usage.ok()) return usage_error(usage);
     EvalConfig config;
     config.select = std::move(select.value());
-    config.select.command_line = command_line;
+    config.select.command_line = args.command_line;
     for (const auto& name : args.all("method")) {
         auto method = parse_eval_method_spec(name);
-        if (!method.ok()) return report_error(method.status().with_context("--method")), 2;
+        if (!method.ok()) return usage_error(method.status().with_context("--method"));
         config.methods.push_back(method.value());
     }
-    const int64_t seed = args.get_int("seed", 0);
-    if (seed < 0) return report_error(invalid_input(fmt::format("--seed must be >= 0, got {}", seed))), 2;
-    config.seed = static_cast<uint64_t>(seed);
+    config.seed = args.get_int<uint64_t>("seed");
 
     auto summary = run_eval(config);
-    if (!summary.ok()) return report_error(summary.status());
+    if (!summary.ok()) return summary.status();
     const EvalSummary& s = summary.value();
     std::fprintf(stderr, "mona: pool %lld samples (%lld skipped, %lld truncated, %lld tokens), n = %lld, %.1f s\n",
                  static_cast<long long>(s.n_pool_read), static_cast<long long>(s.n_pool_skipped),
@@ -40,7 +35,7 @@ int cmd_eval(const ParsedArgs& args, const std::string& command_line) {
         }
     }
     std::fprintf(stderr, "mona: wrote %s/eval.json, eval.md, report.html\n", config.select.out_dir.c_str());
-    return 0;
+    return {};
 }
 
 }  // namespace mona::cli

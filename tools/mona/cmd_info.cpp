@@ -9,16 +9,16 @@
 
 namespace mona::cli {
 
-int cmd_info(const ParsedArgs& args) {
+CommandResult cmd_info(const ParsedArgs& args) {
     nlohmann::json out;
     const bool want_sae = args.has("sae");
     const bool want_model = args.has("model") || !want_sae;
     std::string text;
     if (want_model) {
         auto model_path = model_path_arg(args);
-        if (!model_path.ok()) return report_error(model_path.status());
+        if (!model_path.ok()) return model_path.status();
         auto info = read_model_info(model_path.value());
-        if (!info.ok()) return report_error(info.status());
+        if (!info.ok()) return info.status();
         const ModelInfo& m = info.value();
         out["model"] = {{"path", m.path},
                         {"architecture", m.arch},
@@ -53,8 +53,8 @@ int cmd_info(const ParsedArgs& args) {
         if (variant.dynamic) text += fmt::format("cpu variant  {} ({})\n", variant.tag, variant.path);
     }
     if (want_sae) {
-        auto sae = SaeModel::open({sae_path_arg(args)});
-        if (!sae.ok()) return report_error(sae.status());
+        auto sae = SaeModel::open({args.get("sae")});
+        if (!sae.ok()) return sae.status();
         const SaeInfo& s = sae->info();
         out["sae"] = {{"path", s.path},     {"format", s.format},          {"architecture", s.architecture},
                       {"d_in", s.d_in},     {"d_sae", s.d_sae},            {"k", s.k},
@@ -74,7 +74,7 @@ int cmd_info(const ParsedArgs& args) {
     } else {
         std::fputs(text.c_str(), stdout);
     }
-    return 0;
+    return {};
 }
 
 }  // namespace mona::cli

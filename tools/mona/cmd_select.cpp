@@ -6,11 +6,13 @@
 
 namespace mona::cli {
 
-// Builds the typed select configuration from raw flags (shared by `select` and `demo`).
+// Builds the typed select configuration from raw flags (shared by select, demo, eval, embed and score). The flag
+// table's defaults are SelectConfig's own; fields whose default means "decide later" (layer, k, count) are set
+// only when their flag is given.
 Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     SelectConfig config;
     MONA_TRY(config.model_path, model_path_arg(args));
-    config.sae_path = sae_path_arg(args);
+    config.sae_path = args.get("sae");
     config.pool_path = args.get("pool");
     config.out_dir = args.get("out");
     for (const auto& text : args.all("target")) {
@@ -24,11 +26,9 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
         }
         config.targets.push_back(spec);
     }
-    config.layer = static_cast<int32_t>(args.get_int("layer", -1));
-    if (args.has("layer") && config.layer < 0) return invalid_input("--layer must be >= 0");
-    config.ratio = args.get_float("ratio", 0.05);
-    config.count = args.get_int("count", 0);
-    if (args.has("count") && config.count < 1) return invalid_input(fmt::format("--count must be >= 1, got {}", config.count));
+    if (args.has("layer")) config.layer = args.get_int<int32_t>("layer");
+    config.ratio = args.get_float("ratio");
+    if (args.has("count")) config.count = args.get_int("count");
     if (args.has("count") && args.has("ratio")) return invalid_input("give --count or --ratio, not both");
     if (args.has("merge")) {
         MONA_TRY(config.merge, parse_merge_mode(args.get("merge")));
@@ -37,20 +37,16 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
         MONA_TRY(QuotaSpec quota, parse_quota_spec(text));
         config.quotas.push_back(quota);
     }
-    config.k = static_cast<int32_t>(args.get_int("k", 0));
-    if (args.has("k") && config.k < 1) return invalid_input(fmt::format("--k must be >= 1, got {}", config.k));
-    MONA_TRY(config.token_mode, parse_token_mode(args.get("tokens", "no-bos")));
-    MONA_TRY(config.pooling, parse_pooling_mode(args.get("pooling", "mean")));
-    MONA_TRY(config.format, parse_input_format(args.get("format", "auto")));
-    config.template_name = args.get("template", "model");
+    if (args.has("k")) config.k = args.get_int<int32_t>("k");
+    MONA_TRY(config.token_mode, parse_token_mode(args.get("tokens")));
+    MONA_TRY(config.pooling, parse_pooling_mode(args.get("pooling")));
+    MONA_TRY(config.format, parse_input_format(args.get("format")));
+    config.template_name = args.get("template");
     MONA_TRY(config.cpu_repack, cpu_repack_arg(args));
     if (args.has("system-prompt")) config.system_prompt = system_prompt_from_flag(args.get("system-prompt"));
-    config.max_tokens = static_cast<int32_t>(args.get_int("max-tokens", 2048));
-    config.batch_tokens = static_cast<int32_t>(args.get_int("batch-tokens", 512));
-    config.threads = static_cast<int32_t>(args.get_int("threads", 0));
-    if (config.max_tokens < 1) return invalid_input("--max-tokens must be >= 1");
-    if (config.batch_tokens < 1) return invalid_input("--batch-tokens must be >= 1");
-    if (config.threads < 0) return invalid_input("--threads must be >= 0");
+    config.max_tokens = args.get_int<int32_t>("max-tokens");
+    config.batch_tokens = args.get_int<int32_t>("batch-tokens");
+    config.threads = args.get_int<int32_t>("threads");
     config.skip_bad = args.on("skip-bad");
     if (!args.on("quiet")) config.progress = print_progress;
     config.verbose = args.on("verbose");
@@ -69,19 +65,16 @@ void print_selection(const SelectSummary& summary, const std::string& out_dir) {
     }
 }
 
-int cmd_select(const ParsedArgs& args, const std::string& command_line) {
-    if (!args.has("pool")) return report_error(invalid_input("--pool is required")), 2;
-    if (!args.has("target")) return report_error(invalid_input("at least one --target NAME=FILE is required")), 2;
-    if (!args.has("out")) return report_error(invalid_input("--out is required")), 2;
+CommandResult cmd_select(const ParsedArgs& args) {
     auto config = select_config_from_args(args);
-    if (!config.ok()) return report_error(config.status()), 2;
-    config->command_line = command_line;
-    if (args.all("store").size() > 1) return report_error(invalid_input("select keeps its store in one --store DIR")), 2;
+    if (!config.ok()) return usage_error(config.status());
+    config->command_line = args.command_line;
+    if (args.all("store").size() > 1) return usage_error(invalid_input("select keeps its store in one --store DIR"));
     config->store_dir = args.get("store");
-    if (Status usage = check_select_config(config.value()); !usage.ok()) return report_error(usage), 2;
-    config->store_shard_rows = static_cast<uint64_t>(args.get_int("shard-rows", 0));  // >= 1 when given (flag table)
+    if (Status usage = check_select_config(config.value()); !usage.ok()) return usage_error(usage);
+    if (args.has("shard-rows")) config->store_shard_rows = args.get_int<uint64_t>("shard-rows");
     auto summary = run_select(config.value());
-    if (!summary.ok()) return report_error(summary.status());
+    if (!summary.ok()) return summary.status();
     const SelectSummary& s = summary.value();
     std::fprintf(stderr,
                  "mona: pool %lld samples (%lld skipped, %lld truncated, %lld tokens, %lld resumed from the store), "
@@ -90,7 +83,7 @@ int cmd_select(const ParsedArgs& args, const std::string& command_line) {
                  static_cast<long long>(s.n_pool_truncated), static_cast<long long>(s.n_pool_tokens),
                  static_cast<long long>(s.n_pool_resumed), s.layer, s.seconds_total);
     print_selection(s, config->out_dir);
-    return 0;
+    return {};
 }
 
 }  // namespace mona::cli

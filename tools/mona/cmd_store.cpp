@@ -14,9 +14,8 @@ namespace {
 
 Result<EmbedStoreOptions> embed_options_from_args(const ParsedArgs& args) {
     EmbedStoreOptions options;
-    // The flag table bounds both (--keep 0..2^32-1, --shard-rows >= 1); 0 here means "not given".
-    options.keep = static_cast<uint32_t>(args.get_int("keep", 0));
-    options.shard_rows = static_cast<uint64_t>(args.get_int("shard-rows", 0));
+    options.keep = args.get_int<uint32_t>("keep");
+    if (args.has("shard-rows")) options.shard_rows = args.get_int<uint64_t>("shard-rows");
     if (args.has("shard")) {
         const std::string text = args.get("shard");
         unsigned slice = 0, n = 0;
@@ -46,11 +45,16 @@ class Ranks {
     const Status& status() const { return status_; }
     const Comm& comm() const { return *comm_; }
     bool quiet() const { return !comm_->is_root(); }
-    // report_error() on rank 0; the exit code on every rank.
-    int fail(const Status& status, int code = 1) const {
-        if (quiet()) return code;
-        report_error(status);
-        return code;
+    // The error, printed by main() on rank 0 only.
+    CommandResult fail(const Status& status) const {
+        CommandResult result(status);
+        result.quiet = quiet();
+        return result;
+    }
+    CommandResult usage(const Status& status) const {
+        CommandResult result = usage_error(status);
+        result.quiet = quiet();
+        return result;
     }
 
    private:
@@ -60,18 +64,16 @@ class Ranks {
 
 }  // namespace
 
-int cmd_embed(const ParsedArgs& args) {
+CommandResult cmd_embed(const ParsedArgs& args) {
     Ranks ranks;
-    if (!ranks.status().ok()) return report_error(ranks.status()), 2;
-    if (!args.has("pool")) return ranks.fail(invalid_input("--pool is required"), 2);
-    if (!args.has("out")) return ranks.fail(invalid_input("--out STORE_DIR is required"), 2);
+    if (!ranks.status().ok()) return usage_error(ranks.status());
     auto config = select_config_from_args(args);
-    if (!config.ok()) return ranks.fail(config.status(), 2);
+    if (!config.ok()) return ranks.usage(config.status());
     auto options = embed_options_from_args(args);
-    if (!options.ok()) return ranks.fail(options.status(), 2);
+    if (!options.ok()) return ranks.usage(options.status());
     auto summary = run_embed(config.value(), options.value(), ranks.comm());
     if (!summary.ok()) return ranks.fail(summary.status());
-    if (ranks.quiet()) return 0;
+    if (ranks.quiet()) return {};
     const EmbedSummary& s = summary.value();
     std::fprintf(stderr,
                  "mona: store %s: %llu samples (%lld embedded now, %lld resumed, %lld skipped, %lld truncated), "
@@ -80,38 +82,29 @@ int cmd_embed(const ParsedArgs& args) {
                  static_cast<long long>(s.n_embedded), static_cast<long long>(s.n_resumed),
                  static_cast<long long>(s.n_skipped), static_cast<long long>(s.n_truncated),
                  s.store_size ? static_cast<double>(s.bytes_on_disk) / static_cast<double>(s.store_size) : 0.0);
-    return 0;
+    return {};
 }
 
-int cmd_score(const ParsedArgs& args, const std::string& command_line) {
+CommandResult cmd_score(const ParsedArgs& args) {
     Ranks ranks;
-    if (!ranks.status().ok()) return report_error(ranks.status()), 2;
-    if (!args.has("store")) return ranks.fail(invalid_input("at least one --store DIR is required"), 2);
-    if (!args.has("target")) return ranks.fail(invalid_input("at least one --target NAME=FILE is required"), 2);
-    if (!args.has("out")) return ranks.fail(invalid_input("--out is required"), 2);
+    if (!ranks.status().ok()) return usage_error(ranks.status());
+    // Without --model and --sae, the paths are empty (their defaults for score): as recorded in the store.
     auto config = select_config_from_args(args);
-    if (!config.ok()) return ranks.fail(config.status(), 2);
-    if (Status usage = check_select_config(config.value()); !usage.ok()) return ranks.fail(usage, 2);
-    config->command_line = command_line;
-    // Empty paths mean "as recorded in the store".
-    if (!args.has("model")) config->model_path.clear();
-    if (!args.has("sae")) config->sae_path.clear();
+    if (!config.ok()) return ranks.usage(config.status());
+    if (Status usage = check_select_config(config.value()); !usage.ok()) return ranks.usage(usage);
+    config->command_line = args.command_line;
     auto summary = run_score(config.value(), args.all("store"), ranks.comm());
     if (!summary.ok()) return ranks.fail(summary.status());
-    if (ranks.quiet()) return 0;
+    if (ranks.quiet()) return {};
     print_selection(summary.value(), config->out_dir);
-    return 0;
+    return {};
 }
 
-int cmd_merge(const ParsedArgs& args) {
-    if (!args.has("store") || !args.has("out")) {
-        return report_error(invalid_input("usage: mona merge --store A --store B ... --out MERGED")), 2;
-    }
+CommandResult cmd_merge(const ParsedArgs& args) {
     MergeOptions options;
-    options.shard_rows = static_cast<uint64_t>(args.get_int("shard-rows", 0));  // >= 1 when given (flag table)
+    if (args.has("shard-rows")) options.shard_rows = args.get_int<uint64_t>("shard-rows");
     options.resume = true;
-    Status status = merge_stores(args.get("out"), args.all("store"), options);
-    return status.ok() ? 0 : report_error(status);
+    return merge_stores(args.get("out"), args.all("store"), options);
 }
 
 }  // namespace mona::cli

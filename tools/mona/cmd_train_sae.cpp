@@ -45,25 +45,25 @@ Result<TrainSaeConfig> train_config_from_args(const ParsedArgs& args) {
     TrainSaeConfig config;
     config.out_dir = args.get("out");
     config.inputs = args.all("input");
-    MONA_TRY(InputFormat format, parse_input_format(args.get("format", "auto")));
+    MONA_TRY(InputFormat format, parse_input_format(args.get("format")));
     config.documents = [inputs = config.inputs, format](const DocumentFn& on_doc) {
         return for_each_document(inputs, format, on_doc);
     };
-    MONA_TRY(config.session, session_options_from_args(args, "doc-tokens", config.session.max_tokens));
-    config.layer = static_cast<int32_t>(args.get_int("layer", config.layer));
+    MONA_TRY(config.session, session_options_from_args(args, "doc-tokens"));
+    if (args.has("layer")) config.layer = args.get_int<int32_t>("layer");
     SaeTrainOptions& train = config.train;
-    train.n_latents = args.get_int("latents", train.n_latents);
-    train.k = static_cast<int32_t>(args.get_int("k", train.k));
-    train.batch_size = args.get_int("batch-size", train.batch_size);
-    train.lr = args.get_float("lr", train.lr);
-    train.warmup_steps = args.get_int("warmup", train.warmup_steps);
-    train.dead_after_tokens = args.get_int("dead-tokens", train.dead_after_tokens);
-    train.seed = static_cast<uint64_t>(args.get_int("seed", static_cast<int64_t>(train.seed)));
-    config.epochs = args.get_int("epochs", config.epochs);
-    config.train_tokens = args.get_int("train-tokens", config.train_tokens);
-    config.buffer_tokens = args.get_int("buffer-tokens", config.buffer_tokens);
-    config.cache_mb = args.get_int("cache-mb", config.cache_mb);
-    config.log_every = args.get_int("log-every", config.log_every);
+    train.n_latents = args.get_int("latents");
+    train.k = args.get_int<int32_t>("k");
+    train.batch_size = args.get_int("batch-size");
+    train.lr = args.get_float("lr");
+    train.warmup_steps = args.get_int("warmup");
+    train.dead_after_tokens = args.get_int("dead-tokens");
+    train.seed = args.get_int<uint64_t>("seed");
+    config.epochs = args.get_int("epochs");
+    config.train_tokens = args.get_int("train-tokens");
+    config.buffer_tokens = args.get_int("buffer-tokens");
+    config.cache_mb = args.get_int("cache-mb");
+    config.log_every = args.get_int("log-every");
     config.resume = args.on("resume");
     if (!args.on("quiet")) config.log = print_log;
     return config;
@@ -71,13 +71,17 @@ Result<TrainSaeConfig> train_config_from_args(const ParsedArgs& args) {
 
 }  // namespace
 
-int cmd_train_sae(const ParsedArgs& args) {
-    if (!args.has("input")) return report_error(invalid_input("--input FILE (or builtin:demo-training) is required"));
-    if (!args.has("out")) return report_error(invalid_input("--out DIR is required"));
+CommandResult cmd_train_sae(const ParsedArgs& args) {
     auto config = train_config_from_args(args);
-    if (!config.ok()) return report_error(config.status());
-    Status status = run_train_sae(config.value());
-    return status.ok() ? 0 : report_error(status);
+    if (!config.ok()) return config.status();
+    // Usage errors (exit 2) the flags alone decide; the job checks them again for library callers.
+    if (config->layer == 0) {
+        return usage_error(invalid_input("--layer 0 (token embeddings) has no sparsify hookpoint name; pick L >= 1"));
+    }
+    if (config->buffer_tokens < config->train.batch_size) {
+        return usage_error(invalid_input("--buffer-tokens must be >= --batch-size"));
+    }
+    return run_train_sae(config.value());
 }
 
 }  // namespace mona::cli

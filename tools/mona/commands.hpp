@@ -1,7 +1,8 @@
-// commands.hpp: one function per `mona <verb>`; each returns the process exit code.
+// commands.hpp: one function per `mona <verb>` (dispatched from main.cpp's table of them).
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "capture/session.hpp"
 #include "cli/flags.hpp"
@@ -15,40 +16,48 @@ struct SelectSummary;
 
 namespace mona::cli {
 
-int cmd_select(const ParsedArgs& args, const std::string& command_line);
-int cmd_info(const ParsedArgs& args);
-int cmd_activations(const ParsedArgs& args);
-int cmd_train_sae(const ParsedArgs& args);
-int cmd_demo(const ParsedArgs& args, const std::string& command_line);
-int cmd_eval(const ParsedArgs& args, const std::string& command_line);
-int cmd_embed(const ParsedArgs& args);
-int cmd_score(const ParsedArgs& args, const std::string& command_line);
-int cmd_merge(const ParsedArgs& args);
+// How a command ended. main() prints the error ("mona: error: <message>") and picks the exit code: the one
+// place that does. A Status converts to a failure (exit 1); usage_error() marks a usage error (exit 2).
+struct CommandResult {
+    Status status;       // ok, or the error
+    bool usage = false;  // a usage error (exit 2) rather than a failure (exit 1)
+    bool quiet = false;  // not printed here: embed and score print errors on MPI rank 0 only
+    CommandResult() = default;
+    CommandResult(Status s) : status(std::move(s)) {}  // NOLINT(google-explicit-constructor): failures read as Status
+};
+CommandResult usage_error(Status status);
 
-// Prints "mona: error: <message>" and returns the exit code for the status (2 for usage errors flagged by the
-// caller, else 1).
-int report_error(const Status& status);
+// Flags the table requires are present when a command runs (check_required); its defaults fill the rest.
+using Command = CommandResult (*)(const ParsedArgs& args);
+CommandResult cmd_select(const ParsedArgs& args);
+CommandResult cmd_info(const ParsedArgs& args);
+CommandResult cmd_activations(const ParsedArgs& args);
+CommandResult cmd_train_sae(const ParsedArgs& args);
+CommandResult cmd_demo(const ParsedArgs& args);
+CommandResult cmd_eval(const ParsedArgs& args);
+CommandResult cmd_embed(const ParsedArgs& args);
+CommandResult cmd_score(const ParsedArgs& args);
+CommandResult cmd_merge(const ParsedArgs& args);
+
 void warn(const std::string& message);
 // The callbacks the CLI gives the jobs (jobs/progress.hpp) unless --quiet: "mona: <stage>: N samples, ..." and
 // "mona: <message>" lines on stderr.
 void print_progress(const ProgressUpdate& update);
 void print_log(const std::string& message);
 
-// The typed select configuration from raw flags (cmd_select.cpp; shared by select, demo and eval).
+// The typed select configuration from raw flags (cmd_select.cpp; shared by select, demo, eval, embed and score).
 Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
 // Prints one line per target (and one for merged/) of a select or score run to stdout (cmd_select.cpp).
 void print_selection(const SelectSummary& summary, const std::string& out_dir);
 
-// Model and SAE paths with the built-in defaults filled in. A --model URL is downloaded (and --model-sha256
+// The model path (--model, default the built-in model; score: "", the store's). A --model URL is downloaded (and --model-sha256
 // checked) here; that failing is the error. A missing local file is left for the model loader to report.
 Result<std::string> model_path_arg(const ParsedArgs& args);
-std::string sae_path_arg(const ParsedArgs& args);
-// --cpu-repack on|off (default off).
+// --cpu-repack on|off.
 Result<bool> cpu_repack_arg(const ParsedArgs& args);
 // The model session's options from the flags of a verb that opens a model without a SelectConfig (train-sae,
 // activations): --model, --threads, --batch-tokens, --template, --system-prompt, --verbose, --cpu-repack, and
 // the per-sample token cap from `max_tokens_flag` (--max-tokens, or train-sae's --doc-tokens).
-Result<SessionOptions> session_options_from_args(const ParsedArgs& args, const std::string& max_tokens_flag,
-                                                 int32_t default_max_tokens);
+Result<SessionOptions> session_options_from_args(const ParsedArgs& args, const std::string& max_tokens_flag);
 
 }  // namespace mona::cli

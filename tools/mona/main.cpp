@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <map>
 #include <new>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "cli/flags.hpp"
 #include "commands.hpp"
@@ -14,50 +17,59 @@
 
 namespace {
 
-int run(int argc, char** argv) {
-    using namespace mona::cli;
-    auto parsed = parse_args(argc, argv);
-    if (!parsed.ok()) {
-        std::fprintf(stderr, "mona: error: %s\n", parsed.status().message().c_str());
-        return 2;
-    }
-    const ParsedArgs& args = parsed.value();
-    std::string command_line;
-    for (int arg_idx = 0; arg_idx < argc; ++arg_idx) {
-        if (arg_idx > 0) command_line += ' ';
-        command_line += argv[arg_idx];
-    }
+using namespace mona::cli;
 
-    if (args.verb == "help") {
-        std::fputs(args.on("markdown") ? markdown_reference().c_str() : usage_text().c_str(), stdout);
-        return 0;
-    }
-    if (args.verb == "version") {
-        std::printf("mona %s\n", MONA_VERSION);
-        return 0;
-    }
+CommandResult cmd_help(const ParsedArgs& args) {
+    std::fputs(args.on("markdown") ? markdown_reference().c_str() : usage_text().c_str(), stdout);
+    return {};
+}
+
+CommandResult cmd_version(const ParsedArgs&) {
+    std::printf("mona %s\n", MONA_VERSION);
+    return {};
+}
+
+// The command of each verb of verb_table() (flags.cpp, which the tests link without the commands).
+const std::map<std::string, Command>& commands() {
+    static const std::map<std::string, Command> table = {
+        {"select", cmd_select}, {"eval", cmd_eval},   {"info", cmd_info},   {"activations", cmd_activations},
+        {"train-sae", cmd_train_sae}, {"demo", cmd_demo}, {"embed", cmd_embed}, {"score", cmd_score},
+        {"merge", cmd_merge},   {"help", cmd_help},   {"version", cmd_version},
+    };
+    return table;
+}
+
+CommandResult run_verb(const ParsedArgs& args) {
     if (args.on("help")) {
         std::fputs(verb_help(args.verb).c_str(), stdout);
-        return 0;
+        return {};
     }
+    const VerbSpec* verb = find_verb(args.verb);  // parse_args accepted the verb
     // Only embed and score split their work across MPI ranks; any other command would run once per rank, every
     // copy writing the same outputs.
-    if (mona::Comm::launcher_ranks() > 1 && args.verb != "embed" && args.verb != "score") {
-        std::fprintf(stderr, "mona: error: `mona %s` does not run under mpirun with several ranks (only embed and score "
-                     "do); run it as one process\n", args.verb.c_str());
-        return 2;
+    if (mona::Comm::launcher_ranks() > 1 && !verb->splits_over_ranks) {
+        std::string verbs;
+        for (const auto& v : verb_table()) {
+            if (v.splits_over_ranks) verbs += (verbs.empty() ? "" : " and ") + v.name;
+        }
+        return usage_error(mona::invalid_input(fmt::format(
+            "`mona {}` does not run under mpirun with several ranks (only {} do); run it as one process", args.verb,
+            verbs)));
     }
-    if (args.verb == "select") return cmd_select(args, command_line);
-    if (args.verb == "eval") return cmd_eval(args, command_line);
-    if (args.verb == "info") return cmd_info(args);
-    if (args.verb == "activations") return cmd_activations(args);
-    if (args.verb == "train-sae") return cmd_train_sae(args);
-    if (args.verb == "demo") return cmd_demo(args, command_line);
-    if (args.verb == "embed") return cmd_embed(args);
-    if (args.verb == "score") return cmd_score(args, command_line);
-    if (args.verb == "merge") return cmd_merge(args);
-    std::fprintf(stderr, "mona: error: command '%s' is not implemented\n", args.verb.c_str());
-    return 2;
+    if (mona::Status missing = check_required(args); !missing.ok()) return usage_error(missing);
+    return commands().at(args.verb)(args);
+}
+
+// The one place that turns a command's end into stderr and the exit code.
+int run(int argc, char** argv) {
+    for (const auto& verb : verb_table()) {
+        MONA_ASSERT(commands().count(verb.name) == 1, "every verb of the table has a command");
+    }
+    auto parsed = parse_args(argc, argv);
+    const CommandResult result = parsed.ok() ? run_verb(parsed.value()) : usage_error(parsed.status());
+    if (result.status.ok()) return 0;
+    if (!result.quiet) std::fprintf(stderr, "mona: error: %s\n", result.status.message().c_str());
+    return result.usage ? 2 : 1;
 }
 
 }  // namespace

@@ -7,13 +7,39 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "capture/session.hpp"
+#include "eval/eval.hpp"
+#include "sae/train.hpp"
+#include "jobs/config.hpp"
+#include "jobs/embed.hpp"
+#include "store/feature_store.hpp"
+#include "util/home.hpp"
+
 namespace mona::cli {
 namespace {
 
 constexpr int64_t kMaxThreads = 512;             // GGML_MAX_N_THREADS
 constexpr int64_t kMaxCacheMb = int64_t(1) << 30;  // 1 PiB; MB * 2^20 bytes stays far inside int64
 
-const std::vector<std::string> kModelVerbs = {"select", "eval", "info", "activations", "train-sae", "demo", "embed", "score"};
+// Typed defaults: int literals would convert to int64_t and double alike.
+FlagValue I(int64_t v) { return v; }
+FlagValue F(double v) { return v; }
+FlagValue S(std::string v) { return v; }
+
+std::vector<FlagUse> on(const std::vector<std::string>& verbs) {
+    std::vector<FlagUse> uses;
+    for (const auto& v : verbs) uses.push_back({v});
+    return uses;
+}
+// The verbs that load the selection model.
+std::vector<FlagUse> model_verbs() {
+    return on({"select", "eval", "info", "activations", "train-sae", "demo", "embed", "score"});
+}
+// `uses` with `more` appended.
+std::vector<FlagUse> plus(std::vector<FlagUse> uses, const std::vector<FlagUse>& more) {
+    uses.insert(uses.end(), more.begin(), more.end());
+    return uses;
+}
 
 std::string env_name(const std::string& flag) {
     std::string out = "MONA_";
@@ -21,8 +47,11 @@ std::string env_name(const std::string& flag) {
     return out;
 }
 
-bool applies(const FlagSpec& flag, const std::string& verb) {
-    return std::find(flag.verbs.begin(), flag.verbs.end(), verb) != flag.verbs.end();
+std::string value_text(const FlagValue& value) {
+    if (const auto* i = std::get_if<int64_t>(&value)) return std::to_string(*i);
+    if (const auto* d = std::get_if<double>(&value)) return fmt::format("{}", *d);
+    if (const auto* s = std::get_if<std::string>(&value)) return *s;
+    return "";
 }
 
 }  // namespace
@@ -35,8 +64,8 @@ const std::vector<VerbSpec>& verb_table() {
         {"activations", "dump token ids, residual vectors, SAE codes and pooled vectors of a small input"},
         {"train-sae", "train a TopK sparse autoencoder on a model's residual stream"},
         {"demo", "run the built-in demo: a multi-task pool, four targets, a report"},
-        {"embed", "embed a pool once into a feature store (resumable, shardable with --shard i/n)"},
-        {"score", "select from one or more feature stores for any number of targets, without re-running the pool"},
+        {"embed", "embed a pool once into a feature store (resumable, shardable with --shard i/n)", true},
+        {"score", "select from one or more feature stores for any number of targets, without re-running the pool", true},
         {"merge", "merge the slice stores of one pool (--shard i/n runs) into one store"},
         {"help", "print usage; `mona help --markdown` prints the CLI reference"},
         {"version", "print the version"},
@@ -44,105 +73,191 @@ const std::vector<VerbSpec>& verb_table() {
     return verbs;
 }
 
-const std::vector<FlagSpec>& flag_table() {
+namespace {
+
+std::vector<FlagSpec> make_flag_table() {
     using K = ValueKind;
-    static const std::vector<FlagSpec> flags = {
-        {"model", 'm', K::kString, "PATH", "GGUF selection model: a path, or an http(s):// URL downloaded once (resumable) into $MONA_HOME/models", "built-in SmolLM2-135M-Instruct", kModelVerbs},
+    // Where a config struct has the field, the default is the struct's.
+    const SelectConfig select;
+    const EmbedStoreOptions embed;
+    const EvalConfig eval;
+    const SaeTrainOptions train;
+    return {
+        {"model", 'm', K::kString, "PATH", "GGUF selection model: a path, or an http(s):// URL downloaded once (resumable) into $MONA_HOME/models",
+         S(default_model_path()), "built-in SmolLM2-135M-Instruct",
+         plus(on({"select", "eval", "info", "activations", "train-sae", "demo", "embed"}),
+              {{"score", false, std::nullopt, FlagValue{}, "the store's"}})},
         {"model-sha256", 0, K::kString, "HEX", "expected sha256 of the model file (checked; required trust for URLs)",
-         "", kModelVerbs},
+         {}, "", model_verbs()},
         {"sae", 0, K::kString, "DIR", "SAE folder (sparsify cfg.json + sae.safetensors, or SAELens)",
-         "built-in SAE of the built-in model; score: the store's", {"select", "eval", "info", "activations", "demo", "embed", "score"}},
-        {"pool", 'p', K::kString, "FILE", "pool of candidate samples (JSONL, JSON array, optionally gzip)", "",
-         {"select", "eval", "embed"}},
-        {"target", 't', K::kString, "NAME=FILE",
-         "target exemplars of one task; repeat for several tasks (eval: NAME is the task label)", "",
-         {"select", "eval", "score"}, true},
-        {"out", 'o', K::kString, "PATH",
-         "output: run folder (select, eval, demo), .safetensors file (activations), SAE folder (train-sae)", "",
-         {"select", "eval", "activations", "train-sae", "demo", "embed", "score", "merge"}},
-        {"ratio", 0, K::kFloat, "R", "select round(R x pool size) samples per target", "0.05",
-         {"select", "eval", "demo", "score"}},
-        {"count", 'n', K::kInt, "N", "select N samples per target (instead of --ratio)", "",
-         {"select", "eval", "demo", "score"}, false, 1, INT64_MAX},
+         S(default_sae_dir()), "built-in SAE of the built-in model",
+         {{"select"}, {"eval"},
+          {"info", false, "SAE folder to describe (without --model, only the SAE is described)", FlagValue{}, ""},
+          {"activations", false, "SAE folder: also dump each sample's SAE codes and pooled vector", FlagValue{}, ""},
+          {"demo"}, {"embed"},
+          {"score", false, std::nullopt, FlagValue{}, "the store's"}}},
+        {"pool", 'p', K::kString, "FILE", "pool of candidate samples (JSONL, JSON array, optionally gzip)", {}, "",
+         {{"select", true}, {"eval", true}, {"embed", true}}},
+        {"target", 't', K::kString, "NAME=FILE", "target exemplars of one task; repeat for several tasks", {}, "",
+         {{"select", true},
+          {"eval", true, "target exemplars of one task, NAME its task label in the pool; repeat for several tasks"},
+          {"score", true}},
+         true},
+        {"out", 'o', K::kString, "PATH", "where the output goes", {}, "",
+         {{"select", true, "run folder: one subfolder per target, report.html, manifest.json"},
+          {"eval", true, "run folder: eval.json, eval.md, report.html"},
+          {"activations", true, ".safetensors file to write"},
+          {"train-sae", true, "training folder: the SAE (layers.<L-1>/), checkpoint, logs"},
+          {"demo", false, "run folder: inputs/, one subfolder per target, report.html", S("runs/demo")},
+          {"embed", true, "feature store folder (resumed if it exists)"},
+          {"score", true, "run folder: one subfolder per target, report.html, manifest.json"},
+          {"merge", true, "merged store folder (resumed if it exists)"}}},
+        {"ratio", 0, K::kFloat, "R", "select round(R x pool size) samples per target", F(select.ratio), "",
+         {{"select"}, {"eval"}, {"demo", false, std::nullopt, std::nullopt, "unused unless given (--count 20)"}, {"score"}}},
+        {"count", 'n', K::kInt, "N", "select N samples per target (instead of --ratio)", {}, "",
+         {{"select"}, {"eval"}, {"demo", false, std::nullopt, I(20)}, {"score"}}, false, 1, INT64_MAX},
         {"merge", 0, K::kString, "MODE",
          "also write ONE merged subset of N samples to <out>/merged/: round-robin (targets take turns, equal shares) or "
-         "quota (shares from --quota); a sample two targets want counts once", "", {"select", "score"}},
+         "quota (shares from --quota); a sample two targets want counts once", {}, "", on({"select", "score"})},
         {"quota", 0, K::kString, "NAME=W",
          "with --merge quota: target NAME's share of the merged subset, repeat per target (weights; exact counts when they add up to N)",
-         "", {"select", "score"}, true},
+         {}, "", on({"select", "score"}), true},
         {"layer", 'l', K::kInt, "L",
          "residual stream layer, HF hidden_states[L] numbering (= llama.cpp l_out-(L-1), sparsify layers.(L-1))",
-         "the SAE's own layer, else n_layer-1", {"select", "eval", "activations", "train-sae", "embed"}, false, 0, INT32_MAX},
-        {"k", 'k', K::kInt, "K", "TopK k: overrides the SAE's k (select); the trained SAE's k (train-sae)",
-         "the SAE's k; train-sae: 32", {"select", "eval", "train-sae", "embed"}, false, 1, INT32_MAX},
-        {"tokens", 0, K::kString, "MODE", "tokens pooled per sample: all|no-bos|prompt|response", "no-bos",
-         {"select", "eval", "activations", "embed"}},
-        {"pooling", 0, K::kString, "MODE", "per-sample pooling: mean|sum (sum only for ablations)", "mean",
-         {"select", "eval", "embed"}},
-        {"max-tokens", 0, K::kInt, "N", "truncate samples to N tokens (truncations are counted)", "2048",
-         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}, false, 1, INT32_MAX},
-        {"batch-tokens", 0, K::kInt, "N", "tokens of samples handled together (SAE encoding, pooling); each sample is its own forward pass, so results do not depend on N", "512",
-         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}, false, 1, INT32_MAX},
-        {"threads", 'j', K::kInt, "N", "CPU threads", "all cores",
-         {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}, false, 0, kMaxThreads},
+         {}, "the SAE's own layer, else n_layer-1",
+         {{"select"}, {"eval"}, {"activations"}, {"train-sae", false, std::nullopt, std::nullopt, "n_layer-1"}, {"embed"}},
+         false, 0, INT32_MAX},
+        {"k", 'k', K::kInt, "K", "TopK k: overrides the SAE's k", {}, "the SAE's k",
+         {{"select"}, {"eval"}, {"train-sae", false, "TopK k of the trained SAE", I(kDefaultSaeK)}, {"embed"}},
+         false, 1, INT32_MAX},
+        {"tokens", 0, K::kString, "MODE", "tokens pooled per sample: all|no-bos|prompt|response",
+         S(token_mode_name(select.token_mode)), "", on({"select", "eval", "activations", "embed"})},
+        {"pooling", 0, K::kString, "MODE", "per-sample pooling: mean|sum (sum only for ablations)",
+         S(pooling_mode_name(select.pooling)), "", on({"select", "eval", "embed"})},
+        // score takes max-tokens, template and cpu-repack from the store (run_score), so it does not offer them.
+        {"max-tokens", 0, K::kInt, "N", "truncate samples to N tokens (truncations are counted)", I(select.max_tokens), "",
+         on({"select", "eval", "activations", "demo", "embed"}), false, 1, INT32_MAX},
+        {"batch-tokens", 0, K::kInt, "N", "tokens of samples handled together (SAE encoding, pooling); each sample is its own forward pass, so results do not depend on N",
+         I(select.batch_tokens), "", on({"select", "eval", "activations", "train-sae", "demo", "embed", "score"}), false, 1, INT32_MAX},
+        {"threads", 'j', K::kInt, "N", "CPU threads", I(select.threads), "all cores",
+         on({"select", "eval", "activations", "train-sae", "demo", "embed", "score"}), false, 0, kMaxThreads},
         {"template", 0, K::kString, "NAME",
          "chat rendering: model (the GGUF's Jinja template, as HF apply_chat_template), plain, or a llama.cpp "
          "built-in name (chatml, llama3, ...)",
-         "model", {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}},
+         S(select.template_name), "", on({"select", "eval", "activations", "train-sae", "demo", "embed"})},
         {"cpu-repack", 0, K::kString, "on|off",
          "let llama.cpp repack Q4_0/Q4_K/Q8_0/IQ4_NL weights for its CPU kernels (faster for those types; never AMX, "
-         "which mona's build leaves out)", "off", {"select", "eval", "activations", "train-sae", "demo", "embed", "score"}},
+         "which mona's build leaves out)", S(select.cpu_repack ? "on" : "off"), "",
+         on({"select", "eval", "activations", "train-sae", "demo", "embed"})},
         {"system-prompt", 0, K::kString, "TEXT",
          "system turn of chat samples: TEXT for each sample that has none (a sample's own is kept), or `none`: no "
-         "system turn at all (the sample's dropped, the template's default prompt cut out); score uses the store's",
-         "the template's own, as HF", {"select", "eval", "activations", "train-sae", "demo", "embed"}},
+         "system turn at all (the sample's dropped, the template's default prompt cut out)",
+         {}, "the template's own, as HF", on({"select", "eval", "activations", "train-sae", "demo", "embed"})},
         {"format", 0, K::kString, "FMT", "record format: auto|messages|sharegpt|alpaca|prompt-completion|text",
-         "auto", {"select", "eval", "activations", "train-sae", "embed"}},
+         S(input_format_name(select.format)), "", on({"select", "eval", "activations", "train-sae", "embed"})},
         {"skip-bad", 0, K::kSwitch, "", "count and skip malformed records (listed in skipped.tsv) instead of failing",
-         "", {"select", "eval", "embed"}},
+         {}, "", on({"select", "eval", "embed"})},
         {"method", 0, K::kString, "NAME[:OPT=V]",
          "eval method, repeatable: mona, sae-cosine, raw-cosine, poly-jaccard, bm25, random; ablation options "
          ":layer=L, :k=K, :pooling=mean|sum (e.g. raw-cosine:layer=10, mona:k=64); one model pass serves all",
-         "all six", {"eval"}, true},
-        {"input", 'i', K::kString, "FILE", "input samples (activations); training corpus, repeatable (train-sae)",
-         "", {"activations", "train-sae"}, true},
-        {"store", 's', K::kString, "DIR",
-         "feature store written by `mona embed`; repeat for the slices of one pool. select: where the pool's store is "
-         "kept (resumed if it exists)", "select: <out>/.store, removed after success", {"select", "score", "merge"}, true},
-        {"keep", 0, K::kInt, "M", "store only the M largest latents per sample (the exact L1 norm is kept)", "all",
-         {"embed"}, false, 0, UINT32_MAX},
-        {"shard", 0, K::kString, "I/N", "embed only records with index % N == I (one of N machines)", "0/1",
-         {"embed"}},
-        {"shard-rows", 0, K::kInt, "N", "samples per store shard file", "1024", {"select", "embed", "merge"}, false, 1, INT64_MAX},
-        {"json", 0, K::kSwitch, "", "machine-readable output", "", {"info"}},
-        {"latents", 0, K::kInt, "N", "SAE width (number of latents)", "4608", {"train-sae"}, false, 1, INT32_MAX},
-        {"train-tokens", 0, K::kInt, "N", "stop after training on N tokens", "2000000", {"train-sae"}, false, 1, INT64_MAX},
-        {"batch-size", 0, K::kInt, "N", "tokens per optimiser step", "1024", {"train-sae"}, false, 1, INT32_MAX},
-        {"doc-tokens", 0, K::kInt, "N", "at most N tokens taken from each document", "256", {"train-sae"}, false, 1, INT32_MAX},
-        {"buffer-tokens", 0, K::kInt, "N", "shuffle buffer size in tokens", "65536", {"train-sae"}, false, 1, INT64_MAX},
-        {"epochs", 0, K::kInt, "N", "passes over the corpus (activations are recomputed each pass)", "1",
-         {"train-sae"}, false, 1, INT64_MAX},
-        {"lr", 0, K::kFloat, "LR", "Adam learning rate", "2e-4/sqrt(latents/2^14)", {"train-sae"}},
-        {"warmup", 0, K::kInt, "STEPS", "linear learning-rate warm-up steps", "100", {"train-sae"}, false, 0, INT64_MAX},
-        {"dead-tokens", 0, K::kInt, "N", "a latent that has not fired for N tokens is dead (AuxK loss)", "1000000",
-         {"train-sae"}, false, 1, INT64_MAX},
-        {"seed", 0, K::kInt, "N", "random seed (train-sae; eval: the random method)", "0", {"eval", "train-sae"}, false, 0, INT64_MAX},
-        {"log-every", 0, K::kInt, "STEPS", "log FVU, L0, dead fraction, tokens/s every STEPS steps", "50",
-         {"train-sae"}, false, 1, INT64_MAX},
-        {"cache-mb", 0, K::kInt, "MB", "keep up to MB of streamed activations in memory for epochs 2+", "2048",
-         {"train-sae"}, false, 0, kMaxCacheMb},
-        {"resume", 0, K::kSwitch, "", "continue from the checkpoint in --out", "", {"train-sae"}},
-        {"quiet", 'q', K::kSwitch, "", "no progress messages", "",
-         {"select", "eval", "train-sae", "demo", "activations", "embed", "score"}},
-        {"verbose", 'v', K::kSwitch, "", "forward llama.cpp's log to stderr", "", kModelVerbs},
-        {"markdown", 0, K::kSwitch, "", "print the CLI reference as markdown", "", {"help"}},
+         {}, "all six", on({"eval"}), true},
+        {"input", 'i', K::kString, "FILE", "input samples", {}, "",
+         {{"activations", true, "input samples (any record format mona reads)"},
+          {"train-sae", true, "training corpus, repeatable; builtin:demo-training[:N] is mona's own generated corpus"}},
+         true},
+        {"store", 's', K::kString, "DIR", "feature store written by `mona embed`; repeat for the slices of one pool", {}, "",
+         {{"select", false, "where the pool's store is kept (resumed if it exists)", std::nullopt,
+           "<out>/.store, removed after success"},
+          {"score", true},
+          {"merge", true, "a slice store of the pool (a --shard i/n run of `mona embed`); repeat for every slice"}},
+         true},
+        {"keep", 0, K::kInt, "M", "store only the M largest latents per sample (the exact L1 norm is kept)",
+         I(embed.keep), "all", on({"embed"}), false, 0, UINT32_MAX},
+        {"shard", 0, K::kString, "I/N", "embed only records with index % N == I (one of N machines)", S("0/1"), "",
+         on({"embed"})},
+        {"shard-rows", 0, K::kInt, "N", "samples per store shard file", {}, std::to_string(kDefaultShardRows),
+         {{"select"}, {"embed"}, {"merge", false, std::nullopt, std::nullopt, "the first slice store's"}},
+         false, 1, INT64_MAX},
+        {"json", 0, K::kSwitch, "", "machine-readable output", {}, "", on({"info"})},
+        {"latents", 0, K::kInt, "N", "SAE width (number of latents)", I(kDefaultSaeLatents), "", on({"train-sae"}), false, 1, INT32_MAX},
+        {"train-tokens", 0, K::kInt, "N", "stop after training on N tokens", I(2'000'000), "", on({"train-sae"}), false, 1, INT64_MAX},
+        {"batch-size", 0, K::kInt, "N", "tokens per optimiser step", I(1024), "", on({"train-sae"}), false, 1, INT32_MAX},
+        {"doc-tokens", 0, K::kInt, "N", "at most N tokens taken from each document", I(256), "", on({"train-sae"}), false, 1, INT32_MAX},
+        {"buffer-tokens", 0, K::kInt, "N", "shuffle buffer size in tokens", I(65536), "", on({"train-sae"}), false, 1, INT64_MAX},
+        {"epochs", 0, K::kInt, "N", "passes over the corpus (activations are recomputed each pass)", I(1), "",
+         on({"train-sae"}), false, 1, INT64_MAX},
+        {"lr", 0, K::kFloat, "LR", "Adam learning rate", F(train.lr), "2e-4/sqrt(latents/2^14)", on({"train-sae"})},
+        {"warmup", 0, K::kInt, "STEPS", "linear learning-rate warm-up steps", I(100), "", on({"train-sae"}), false, 0, INT64_MAX},
+        {"dead-tokens", 0, K::kInt, "N", "a latent that has not fired for N tokens is dead (AuxK loss)", I(1'000'000), "",
+         on({"train-sae"}), false, 1, INT64_MAX},
+        {"seed", 0, K::kInt, "N", "random seed", I(static_cast<int64_t>(eval.seed)), "",
+         {{"eval", false, "seed of the random method"}, {"train-sae", false, "seed of the decoder initialisation and the shuffle"}},
+         false, 0, INT64_MAX},
+        {"log-every", 0, K::kInt, "STEPS", "log FVU, L0, dead fraction, tokens/s every STEPS steps", I(50), "",
+         on({"train-sae"}), false, 1, INT64_MAX},
+        {"cache-mb", 0, K::kInt, "MB", "keep up to MB of streamed activations in memory for epochs 2+", I(2048), "",
+         on({"train-sae"}), false, 0, kMaxCacheMb},
+        {"resume", 0, K::kSwitch, "", "continue from the checkpoint in --out", {}, "", on({"train-sae"})},
+        {"quiet", 'q', K::kSwitch, "", "no progress messages", {}, "",
+         on({"select", "eval", "train-sae", "demo", "activations", "embed", "score"})},
+        {"verbose", 'v', K::kSwitch, "", "forward llama.cpp's log to stderr", {}, "",
+         on({"select", "eval", "activations", "train-sae", "demo", "embed", "score"})},
+        {"markdown", 0, K::kSwitch, "", "print the CLI reference as markdown", {}, "", on({"help"})},
     };
+}
+
+}  // namespace
+
+const std::vector<FlagSpec>& flag_table() {
+    static const std::vector<FlagSpec> flags = make_flag_table();
     return flags;
 }
 
-std::string ParsedArgs::get(const std::string& name, const std::string& fallback) const {
+const FlagUse* FlagSpec::use(const std::string& verb) const {
+    for (const auto& u : uses) {
+        if (u.verb == verb) return &u;
+    }
+    return nullptr;
+}
+
+const std::string& FlagSpec::help_for(const std::string& verb) const {
+    const FlagUse* u = use(verb);
+    return u != nullptr && u->help ? *u->help : help;
+}
+
+const FlagValue& FlagSpec::default_for(const std::string& verb) const {
+    const FlagUse* u = use(verb);
+    return u != nullptr && u->default_value ? *u->default_value : default_value;
+}
+
+std::string FlagSpec::default_shown(const std::string& verb) const {
+    const FlagUse* u = use(verb);
+    if (u != nullptr && u->default_text) return *u->default_text;
+    // A per-verb value without per-verb words shows the value.
+    if (u != nullptr && u->default_value) return value_text(*u->default_value);
+    return default_text.empty() ? value_text(default_value) : default_text;
+}
+
+const FlagSpec* find_flag(const std::string& name) {
+    for (const auto& flag : flag_table()) {
+        if (flag.name == name) return &flag;
+    }
+    return nullptr;
+}
+
+const VerbSpec* find_verb(const std::string& name) {
+    for (const auto& verb : verb_table()) {
+        if (verb.name == name) return &verb;
+    }
+    return nullptr;
+}
+
+std::string ParsedArgs::get(const std::string& name) const {
     auto it = values.find(name);
-    return it == values.end() || it->second.empty() ? fallback : it->second.back();
+    if (it != values.end() && !it->second.empty()) return it->second.back();
+    const FlagSpec* flag = find_flag(name);
+    MONA_ASSERT(flag != nullptr, "a command reads only flags of the table");
+    return value_text(flag->default_for(verb));
 }
 
 std::vector<std::string> ParsedArgs::all(const std::string& name) const {
@@ -150,12 +265,27 @@ std::vector<std::string> ParsedArgs::all(const std::string& name) const {
     return it == values.end() ? std::vector<std::string>{} : it->second;
 }
 
-int64_t ParsedArgs::get_int(const std::string& name, int64_t fallback) const {
-    return has(name) ? std::strtoll(get(name).c_str(), nullptr, 10) : fallback;
+const FlagSpec& ParsedArgs::int_flag(const std::string& name) const {
+    const FlagSpec* flag = find_flag(name);
+    MONA_ASSERT(flag != nullptr && flag->kind == ValueKind::kInt, "get_int reads an integer flag");
+    return *flag;
 }
 
-double ParsedArgs::get_float(const std::string& name, double fallback) const {
-    return has(name) ? std::strtod(get(name).c_str(), nullptr) : fallback;
+int64_t ParsedArgs::int_value(const FlagSpec& flag) const {
+    // parse_args checked the value against the range.
+    if (has(flag.name)) return std::strtoll(get(flag.name).c_str(), nullptr, 10);
+    const auto* value = std::get_if<int64_t>(&flag.default_for(verb));
+    MONA_ASSERT(value != nullptr, "an integer flag read without has() has a default for the verb");
+    return *value;
+}
+
+double ParsedArgs::get_float(const std::string& name) const {
+    const FlagSpec* flag = find_flag(name);
+    MONA_ASSERT(flag != nullptr && flag->kind == ValueKind::kFloat, "get_float reads a number flag");
+    if (has(name)) return std::strtod(get(name).c_str(), nullptr);
+    const auto* value = std::get_if<double>(&flag->default_for(verb));
+    MONA_ASSERT(value != nullptr, "a number flag read without has() has a default for the verb");
+    return *value;
 }
 
 namespace {
@@ -189,11 +319,14 @@ Status check_value(const FlagSpec& flag, const std::string& value, const std::st
 Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
     ParsedArgs args;
     if (argc < 2) return invalid_input("missing command; try `mona help`");
+    for (int arg_idx = 0; arg_idx < argc; ++arg_idx) {
+        if (arg_idx > 0) args.command_line += ' ';
+        args.command_line += argv[arg_idx];
+    }
     args.verb = argv[1];
     if (args.verb == "--help" || args.verb == "-h") args.verb = "help";
     if (args.verb == "--version") args.verb = "version";
-    const auto& verbs = verb_table();
-    if (std::none_of(verbs.begin(), verbs.end(), [&](const VerbSpec& v) { return v.name == args.verb; })) {
+    if (find_verb(args.verb) == nullptr) {
         return invalid_input(fmt::format("unknown command '{}'; try `mona help`", args.verb));
     }
     const auto& flags = flag_table();
@@ -212,19 +345,17 @@ Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
                 inline_value = name.substr(eq + 1);
                 name = name.substr(0, eq);
             }
-            for (const auto& flag : flags) {
-                if (flag.name == name) spec = &flag;
-            }
+            spec = find_flag(name);
             if (spec == nullptr) return invalid_input(fmt::format("unknown flag --{}; try `mona {} --help`", name, args.verb));
         } else if (arg.size() == 2 && arg[0] == '-') {
             for (const auto& flag : flags) {
-                if (flag.short_name == arg[1] && applies(flag, args.verb)) spec = &flag;
+                if (flag.short_name == arg[1] && flag.use(args.verb) != nullptr) spec = &flag;
             }
             if (spec == nullptr) return invalid_input(fmt::format("unknown flag {}; try `mona {} --help`", arg, args.verb));
         } else {
             return invalid_input(fmt::format("unexpected argument '{}' (flags start with --)", arg));
         }
-        if (!applies(*spec, args.verb)) {
+        if (spec->use(args.verb) == nullptr) {
             return invalid_input(fmt::format("--{} does not apply to `mona {}`", spec->name, args.verb));
         }
         std::string value = "1";
@@ -242,7 +373,7 @@ Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
         slot.push_back(value);
     }
     for (const auto& flag : flags) {
-        if (!applies(flag, args.verb) || args.has(flag.name)) continue;
+        if (flag.use(args.verb) == nullptr || args.has(flag.name)) continue;
         const char* env = std::getenv(env_name(flag.name).c_str());
         if (env == nullptr || *env == '\0') continue;
         if (flag.kind == ValueKind::kSwitch) {
@@ -255,6 +386,17 @@ Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
     return args;
 }
 
+Status check_required(const ParsedArgs& args) {
+    for (const auto& flag : flag_table()) {
+        const FlagUse* use = flag.use(args.verb);
+        if (use == nullptr || !use->required || args.has(flag.name)) continue;
+        return invalid_input(fmt::format("{}--{} {} is required by `mona {}`; see `mona {} --help`",
+                                         flag.repeatable ? "at least one " : "", flag.name, flag.hint, args.verb,
+                                         args.verb));
+    }
+    return Status();
+}
+
 std::string usage_text() {
     std::string out = "mona: task-specific data selection for instruction tuning (MoNA)\n\nusage: mona <command> [flags]\n\ncommands:\n";
     for (const auto& verb : verb_table()) out += fmt::format("  {:<12} {}\n", verb.name, verb.summary);
@@ -264,32 +406,66 @@ std::string usage_text() {
 
 std::string verb_help(const std::string& verb) {
     std::string out;
-    for (const auto& v : verb_table()) {
-        if (v.name == verb) out += fmt::format("mona {}: {}\n\nflags:\n", verb, v.summary);
-    }
+    if (const VerbSpec* v = find_verb(verb)) out += fmt::format("mona {}: {}\n\nflags:\n", verb, v->summary);
     for (const auto& flag : flag_table()) {
-        if (!applies(flag, verb)) continue;
+        const FlagUse* use = flag.use(verb);
+        if (use == nullptr) continue;
         std::string left = "--" + flag.name + (flag.hint.empty() ? "" : " " + flag.hint);
         if (flag.short_name) left = fmt::format("-{}, {}", flag.short_name, left);
-        out += fmt::format("  {:<28} {}", left, flag.help);
-        if (!flag.default_text.empty()) out += fmt::format(" [default: {}]", flag.default_text);
+        out += fmt::format("  {:<28} {}", left, flag.help_for(verb));
+        if (use->required) out += " (required)";
+        if (const std::string def = flag.default_shown(verb); !def.empty()) out += fmt::format(" [default: {}]", def);
         out += fmt::format(" [env: {}]\n", env_name(flag.name));
     }
     return out;
 }
 
+namespace {
+
+// "a, b: text; c: other" for the verbs whose `text_of(use)` is set, grouped by equal text in first-use order.
+template <class TextOf>
+std::string per_verb(const FlagSpec& flag, TextOf&& text_of) {
+    std::vector<std::pair<std::string, std::string>> groups;  // text, verbs
+    for (const auto& use : flag.uses) {
+        const std::optional<std::string> text = text_of(use);
+        if (!text) continue;
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == *text; });
+        if (it == groups.end()) {
+            groups.push_back({*text, use.verb});
+        } else {
+            it->second += ", " + use.verb;
+        }
+    }
+    std::string out;
+    for (const auto& [text, verbs] : groups) out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", verbs, text.empty() ? "none" : text);
+    return out;
+}
+
+std::string cell(std::string text) {
+    std::replace(text.begin(), text.end(), '|', '/');
+    return text;
+}
+
+}  // namespace
+
 std::string markdown_reference() {
     std::string out = "| flag | value | commands | default | env | meaning |\n|---|---|---|---|---|---|\n";
     for (const auto& flag : flag_table()) {
         std::string verbs;
-        for (const auto& v : flag.verbs) verbs += (verbs.empty() ? "" : ", ") + v;
+        for (const auto& use : flag.uses) verbs += (verbs.empty() ? "" : ", ") + use.verb + (use.required ? " (required)" : "");
         std::string name = "`--" + flag.name + "`";
         if (flag.short_name) name += fmt::format(" `-{}`", flag.short_name);
         std::string help = flag.help;
-        std::replace(help.begin(), help.end(), '|', '/');
-        std::string def = flag.default_text;
-        std::replace(def.begin(), def.end(), '|', '/');
-        out += fmt::format("| {} | {} | {} | {} | `{}` | {} |\n", name, flag.hint, verbs, def, env_name(flag.name), help);
+        const std::string help_by_verb = per_verb(flag, [](const FlagUse& u) { return u.help; });
+        if (!help_by_verb.empty()) help += " — " + help_by_verb;
+        std::string def = flag.default_text.empty() ? value_text(flag.default_value) : flag.default_text;
+        const std::string def_by_verb = per_verb(flag, [&](const FlagUse& u) -> std::optional<std::string> {
+            if (!u.default_text && !u.default_value) return std::nullopt;
+            return flag.default_shown(u.verb);
+        });
+        if (!def_by_verb.empty()) def += (def.empty() ? "" : "; ") + def_by_verb;
+        out += fmt::format("| {} | {} | {} | {} | `{}` | {} |\n", name, flag.hint, verbs, cell(def), env_name(flag.name),
+                           cell(help));
     }
     return out;
 }
