@@ -29,23 +29,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (int64_t key_idx = 0; key_idx < gguf_get_n_kv(gguf); ++key_idx) {
         sink += std::string(gguf_get_key(gguf, key_idx)).size();
         switch (gguf_get_kv_type(gguf, key_idx)) {
-            case GGUF_TYPE_STRING:
-                sink += std::string(gguf_get_val_str(gguf, key_idx)).size();
-                break;
-            case GGUF_TYPE_UINT32:
-                sink += gguf_get_val_u32(gguf, key_idx);
-                break;
+            case GGUF_TYPE_STRING: sink += std::string(gguf_get_val_str(gguf, key_idx)).size(); break;
+            case GGUF_TYPE_UINT32: sink += gguf_get_val_u32(gguf, key_idx); break;
             case GGUF_TYPE_ARRAY: {
                 const size_t n = gguf_get_arr_n(gguf, key_idx);
                 if (gguf_get_arr_type(gguf, key_idx) == GGUF_TYPE_STRING) {
-                    for (size_t item = 0; item < n; ++item) sink += std::string(gguf_get_arr_str(gguf, key_idx, item)).size();
+                    for (size_t item = 0; item < n; ++item)
+                        sink += std::string(gguf_get_arr_str(gguf, key_idx, item)).size();
                 } else if (n > 0) {
                     sink += reinterpret_cast<uintptr_t>(gguf_get_arr_data(gguf, key_idx)) != 0;
                 }
                 break;
             }
-            default:
-                break;
+            default: break;
         }
     }
     for (int64_t tensor_idx = 0; tensor_idx < gguf_get_n_tensors(gguf); ++tensor_idx) {

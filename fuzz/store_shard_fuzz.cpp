@@ -49,9 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::snprintf(crc_hex, sizeof(crc_hex), "%08x", crc);
 
     const std::string manifest =
-        "{\"format\": \"mona-feature-store\", \"format_version\": 1, \"params\": {}, \"keep\": " + std::to_string(keep) +
-        ", \"shard_rows\": " + std::to_string(n_rows) + ", \"slice\": {\"index\": " + std::to_string(slice_idx) +
-        ", \"count\": " + std::to_string(n_slices) + "}, \"n_samples\": " + std::to_string(n_rows) +
+        "{\"format\": \"mona-feature-store\", \"format_version\": 1, \"params\": {}, \"keep\": " +
+        std::to_string(keep) + ", \"shard_rows\": " + std::to_string(n_rows) +
+        ", \"slice\": {\"index\": " + std::to_string(slice_idx) + ", \"count\": " + std::to_string(n_slices) +
+        "}, \"n_samples\": " + std::to_string(n_rows) +
         ", \"complete\": true, \"shards\": [{\"file\": \"shard-00000.bin\", \"n_rows\": " + std::to_string(n_rows) +
         ", \"bytes\": " + std::to_string(shard.size()) + ", \"crc32\": \"" + crc_hex + "\", \"sha256\": \"" +
         mona::sha256_hex(shard) + "\", \"first_record_idx\": " + std::to_string(first_record_idx) +

@@ -3,11 +3,11 @@
 #pragma once
 
 #include "eval/eval.hpp"
-#include "mona/jobs.hpp"
 #include "jobs/config.hpp"
 #include "jobs/embed.hpp"
 #include "jobs/score.hpp"
 #include "jobs/select.hpp"
+#include "mona/jobs.hpp"
 
 namespace mona::api {
 

@@ -88,9 +88,10 @@ void load_cpu_variant_once() {
     }
     const int best = pick_cpu_variant(candidates);
     if (best < 0) {
-        state.error = fmt::format("no CPU backend module for this CPU in {} (looked for {}*.so{}{}); set "
-                                  "MONA_GGML_BACKEND_DIR to the folder that holds them",
-                                  dir.string(), prefix, candidates.empty() ? ", found none" : "", failures);
+        state.error = fmt::format(
+            "no CPU backend module for this CPU in {} (looked for {}*.so{}{}); set "
+            "MONA_GGML_BACKEND_DIR to the folder that holds them",
+            dir.string(), prefix, candidates.empty() ? ", found none" : "", failures);
         return;
     }
     const std::filesystem::path& path = paths[static_cast<size_t>(best)];

@@ -34,9 +34,10 @@ Result<GgufTensorTable> read_gguf_tensor_table(const std::string& path) {
             }
         }
         if (!fits) {
-            status = invalid_input(fmt::format("{}: tensor '{}' has shape [{}, {}, {}, {}], whose element count does "
-                                               "not fit in int64",
-                                               path, gguf_get_tensor_name(gguf, tensor_idx), ne[0], ne[1], ne[2], ne[3]));
+            status =
+                invalid_input(fmt::format("{}: tensor '{}' has shape [{}, {}, {}, {}], whose element count does "
+                                          "not fit in int64",
+                                          path, gguf_get_tensor_name(gguf, tensor_idx), ne[0], ne[1], ne[2], ne[3]));
             break;
         }
         const int64_t n_elements = has_zero ? 0 : running;

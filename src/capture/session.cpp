@@ -9,9 +9,9 @@
 #include <mutex>
 #include <thread>
 
-#include "ggml-backend.h"
 #include "capture/cpu_variant.hpp"
 #include "capture/gguf_header.hpp"
+#include "ggml-backend.h"
 #include "ggml.h"
 #include "llama.h"
 
@@ -168,16 +168,16 @@ ModelInfo describe(const llama_model* model, const std::string& path) {
 // One tensor to capture in a decode call.
 struct CaptureSlot {
     std::string name;
-    int64_t width = 0;          // expected row width; 0 = take the tensor's own (set on first sight)
+    int64_t width = 0;  // expected row width; 0 = take the tensor's own (set on first sight)
     std::vector<float>* out = nullptr;
     int64_t rows_done = 0;
 };
 
 struct CaptureState {
     std::vector<CaptureSlot> slots;
-    int64_t n_tokens = 0;      // rows per tensor over the whole capture() call (sizes the outputs)
-    int64_t call_end = 0;      // rows_done every slot reaches when the current decode call is complete
-    int64_t n_complete = 0;    // slots with every row of the current decode call captured
+    int64_t n_tokens = 0;    // rows per tensor over the whole capture() call (sizes the outputs)
+    int64_t call_end = 0;    // rows_done every slot reaches when the current decode call is complete
+    int64_t n_complete = 0;  // slots with every row of the current decode call captured
     bool active = false;
     std::string error;
 };
@@ -199,8 +199,7 @@ void copy_rows(const ggml_tensor* t, CaptureSlot& slot) {
             if (host) {
                 std::memcpy(dst + row * slot.width, static_cast<const char*>(t->data) + row * t->nb[1], row_bytes);
             } else {
-                ggml_backend_tensor_get(const_cast<ggml_tensor*>(t), dst + row * slot.width, row * t->nb[1],
-                                        row_bytes);
+                ggml_backend_tensor_get(const_cast<ggml_tensor*>(t), dst + row * slot.width, row * t->nb[1], row_bytes);
             }
         }
     }
@@ -227,9 +226,9 @@ bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
         slot->out->assign(static_cast<size_t>(state->n_tokens * slot->width), 0.0f);
     }
     if (t->type != GGML_TYPE_F32 || t->ne[0] != slot->width || t->ne[2] != 1 || t->ne[3] != 1) {
-        state->error = fmt::format("tensor {} has type {} and shape [{}, {}, {}, {}], expected f32 rows of width {}",
-                                   t->name, ggml_type_name(t->type), t->ne[0], t->ne[1], t->ne[2], t->ne[3],
-                                   slot->width);
+        state->error =
+            fmt::format("tensor {} has type {} and shape [{}, {}, {}, {}], expected f32 rows of width {}", t->name,
+                        ggml_type_name(t->type), t->ne[0], t->ne[1], t->ne[2], t->ne[3], slot->width);
         return false;
     }
     if (slot->rows_done + t->ne[1] > state->call_end) {
@@ -258,9 +257,10 @@ Result<std::string> layer_tensor_name(int32_t layer, int32_t n_layer, const std:
 
 Result<std::string> ffn_gate_tensor_name(int32_t layer, int32_t n_layer, const std::string& model_path) {
     if (layer < 1 || layer >= n_layer) {
-        return invalid_input(fmt::format("layer {} has no MLP gate: model {} has {} layers; the gate of the block "
-                                         "writing hidden_states[L] exists for L in 1..{}",
-                                         layer, model_path, n_layer, n_layer - 1));
+        return invalid_input(
+            fmt::format("layer {} has no MLP gate: model {} has {} layers; the gate of the block "
+                        "writing hidden_states[L] exists for L in 1..{}",
+                        layer, model_path, n_layer, n_layer - 1));
     }
     return fmt::format("ffn_gate-{}", layer - 1);
 }
@@ -421,8 +421,8 @@ Result<std::string> Session::Impl::run_jinja(const std::vector<ChatMessage>& mes
         const jinja::value results = runtime.execute(*program);
         return jinja::runtime::gather_string_parts(results)->as_string().str();
     } catch (const std::exception& e) {
-        return invalid_input(fmt::format("the chat template of {} failed on this sample: {}", options.model_path,
-                                         e.what()));
+        return invalid_input(
+            fmt::format("the chat template of {} failed on this sample: {}", options.model_path, e.what()));
     }
 }
 
@@ -436,23 +436,26 @@ const SessionOptions& Session::options() const { return impl_->options; }
 int32_t Session::max_batch_tokens() const { return std::max(impl_->options.batch_tokens, impl_->n_ctx); }
 
 Result<Session> Session::open(const SessionOptions& options) {
-    if (options.batch_tokens < 1) return invalid_input(fmt::format("--batch-tokens must be >= 1, got {}", options.batch_tokens));
-    if (options.max_tokens < 1) return invalid_input(fmt::format("--max-tokens must be >= 1, got {}", options.max_tokens));
+    if (options.batch_tokens < 1)
+        return invalid_input(fmt::format("--batch-tokens must be >= 1, got {}", options.batch_tokens));
+    if (options.max_tokens < 1)
+        return invalid_input(fmt::format("--max-tokens must be >= 1, got {}", options.max_tokens));
     if (options.max_seqs < 1 || options.max_seqs > 256) {
         return invalid_input(fmt::format("max sequences per batch must be in 1..256, got {}", options.max_seqs));
     }
     auto impl = std::make_unique<Impl>();
     impl->options = options;
-    MONA_TRY(impl->model, load_model(options.model_path, model_load_settings(options, /*vocab_only=*/false),
-                                     options.verbose));
+    MONA_TRY(impl->model,
+             load_model(options.model_path, model_load_settings(options, /*vocab_only=*/false), options.verbose));
     impl->info = describe(impl->model, options.model_path);
     impl->vocab = llama_model_get_vocab(impl->model);
 
     if (options.template_name == "model") {
         if (impl->info.chat_template.empty()) {
-            return invalid_input(fmt::format("model {} has no chat template (tokenizer.chat_template); use "
-                                             "--template plain or a llama.cpp built-in template name such as chatml",
-                                             options.model_path));
+            return invalid_input(
+                fmt::format("model {} has no chat template (tokenizer.chat_template); use "
+                            "--template plain or a llama.cpp built-in template name such as chatml",
+                            options.model_path));
         }
         impl->kind = RenderKind::kJinja;
         impl->tmpl = impl->info.chat_template;
@@ -461,9 +464,10 @@ Result<Session> Session::open(const SessionOptions& options) {
             const jinja::lexer_result lexed = lexer.tokenize(impl->tmpl);
             impl->program = std::make_unique<jinja::program>(jinja::parse_from_tokens(lexed));
         } catch (const std::exception& e) {
-            return unsupported(fmt::format("the chat template of {} is Jinja that llama.cpp's engine cannot parse "
-                                           "({}); use --template plain or a built-in name (chatml, llama3, ...)",
-                                           options.model_path, e.what()));
+            return unsupported(
+                fmt::format("the chat template of {} is Jinja that llama.cpp's engine cannot parse "
+                            "({}); use --template plain or a built-in name (chatml, llama3, ...)",
+                            options.model_path, e.what()));
         }
         const llama_token bos = llama_vocab_bos(impl->vocab);
         const llama_token eos = llama_vocab_eos(impl->vocab);
@@ -496,14 +500,16 @@ Result<Session> Session::open(const SessionOptions& options) {
         llama_chat_message probe[2] = {{"user", "hi"}, {"assistant", "hello"}};
         char buf[256];
         if (llama_chat_apply_template(impl->tmpl.c_str(), probe, 2, false, buf, sizeof(buf)) < 0) {
-            return unsupported(fmt::format("'{}' is not a llama.cpp built-in chat template; use --template model "
-                                           "(the GGUF's own), plain, or a built-in name (chatml, llama3, ...)",
-                                           options.template_name));
+            return unsupported(
+                fmt::format("'{}' is not a llama.cpp built-in chat template; use --template model "
+                            "(the GGUF's own), plain, or a built-in name (chatml, llama3, ...)",
+                            options.template_name));
         }
     }
 
-    const int32_t n_threads =
-        options.n_threads > 0 ? options.n_threads : std::max(1, static_cast<int32_t>(std::thread::hardware_concurrency()));
+    const int32_t n_threads = options.n_threads > 0
+                                  ? options.n_threads
+                                  : std::max(1, static_cast<int32_t>(std::thread::hardware_concurrency()));
     // Every sample is decoded on its own (see capture()), so the context holds one sample: its size, and so every
     // computed value, does not depend on --batch-tokens.
     const int32_t n_ctx = options.max_tokens;
@@ -700,7 +706,8 @@ Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, in
         }
         return Status();
     }
-    for (const auto* seq : seqs) MONA_ASSERT(static_cast<int32_t>(seq->size()) <= impl_->n_ctx, "sample larger than the context");
+    for (const auto* seq : seqs)
+        MONA_ASSERT(static_cast<int32_t>(seq->size()) <= impl_->n_ctx, "sample larger than the context");
     MONA_ASSERT(static_cast<int32_t>(seqs.size()) <= impl_->options.max_seqs, "too many sequences in one batch");
 
     out.assign(static_cast<size_t>(n_tokens) * static_cast<size_t>(impl_->info.n_embd), 0.0f);
@@ -760,9 +767,10 @@ Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, in
     for (size_t slot_idx = 0; slot_idx < state.slots.size(); ++slot_idx) {
         const CaptureSlot& slot = state.slots[slot_idx];
         if (slot.rows_done != n_tokens) {
-            return internal_error(fmt::format("captured {} of {} token rows of tensor {}; the model graph of "
-                                              "architecture '{}' may not have a tensor named {}",
-                                              slot.rows_done, n_tokens, slot.name, impl_->info.arch, slot.name));
+            return internal_error(
+                fmt::format("captured {} of {} token rows of tensor {}; the model graph of "
+                            "architecture '{}' may not have a tensor named {}",
+                            slot.rows_done, n_tokens, slot.name, impl_->info.arch, slot.name));
         }
         if (slot_idx > 0) (*extra)[slot_idx - 1].width = slot.width;
     }

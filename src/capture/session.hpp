@@ -33,18 +33,18 @@ namespace mona {
 
 struct ModelInfo {
     std::string path;
-    std::string arch;           // general.architecture
-    std::string name;           // general.name, "" if absent
-    std::string desc;           // llama.cpp's one-line description
+    std::string arch;  // general.architecture
+    std::string name;  // general.name, "" if absent
+    std::string desc;  // llama.cpp's one-line description
     int32_t n_layer = 0;
     int32_t n_embd = 0;
     int32_t n_vocab = 0;
     int32_t n_ctx_train = 0;
     uint64_t n_params = 0;
     uint64_t size_bytes = 0;
-    bool add_bos = false;       // the tokenizer prepends BOS
+    bool add_bos = false;  // the tokenizer prepends BOS
     int32_t bos = -1;
-    std::string chat_template;  // the GGUF's tokenizer.chat_template, "" if none
+    std::string chat_template;                // the GGUF's tokenizer.chat_template, "" if none
     std::vector<std::string> weight_buffers;  // llama.cpp buffer types holding the weights, e.g. CPU_Mapped
 };
 
@@ -78,13 +78,13 @@ inline constexpr int32_t kDefaultMaxTokens = 2048;
 
 struct SessionOptions {
     std::string model_path;
-    int32_t n_threads = 0;       // 0 = all hardware threads
+    int32_t n_threads = 0;                       // 0 = all hardware threads
     int32_t batch_tokens = kDefaultBatchTokens;  // target tokens per llama_decode call (samples are packed up to this)
-    int32_t max_tokens = kDefaultMaxTokens;      // per-sample cap; longer samples are truncated (and counted by the caller)
-    int32_t max_seqs = 64;       // most samples in one decode call (<= 256, llama.cpp's LLAMA_MAX_SEQ)
-    std::string template_name = "model";  // "model" | "plain" | a llama.cpp built-in template name
-    bool cpu_repack = false;     // let llama.cpp repack weights for its CPU kernels (never AMX: see model_load_settings)
-    SystemPrompt system_prompt;           // default: the template's own behaviour
+    int32_t max_tokens = kDefaultMaxTokens;  // per-sample cap; longer samples are truncated (and counted by the caller)
+    int32_t max_seqs = 64;                   // most samples in one decode call (<= 256, llama.cpp's LLAMA_MAX_SEQ)
+    std::string template_name = "model";     // "model" | "plain" | a llama.cpp built-in template name
+    bool cpu_repack = false;  // let llama.cpp repack weights for its CPU kernels (never AMX: see model_load_settings)
+    SystemPrompt system_prompt;  // default: the template's own behaviour
     bool verbose = false;        // forward llama.cpp's log to stderr
 };
 
@@ -106,7 +106,7 @@ struct TokenizedSample {
     int32_t n_prompt = 0;         // tokens before the first assistant turn's content (== size for prompt-only)
     int32_t n_full = 0;           // token count before truncation
     bool truncated = false;
-    bool has_bos = false;         // tokens[0] is the BOS token
+    bool has_bos = false;  // tokens[0] is the BOS token
 };
 
 // Reads what a GGUF says about the model (hyperparameters, vocabulary, template, tensor counts). llama.cpp loads
@@ -150,9 +150,10 @@ class Session {
     bool is_special(int32_t token) const;
 
     // Runs a forward pass over each of `seqs` (each a full sample of <= max_tokens tokens, count <= max_seqs;
-    // one llama_decode per sample, so a sample's rows do not depend on the others) and writes the layer-L residual rows of every token, sample after sample, into
-    // `out` [sum n_tokens, n_embd] row-major. Each of `extra` (may be null) is captured in the same pass; the
-    // graph stops once the last requested tensor is complete, so the deepest one sets the cost.
+    // one llama_decode per sample, so a sample's rows do not depend on the others) and writes the layer-L residual rows
+    // of every token, sample after sample, into `out` [sum n_tokens, n_embd] row-major. Each of `extra` (may be null)
+    // is captured in the same pass; the graph stops once the last requested tensor is complete, so the deepest one sets
+    // the cost.
     Status capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out,
                    std::vector<ExtraCapture>* extra = nullptr);
 

@@ -40,8 +40,8 @@ std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode
 }
 
 bool BatchRule::run_before(int32_t n_queued, int64_t queued_tokens, int64_t n) const {
-    return n_queued > 0 &&
-           (queued_tokens + n > std::max<int64_t>(budget, n) || queued_tokens + n > max_batch_tokens || n_queued >= max_seqs);
+    return n_queued > 0 && (queued_tokens + n > std::max<int64_t>(budget, n) || queued_tokens + n > max_batch_tokens ||
+                            n_queued >= max_seqs);
 }
 
 size_t open_batch_start(const BatchRule& rule, std::span<const int64_t> n_tokens) {

@@ -51,11 +51,11 @@ const char* token_mode_name(TokenMode mode);
 std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode mode);
 
 struct EmbedOptions {
-    int32_t layer = 0;              // HF hidden_states numbering
-    int32_t k_override = 0;         // 0 = the SAE's own k
+    int32_t layer = 0;       // HF hidden_states numbering
+    int32_t k_override = 0;  // 0 = the SAE's own k
     TokenMode token_mode = TokenMode::kNoBos;
     PoolingMode pooling = PoolingMode::kMean;
-    bool keep_rows = false;         // also hand per-token residual rows and codes to the callback
+    bool keep_rows = false;  // also hand per-token residual rows and codes to the callback
     // Further llama.cpp tensors captured in the same pass (Session::capture, ExtraCapture), handed to the callback
     // per sample in EmbeddedSample::extra, in this order. Must not name the layer's own tensor.
     std::vector<std::string> extra_tensors;
@@ -66,10 +66,10 @@ struct EmbedOptions {
 };
 
 struct EmbeddedSample {
-    uint64_t tag = 0;               // the caller's tag from add()
+    uint64_t tag = 0;  // the caller's tag from add()
     TokenizedSample tokens;
     SparseVec pooled;
-    int64_t n_pooled = 0;           // rows that went into the pool
+    int64_t n_pooled = 0;  // rows that went into the pool
     // Only with keep_rows (rows also from a capture-only backend): residual rows [n_tokens, d_in] and the
     // per-token codes of this sample.
     std::vector<float> rows;

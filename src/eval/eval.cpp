@@ -15,11 +15,11 @@
 #include "eval/metrics.hpp"
 #include "eval/representations.hpp"
 #include "io/sample_reader.hpp"
+#include "jobs/engine.hpp"
+#include "jobs/run_support.hpp"
 #include "report/eval_report.hpp"
 #include "score/bm25.hpp"
 #include "score/topn.hpp"
-#include "jobs/engine.hpp"
-#include "jobs/run_support.hpp"
 #include "util/sha256.hpp"
 
 #ifndef MONA_LLAMA_VERSION

@@ -48,18 +48,18 @@
 #include <string_view>
 #include <vector>
 
-#include "mona/status.hpp"
 #include "eval/methods.hpp"
 #include "jobs/config.hpp"
+#include "mona/status.hpp"
 
 namespace mona {
 
 struct EvalConfig {
-    SelectConfig select;              // model, SAE, pool, targets, out, layer, ratio/count, k, tokens, pooling, ...
+    SelectConfig select;                  // model, SAE, pool, targets, out, layer, ratio/count, k, tokens, pooling, ...
     std::vector<EvalMethodSpec> methods;  // run in this order; empty = default_method_specs(); repeats are dropped
-    uint64_t seed = 0;                // for `random`
-    int32_t n_latents = 10;           // prototype latents shown per target (mona)
-    int32_t n_latent_samples = 3;     // pool samples shown per latent
+    uint64_t seed = 0;                    // for `random`
+    int32_t n_latents = 10;               // prototype latents shown per target (mona)
+    int32_t n_latent_samples = 3;         // pool samples shown per latent
 };
 
 struct EvalTargetSummary {

@@ -48,8 +48,7 @@ Result<Representation> representation_of(const EvalMethodSpec& spec, const RepDe
             }
             break;
         }
-        case RepKind::kNone:
-            break;
+        case RepKind::kNone: break;
     }
     return rep;
 }
@@ -146,8 +145,7 @@ Status RepresentationSet::compute(EmbeddedSample& item, std::vector<RepVector>& 
                 out[rep_idx].sparse = poolers_[rep_idx]->pool(scratch_codes_, 0, end - begin, rep.pooling);
                 break;
             }
-            case RepKind::kNone:
-                break;
+            case RepKind::kNone: break;
         }
     }
     item.rows = {};

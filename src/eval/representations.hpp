@@ -17,11 +17,11 @@
 #include <vector>
 
 #include "capture/session.hpp"
+#include "embed/embedder.hpp"
 #include "eval/methods.hpp"
 #include "mona/status.hpp"
 #include "pool/pool.hpp"
 #include "sae/sae.hpp"
-#include "embed/embedder.hpp"
 
 namespace mona {
 

@@ -28,8 +28,8 @@
 //
 // Errors: open() gives kNotFound for a missing file, kInvalidInput for a directory, kIo when the file cannot be
 // opened or read. next() gives kIo for a read failure or a truncated gzip stream, and kInvalidInput for an
-// unterminated or malformed top-level array or content after it, or a record over kMaxRecordBytes, each as "<path>:<line>: ...". After an error
-// every later next() returns the same error.
+// unterminated or malformed top-level array or content after it, or a record over kMaxRecordBytes, each as
+// "<path>:<line>: ...". After an error every later next() returns the same error.
 //
 // Thread-safety: one reader per thread.
 #pragma once

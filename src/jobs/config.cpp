@@ -38,8 +38,8 @@ Result<TargetSpec> parse_target_spec(const std::string& text) {
         spec.path = text.substr(eq + 1);
     }
     if (!valid_target_name(spec.name)) {
-        return invalid_input(fmt::format("--target '{}': target name '{}' must be letters, digits, '_', '-' or '.'",
-                                         text, spec.name));
+        return invalid_input(
+            fmt::format("--target '{}': target name '{}' must be letters, digits, '_', '-' or '.'", text, spec.name));
     }
     if (spec.path.empty()) return invalid_input(fmt::format("--target '{}': missing file path after '='", text));
     return spec;
@@ -86,8 +86,8 @@ Status check_select_config(const SelectConfig& config) {
         }
         for (const auto& target : config.targets) {
             if (quoted.count(target.name) == 0) {
-                return invalid_input(fmt::format("--merge quota: target '{}' has no --quota {}=WEIGHT", target.name,
-                                                 target.name));
+                return invalid_input(
+                    fmt::format("--merge quota: target '{}' has no --quota {}=WEIGHT", target.name, target.name));
             }
         }
         if (!(total > 0.0)) return invalid_input("--merge quota: every --quota is 0");

@@ -39,27 +39,27 @@ struct SelectConfig {
     std::string pool_path;
     std::vector<TargetSpec> targets;
     std::string out_dir;
-    int32_t layer = -1;          // HF hidden_states[L]; -1 = the SAE's own layer, else n_layer - 1 (penultimate)
-    double ratio = 0.05;         // used when count == 0
-    int64_t count = 0;           // samples to select per target; 0 = round(ratio * pool size), at least 1
+    int32_t layer = -1;   // HF hidden_states[L]; -1 = the SAE's own layer, else n_layer - 1 (penultimate)
+    double ratio = 0.05;  // used when count == 0
+    int64_t count = 0;    // samples to select per target; 0 = round(ratio * pool size), at least 1
     MergeMode merge = MergeMode::kNone;  // also write <out>/merged/: one subset of `count` samples from all targets
     std::vector<QuotaSpec> quotas;       // merge = kQuota: one weight per target
     std::string store_dir;               // select: the pool's store; "" = <out>/.store, removed after success
     uint64_t store_shard_rows = 0;       // select: samples per shard of a new store; 0 = the store's default
-    int32_t k = 0;               // 0 = the SAE's own TopK k
+    int32_t k = 0;                       // 0 = the SAE's own TopK k
     TokenMode token_mode = TokenMode::kNoBos;
     PoolingMode pooling = PoolingMode::kMean;
     InputFormat format = InputFormat::kAuto;
     std::string template_name = "model";
-    bool cpu_repack = false;     // llama.cpp's CPU weight repacking (--cpu-repack on)
-    SystemPrompt system_prompt;  // default: the template's own behaviour
+    bool cpu_repack = false;                 // llama.cpp's CPU weight repacking (--cpu-repack on)
+    SystemPrompt system_prompt;              // default: the template's own behaviour
     int32_t max_tokens = kDefaultMaxTokens;  // capture/session.hpp
     int32_t batch_tokens = kDefaultBatchTokens;
     int32_t threads = 0;
     bool skip_bad = false;
-    ProgressFn progress;         // progress reports of the model passes over the pool; empty = none
-    bool verbose = false;        // llama.cpp's own log to stderr (SessionOptions::verbose)
-    std::string command_line;    // recorded in the manifest
+    ProgressFn progress;       // progress reports of the model passes over the pool; empty = none
+    bool verbose = false;      // llama.cpp's own log to stderr (SessionOptions::verbose)
+    std::string command_line;  // recorded in the manifest
 };
 
 struct TargetResult {
@@ -72,8 +72,8 @@ struct TargetResult {
 
 struct SelectSummary {
     int64_t n_pool_read = 0;
-    int64_t n_pool_skipped = 0;   // found again when writing, so also right after a resumed pool pass
-    int64_t n_pool_resumed = 0;   // select: samples already in the store when the run started
+    int64_t n_pool_skipped = 0;  // found again when writing, so also right after a resumed pool pass
+    int64_t n_pool_resumed = 0;  // select: samples already in the store when the run started
     int64_t n_pool_truncated = 0;
     int64_t n_pool_tokens = 0;
     int64_t n_target_skipped = 0;

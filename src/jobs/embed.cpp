@@ -50,7 +50,8 @@ namespace detail {
 
 Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOptions& options, SelectEngine& engine) {
     if (options.n_slices < 1 || options.slice_idx >= options.n_slices) {
-        return invalid_input(fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
+        return invalid_input(
+            fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
     }
     MONA_TRY(const FileStamp pool_stamp, FileStamp::of(config.pool_path));
     MONA_TRY(nlohmann::json params, store_params(config, engine));
@@ -84,29 +85,30 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
         return status;
     });
     MONA_TRY(std::unordered_set<uint64_t> replay, samples_to_replay(config.out_dir, writer.n_done(), embedder.rule()));
-    Status streamed = stream_samples(config.pool_path, config, engine.session, skipped,
-                                     [&](const Sample& sample, TokenizedSample tokens) -> Status {
-                                         Queued entry;
-                                         entry.stored.record_idx = sample.record_idx;
-                                         entry.stored.source_pos = sample.line_no;
-                                         entry.stored.id = sample.id;
-                                         entry.replay = replay.count(sample.record_idx) > 0;
-                                         summary.n_truncated += tokens.truncated;
-                                         // Stored by an earlier run: read and tokenised only so that the skip
-                                         // list and the truncation count cover the whole slice, not this run.
-                                         if (last_done && sample.record_idx <= *last_done && !entry.replay) {
-                                             return Status();
-                                         }
-                                         queued.push_back(std::move(entry));
-                                         MONA_RETURN_IF_ERROR(embedder.add(queued.size() - 1, std::move(tokens)));
-                                         progress.update(summary.n_embedded, embedder.n_tokens_run());
-                                         return Status();
-                                     },
-                                     [&](uint64_t record_idx) {
-                                         // Other slices' records are not even parsed; stored ones never reach the
-                                         // model (see above).
-                                         return belongs_to_slice(record_idx, options.slice_idx, options.n_slices);
-                                     });
+    Status streamed = stream_samples(
+        config.pool_path, config, engine.session, skipped,
+        [&](const Sample& sample, TokenizedSample tokens) -> Status {
+            Queued entry;
+            entry.stored.record_idx = sample.record_idx;
+            entry.stored.source_pos = sample.line_no;
+            entry.stored.id = sample.id;
+            entry.replay = replay.count(sample.record_idx) > 0;
+            summary.n_truncated += tokens.truncated;
+            // Stored by an earlier run: read and tokenised only so that the skip
+            // list and the truncation count cover the whole slice, not this run.
+            if (last_done && sample.record_idx <= *last_done && !entry.replay) {
+                return Status();
+            }
+            queued.push_back(std::move(entry));
+            MONA_RETURN_IF_ERROR(embedder.add(queued.size() - 1, std::move(tokens)));
+            progress.update(summary.n_embedded, embedder.n_tokens_run());
+            return Status();
+        },
+        [&](uint64_t record_idx) {
+            // Other slices' records are not even parsed; stored ones never reach the
+            // model (see above).
+            return belongs_to_slice(record_idx, options.slice_idx, options.n_slices);
+        });
     MONA_RETURN_IF_ERROR(streamed);
     MONA_RETURN_IF_ERROR(embedder.flush());
     progress.update(summary.n_embedded, embedder.n_tokens_run(), true);
@@ -132,12 +134,12 @@ namespace {
 // One process embeds one slice of the pool into config.out_dir (all of `mona embed` without mpirun).
 Result<EmbedSummary> embed_slice(const SelectConfig& config, const EmbedStoreOptions& options) {
     if (options.n_slices < 1 || options.slice_idx >= options.n_slices) {
-        return invalid_input(fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
+        return invalid_input(
+            fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
     }
     MONA_TRY(SelectEngine engine, SelectEngine::open(config));
     return embed_pool(config, options, engine);
 }
-
 
 // What a rank of `mona embed` under mpirun tells rank 0 about its slice.
 std::string pack_embed_result(const Result<EmbedSummary>& result) {
@@ -158,9 +160,10 @@ Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptio
     if (comm.size() == 1) return embed_slice(config, options);
     // Every rank decides the same way here: the check uses only the flags.
     if (options.n_slices != 1) {
-        return invalid_input(fmt::format("--shard {}/{} splits the pool by hand, but under mpirun the {} ranks split "
-                                         "it: give one or the other",
-                                         options.slice_idx, options.n_slices, comm.size()));
+        return invalid_input(
+            fmt::format("--shard {}/{} splits the pool by hand, but under mpirun the {} ranks split "
+                        "it: give one or the other",
+                        options.slice_idx, options.n_slices, comm.size()));
     }
     namespace fs = std::filesystem;
     const std::string slices_dir = config.out_dir + "/.mpi-slices";
@@ -173,7 +176,8 @@ Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptio
     }
     comm.broadcast(plan);
     if (plan == "resume") {
-        Result<EmbedSummary> result = comm.is_root() ? embed_slice(config, options) : Result<EmbedSummary>(EmbedSummary());
+        Result<EmbedSummary> result =
+            comm.is_root() ? embed_slice(config, options) : Result<EmbedSummary>(EmbedSummary());
         MONA_RETURN_IF_ERROR(comm.broadcast_status(result.status()));
         return result;
     }

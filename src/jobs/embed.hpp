@@ -37,7 +37,6 @@ struct EmbedSummary {
 Result<EmbedSummary> run_embed(const SelectConfig& config, const EmbedStoreOptions& options,
                                const Comm& comm = Comm::local());
 
-
 namespace detail {
 struct SelectEngine;
 // Embeds the records of one slice of config.pool_path that the store at config.out_dir lacks, with an engine

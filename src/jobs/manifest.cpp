@@ -45,33 +45,42 @@ Result<nlohmann::json> selection_manifest(const SelectConfig& config, const Sele
     manifest["command_line"] = config.command_line;
     const ModelInfo& mi = engine.session.info();
     MONA_TRY(std::string model_sha, sha256_file(config.model_path));
-    manifest["model"] = {{"path", config.model_path}, {"sha256", model_sha}, {"arch", mi.arch},
-                         {"name", mi.name},            {"n_layer", mi.n_layer}, {"n_embd", mi.n_embd}};
+    manifest["model"] = {{"path", config.model_path}, {"sha256", model_sha},   {"arch", mi.arch},
+                         {"name", mi.name},           {"n_layer", mi.n_layer}, {"n_embd", mi.n_embd}};
     MONA_TRY(std::string sae_sha, sha256_file(si.weights_file));
-    manifest["sae"] = {{"path", si.path},          {"weights_file", si.weights_file}, {"sha256", sae_sha},
-                       {"format", si.format},      {"architecture", si.architecture}, {"d_in", si.d_in},
-                       {"d_sae", si.d_sae},        {"k", si.k},                       {"hook", si.hook}};
-    manifest["parameters"] = {{"layer", summary.layer},
-                              {"llama_tensor", summary.layer == 0 ? std::string("embd")
-                                                                  : fmt::format("l_out-{}", summary.layer - 1)},
-                              {"k", config.k > 0 ? config.k : si.k},
-                              {"tokens", token_mode_name(config.token_mode)},
-                              {"pooling", pooling_mode_name(config.pooling)},
-                              {"similarity", "generalized_jaccard"},
-                              {"format", input_format_name(config.format)},
-                              {"template", config.template_name},
-                              {"cpu_repack", config.cpu_repack},
-                              {"system_prompt", system_prompt_param(config.system_prompt)},
-                              {"max_tokens", config.max_tokens},
-                              {"batch_tokens", config.batch_tokens},
-                              {"threads", config.threads},
-                              {"ratio", config.count > 0 ? nlohmann::json(nullptr) : nlohmann::json(config.ratio)},
-                              {"count", n_select},
-                              {"skip_bad", config.skip_bad}};
+    manifest["sae"] = {{"path", si.path},
+                       {"weights_file", si.weights_file},
+                       {"sha256", sae_sha},
+                       {"format", si.format},
+                       {"architecture", si.architecture},
+                       {"d_in", si.d_in},
+                       {"d_sae", si.d_sae},
+                       {"k", si.k},
+                       {"hook", si.hook}};
+    manifest["parameters"] = {
+        {"layer", summary.layer},
+        {"llama_tensor", summary.layer == 0 ? std::string("embd") : fmt::format("l_out-{}", summary.layer - 1)},
+        {"k", config.k > 0 ? config.k : si.k},
+        {"tokens", token_mode_name(config.token_mode)},
+        {"pooling", pooling_mode_name(config.pooling)},
+        {"similarity", "generalized_jaccard"},
+        {"format", input_format_name(config.format)},
+        {"template", config.template_name},
+        {"cpu_repack", config.cpu_repack},
+        {"system_prompt", system_prompt_param(config.system_prompt)},
+        {"max_tokens", config.max_tokens},
+        {"batch_tokens", config.batch_tokens},
+        {"threads", config.threads},
+        {"ratio", config.count > 0 ? nlohmann::json(nullptr) : nlohmann::json(config.ratio)},
+        {"count", n_select},
+        {"skip_bad", config.skip_bad}};
     MONA_TRY(std::string pool_sha, sha256_file(config.pool_path));
-    manifest["pool"] = {{"path", config.pool_path},          {"sha256", pool_sha},
-                        {"read", summary.n_pool_read},       {"skipped", summary.n_pool_skipped},
-                        {"truncated", summary.n_pool_truncated}, {"tokens", summary.n_pool_tokens}};
+    manifest["pool"] = {{"path", config.pool_path},
+                        {"sha256", pool_sha},
+                        {"read", summary.n_pool_read},
+                        {"skipped", summary.n_pool_skipped},
+                        {"truncated", summary.n_pool_truncated},
+                        {"tokens", summary.n_pool_tokens}};
     nlohmann::json targets = nlohmann::json::array();
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
         const auto& t = summary.targets[target_idx];

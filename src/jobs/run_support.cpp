@@ -10,11 +10,10 @@
 namespace mona {
 
 std::string progress_line(const ProgressUpdate& update) {
-    return fmt::format("{}: {} samples, {} tokens, {:.0f} tokens/s, {:.0f} s", update.stage, update.n_samples,
-                       update.n_tokens, update.seconds > 0 ? static_cast<double>(update.n_tokens) / update.seconds : 0.0,
-                       update.seconds);
+    return fmt::format(
+        "{}: {} samples, {} tokens, {:.0f} tokens/s, {:.0f} s", update.stage, update.n_samples, update.n_tokens,
+        update.seconds > 0 ? static_cast<double>(update.n_tokens) / update.seconds : 0.0, update.seconds);
 }
-
 
 }  // namespace mona
 
@@ -78,9 +77,10 @@ Status check_unchanged(const std::string& path, const FileStamp& before, const s
                   : fmt::format("size {} -> {} bytes, modification time changed by {:.3f} s", before.size, now->size,
                                 static_cast<double>(now->mtime_ns - before.mtime_ns) * 1e-9);
     }
-    return invalid_input(fmt::format("{} {} changed during the run ({}); the outputs would mix two versions of it, so "
-                                     "nothing was written: run again once the file no longer changes",
-                                     what, path, how));
+    return invalid_input(
+        fmt::format("{} {} changed during the run ({}); the outputs would mix two versions of it, so "
+                    "nothing was written: run again once the file no longer changes",
+                    what, path, how));
 }
 
 namespace {
@@ -153,16 +153,18 @@ Result<RunFolderLock> RunFolderLock::acquire(const std::string& out_dir) {
             }
             std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
             while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-            return invalid_input(fmt::format("--out {}: another mona run{} is writing into this folder ({} is locked); "
-                                             "wait for it to end, or choose another --out",
-                                             out_dir, pid.empty() ? "" : " (pid " + pid + ")", lock.lock_path_));
+            return invalid_input(
+                fmt::format("--out {}: another mona run{} is writing into this folder ({} is locked); "
+                            "wait for it to end, or choose another --out",
+                            out_dir, pid.empty() ? "" : " (pid " + pid + ")", lock.lock_path_));
         }
         struct stat held, named;
         if (::fstat(fd, &held) == 0 && ::stat(lock.lock_path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
             held.st_dev == named.st_dev) {
             lock.fd_ = fd;
             const std::string pid = std::to_string(::getpid()) + "\n";
-            if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+            if (::ftruncate(fd, 0) != 0 ||
+                ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
                 const int err = errno;
                 return io_error(fmt::format("{}: cannot write: {}", lock.lock_path_, std::strerror(err)));
             }

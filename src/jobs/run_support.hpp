@@ -20,9 +20,9 @@
 #include "capture/session.hpp"
 #include "io/atomic_file.hpp"
 #include "io/sample_reader.hpp"
-#include "mona/status.hpp"
 #include "jobs/config.hpp"
 #include "jobs/progress.hpp"
+#include "mona/status.hpp"
 #include "text/formats.hpp"
 
 namespace mona::detail {
@@ -49,7 +49,6 @@ struct SkipRow {
 // skipped record: file, line, record, error. The one writer of that table.
 std::string skipped_tsv(const std::vector<SkipRow>& skipped);
 
-
 // Parses and tokenises one record of `path` into `sample`; the error names path:line and the field.
 inline Result<TokenizedSample> prepare_record(const RawRecord& record, const std::string& path,
                                               const SelectConfig& config, Session& session, Result<Sample>& sample) {
@@ -68,9 +67,9 @@ inline Result<TokenizedSample> prepare_record(const RawRecord& record, const std
 // Reads, parses and tokenises every record of `path`; hands tokenised samples to `on_sample`.
 // A bad record is an error (naming path:line and the field), or a counted skip with skip_bad.
 template <class OnSample, class Wanted = bool (*)(uint64_t)>
-Status stream_samples(const std::string& path, const SelectConfig& config, Session& session,
-                      std::vector<SkipRow>& skipped, OnSample&& on_sample,
-                      Wanted wanted = [](uint64_t) { return true; }) {
+Status stream_samples(
+    const std::string& path, const SelectConfig& config, Session& session, std::vector<SkipRow>& skipped,
+    OnSample&& on_sample, Wanted wanted = [](uint64_t) { return true; }) {
     MONA_TRY(RecordReader reader, RecordReader::open(path));
     RawRecord record;
     Result<Sample> sample = Sample();

@@ -38,10 +38,10 @@ Status embed_targets(const SelectConfig& config, SelectEngine& engine, SelectRun
             return Status();
         });
         const size_t skipped_before = skipped.size();
-        MONA_RETURN_IF_ERROR(stream_samples(target.path, config, session, skipped,
-                                            [&](const Sample&, TokenizedSample tokens) -> Status {
-                                                return embedder.add(vecs.size(), std::move(tokens));
-                                            }));
+        MONA_RETURN_IF_ERROR(
+            stream_samples(target.path, config, session, skipped, [&](const Sample&, TokenizedSample tokens) -> Status {
+                return embedder.add(vecs.size(), std::move(tokens));
+            }));
         MONA_RETURN_IF_ERROR(embedder.flush());
         summary.n_target_skipped += static_cast<int64_t>(skipped.size() - skipped_before);
         if (vecs.empty()) {
@@ -71,8 +71,8 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     MONA_TRY(StoreSet stores, StoreSet::open(store_dirs));
     nlohmann::json params = nlohmann::json::parse(stores.params_json(), nullptr, false);
     if (params.is_discarded() || !params.contains("model_sha256") || !params.contains("sae_sha256")) {
-        return invalid_input(fmt::format("store {} was not written by `mona embed` (no model/SAE parameters)",
-                                         store_dirs.front()));
+        return invalid_input(
+            fmt::format("store {} was not written by `mona embed` (no model/SAE parameters)", store_dirs.front()));
     }
     // The store's settings decide how the targets are embedded.
     std::string tokens, pooling, format, system_prompt;
@@ -97,9 +97,10 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     MONA_TRY(config.pooling, parse_pooling_mode(pooling));
     MONA_TRY(config.format, parse_input_format(format));
     if (system_prompt.empty()) {
-        return invalid_input(fmt::format("store {} has no system_prompt parameter: it was embedded before mona "
-                                         "rendered samples with the model's Jinja chat template; re-embed the pool",
-                                         store_dirs.front()));
+        return invalid_input(
+            fmt::format("store {} has no system_prompt parameter: it was embedded before mona "
+                        "rendered samples with the model's Jinja chat template; re-embed the pool",
+                        store_dirs.front()));
     }
     MONA_TRY(config.system_prompt, parse_system_prompt_param(system_prompt));
     MONA_RETURN_IF_ERROR(check_select_config(config));
@@ -109,10 +110,11 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     MONA_TRY(nlohmann::json now, store_params(config, *engine));
     for (const char* key : {"model_sha256", "sae_sha256", "pool_sha256", "layer", "k"}) {
         if (now[key] != params[key]) {
-            return invalid_input(fmt::format("store {} was embedded with {} = {}, but now {} = {} ({}): re-embed, or "
-                                             "point --model/--sae at the original files",
-                                             store_dirs.front(), key, params[key].dump(), key, now[key].dump(),
-                                             std::string(key) == "pool_sha256" ? config.pool_path : "this run"));
+            return invalid_input(
+                fmt::format("store {} was embedded with {} = {}, but now {} = {} ({}): re-embed, or "
+                            "point --model/--sae at the original files",
+                            store_dirs.front(), key, params[key].dump(), key, now[key].dump(),
+                            std::string(key) == "pool_sha256" ? config.pool_path : "this run"));
         }
     }
     if (config.k > 0 && config.k == engine->sae.info().k) config.k = 0;  // the SAE's own k: nothing overridden
@@ -225,8 +227,8 @@ Status collect_shares(std::vector<std::string>& shares, const Comm& comm, const 
     for (auto& target_scores : run.scores) target_scores.reserve(rows.size());
     for (size_t place = 0; place < order.size(); ++place) {
         if (place > 0 && rows[order[place]].record_idx == rows[order[place - 1]].record_idx) {
-            return invalid_input(fmt::format("stores {} ...: record {} is stored twice", store_dir,
-                                             rows[order[place]].record_idx));
+            return invalid_input(
+                fmt::format("stores {} ...: record {} is stored twice", store_dir, rows[order[place]].record_idx));
         }
         run.rows.push_back(std::move(rows[order[place]]));
         for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
@@ -275,8 +277,8 @@ Result<SelectSummary> score_and_write(const SelectConfig& config, std::optional<
             for (const auto& row : run.rows) run.summary.n_pool_tokens += row.n_tokens;
             run.seconds_pool += seconds_since(t_score);
             if (run.rows.empty()) {
-                return invalid_input(fmt::format("pool {} holds no usable sample (store {})", config.pool_path,
-                                                 store_dirs.front()));
+                return invalid_input(
+                    fmt::format("pool {} holds no usable sample (store {})", config.pool_path, store_dirs.front()));
             }
             return write_selection(config, *engine, run, t_start, extra);
         }();

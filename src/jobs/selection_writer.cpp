@@ -64,7 +64,8 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
             while (next_row < rows.size() && rows[next_row].record_idx < record.record_idx) ++next_row;
             if (next_row < rows.size() && rows[next_row].record_idx == record.record_idx) {
                 PoolRow& row = rows[next_row];
-                sample = parse_sample(record.bytes, config.format, {config.pool_path, record.line_no, record.record_idx});
+                sample =
+                    parse_sample(record.bytes, config.format, {config.pool_path, record.line_no, record.record_idx});
                 if (sample.ok()) {
                     labels[next_row] = sample->task;
                     if (shown.count(next_row) > 0) snippets[next_row] = snippet_of(sample.value());
@@ -75,11 +76,13 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                     }
                 }
             } else if (config.skip_bad) {
-                Result<TokenizedSample> tokens = prepare_record(record, config.pool_path, config, engine.session, sample);
+                Result<TokenizedSample> tokens =
+                    prepare_record(record, config.pool_path, config, engine.session, sample);
                 if (tokens.ok()) {
-                    return invalid_input(fmt::format("{}:{}: record {} is not in the store, yet it embeds without error "
-                                                     "(was the store written from another pool?)",
-                                                     config.pool_path, record.line_no, record.record_idx));
+                    return invalid_input(
+                        fmt::format("{}:{}: record {} is not in the store, yet it embeds without error "
+                                    "(was the store written from another pool?)",
+                                    config.pool_path, record.line_no, record.record_idx));
                 }
                 skipped.push_back({config.pool_path, record.line_no, record.record_idx, tokens.status().message()});
                 ++summary.n_pool_skipped;
@@ -113,9 +116,10 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                 MONA_RETURN_IF_ERROR(tsv_file.write(tsv));
                 tsv.clear();
             }
-            tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\t{}\t{}\n", row.record_idx, tsv_field(row.id), row.line_no,
-                               tsv_field(labels[pos]), row.n_tokens, row.truncated ? 1 : 0, scores[target_idx][pos],
-                               rank[pos], rank[pos] <= static_cast<uint64_t>(n_select) ? 1 : 0);
+            tsv +=
+                fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\t{}\t{}\n", row.record_idx, tsv_field(row.id), row.line_no,
+                            tsv_field(labels[pos]), row.n_tokens, row.truncated ? 1 : 0, scores[target_idx][pos],
+                            rank[pos], rank[pos] <= static_cast<uint64_t>(n_select) ? 1 : 0);
         }
         MONA_RETURN_IF_ERROR(tsv_file.write(tsv));
         MONA_RETURN_IF_ERROR(tsv_file.close());
@@ -192,7 +196,9 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     // Manifest last, so it can record the hashes and every count.
     MONA_TRY(nlohmann::json manifest, selection_manifest(config, engine, summary, n_select, merge_json, extra));
     summary.seconds_total = seconds_since(t_start);
-    manifest["timings_s"] = {{"targets", seconds_targets}, {"pool", seconds_pool}, {"write", seconds_write},
+    manifest["timings_s"] = {{"targets", seconds_targets},
+                             {"pool", seconds_pool},
+                             {"write", seconds_write},
                              {"total", summary.seconds_total}};
     if (run.pool_stamp) MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, *run.pool_stamp, "pool"));
     MONA_RETURN_IF_ERROR(write_text(stage, "manifest.json", manifest.dump(2) + "\n"));

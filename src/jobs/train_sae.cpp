@@ -5,8 +5,8 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,8 +23,8 @@
 #include "io/sample_reader.hpp"
 #include "sae/sae.hpp"
 #include "sae/shuffle_buffer.hpp"
-#include "util/random.hpp"
 #include "sae/train.hpp"
+#include "util/random.hpp"
 
 namespace mona {
 
@@ -84,11 +84,15 @@ struct TrainRun {
             b_dec_ready = true;
         }
         SaeTrainStats s = trainer->step(rows, n);
-        if (!std::isfinite(s.loss)) return internal_error(fmt::format("training diverged at step {} (loss {})", s.step, s.loss));
+        if (!std::isfinite(s.loss))
+            return internal_error(fmt::format("training diverged at step {} (loss {})", s.step, s.loss));
         const double secs = std::chrono::duration<double>(Clock::now() - start).count();
         const double rate = secs > 0 ? static_cast<double>(s.tokens_seen - tokens_at_start) / secs : 0.0;
         // One row per step, flushed, so the log can be followed while training runs.
-        if (log) *log << fmt::format("{}\t{}\t{:.5f}\t{:.5f}\t{:.2f}\t{:.4f}\t{:.5f}\t{:.0f}\n", s.step, s.tokens_seen, s.loss, s.fvu, s.l0, s.dead_fraction, s.auxk_loss, rate) << std::flush;
+        if (log)
+            *log << fmt::format("{}\t{}\t{:.5f}\t{:.5f}\t{:.2f}\t{:.4f}\t{:.5f}\t{:.0f}\n", s.step, s.tokens_seen,
+                                s.loss, s.fvu, s.l0, s.dead_fraction, s.auxk_loss, rate)
+                 << std::flush;
         if (*say && (s.step % log_every == 0 || done())) {
             // The end is known once the epoch length is (after epoch 1) or when --train-tokens binds first.
             int64_t goal = train_tokens;
@@ -173,9 +177,15 @@ Status train_sae(const TrainSaeConfig& cfg) {
     const std::string ckpt_path = out + "/checkpoint.bin";
     const std::string state_path = out + "/train_state.json";
     const std::string log_path = out + "/train_log.tsv";
-    nlohmann::json config = {{"model", mi.path}, {"layer", layer},     {"latents", topts.n_latents},
-                             {"k", topts.k},     {"inputs", cfg.inputs}, {"doc_tokens", sopts.max_tokens},
-                             {"batch_size", topts.batch_size}, {"seed", topts.seed}, {"template", sopts.template_name},
+    nlohmann::json config = {{"model", mi.path},
+                             {"layer", layer},
+                             {"latents", topts.n_latents},
+                             {"k", topts.k},
+                             {"inputs", cfg.inputs},
+                             {"doc_tokens", sopts.max_tokens},
+                             {"batch_size", topts.batch_size},
+                             {"seed", topts.seed},
+                             {"template", sopts.template_name},
                              {"system_prompt", system_prompt_param(sopts.system_prompt)}};
     int64_t epochs_done = 0;
     int64_t epoch1_docs = -1;  // documents epoch 1 streamed (it stops early when --train-tokens is reached); -1 = all
@@ -189,7 +199,8 @@ Status train_sae(const TrainSaeConfig& cfg) {
         if (have_file) {
             MONA_TRY(std::string text, read_text_file(state_path));
             auto checked = check_train_state(text, config, state_path);
-            if (!checked.ok()) return invalid_input(fmt::format("{}; remove {} to start over", checked.status().message(), out));
+            if (!checked.ok())
+                return invalid_input(fmt::format("{}; remove {} to start over", checked.status().message(), out));
             file_state = std::move(checked).value();
         }
         std::string run_state;
@@ -203,15 +214,16 @@ Status train_sae(const TrainSaeConfig& cfg) {
             state = std::move(file_state);
         } else {
             auto checked = check_train_state(run_state, config, ckpt_path);
-            if (!checked.ok()) return invalid_input(fmt::format("{}; remove {} to start over", checked.status().message(), out));
+            if (!checked.ok())
+                return invalid_input(fmt::format("{}; remove {} to start over", checked.status().message(), out));
             state = std::move(checked).value();
         }
         const SaeTrainOptions& saved = loaded.options();
         if (saved.d_in != topts.d_in || saved.n_latents != topts.n_latents || saved.k != topts.k) {
-            return invalid_input(fmt::format("{}: checkpoint of d_in {}, {} latents, k {}, but this run has d_in {}, "
-                                             "{} latents, k {}; remove {} to start over",
-                                             ckpt_path, saved.d_in, saved.n_latents, saved.k, topts.d_in,
-                                             topts.n_latents, topts.k, out));
+            return invalid_input(fmt::format(
+                "{}: checkpoint of d_in {}, {} latents, k {}, but this run has d_in {}, "
+                "{} latents, k {}; remove {} to start over",
+                ckpt_path, saved.d_in, saved.n_latents, saved.k, topts.d_in, topts.n_latents, topts.k, out));
         }
         // A kill between the checkpoint's commit and the state file's leaves the file one epoch behind.
         if (!run_state.empty()) MONA_RETURN_IF_ERROR(write_file_atomic(state_path, state.dump(2) + "\n"));
@@ -254,7 +266,8 @@ Status train_sae(const TrainSaeConfig& cfg) {
     // of epoch 1: the same documents in the same decode batches, so the same rows, but nothing is trained.
     auto stream_epoch = [&](int64_t epoch, bool train) -> Status {
         const bool fill_cache = cache.empty();
-        MONA_TRY(ShuffleBuffer buffer, ShuffleBuffer::create({d, buffer_tokens, 0, topts.seed + static_cast<uint64_t>(epoch)}));
+        MONA_TRY(ShuffleBuffer buffer,
+                 ShuffleBuffer::create({d, buffer_tokens, 0, topts.seed + static_cast<uint64_t>(epoch)}));
         int64_t doc_idx = 0;
         std::vector<bool> doc_heldout;  // by Embedder tag
         int64_t n_run = 0;              // samples the Embedder has handed back
@@ -274,7 +287,8 @@ Status train_sae(const TrainSaeConfig& cfg) {
                     if (epoch == 0) heldout.insert(heldout.end(), row, row + d);
                     continue;
                 }
-                if (fill_cache && static_cast<int64_t>(cache.size()) / d < cache_limit_rows) cache.insert(cache.end(), row, row + d);
+                if (fill_cache && static_cast<int64_t>(cache.size()) / d < cache_limit_rows)
+                    cache.insert(cache.end(), row, row + d);
                 if (!train) continue;
                 int64_t pushed = 0;
                 while (pushed < 1) {
@@ -327,8 +341,9 @@ Status train_sae(const TrainSaeConfig& cfg) {
 
     if (epochs_done > 0) {
         if (cfg.log) {
-            cfg.log("rebuilding epoch 1's rows in memory (one model pass, no training), so the resumed run trains as "
-                    "an uninterrupted one");
+            cfg.log(
+                "rebuilding epoch 1's rows in memory (one model pass, no training), so the resumed run trains as "
+                "an uninterrupted one");
         }
         MONA_RETURN_IF_ERROR(stream_epoch(0, /*train=*/false));
     }
@@ -352,8 +367,11 @@ Status train_sae(const TrainSaeConfig& cfg) {
             MONA_RETURN_IF_ERROR(stream_epoch(epoch, /*train=*/true));
         }
         // The run state commits with the weights (one atomic rename); train_state.json repeats it for people.
-        const nlohmann::json state = {{"config", config}, {"epochs_done", epoch + 1}, {"step", trainer->step_count()},
-                                      {"tokens_seen", trainer->tokens_seen()}, {"epoch1_documents", epoch1_docs},
+        const nlohmann::json state = {{"config", config},
+                                      {"epochs_done", epoch + 1},
+                                      {"step", trainer->step_count()},
+                                      {"tokens_seen", trainer->tokens_seen()},
+                                      {"epoch1_documents", epoch1_docs},
                                       {"documents", n_docs_total}};
         MONA_RETURN_IF_ERROR(trainer->save_checkpoint(ckpt_path, state.dump()));
         MONA_RETURN_IF_ERROR(write_file_atomic(state_path, state.dump(2) + "\n"));
@@ -369,9 +387,15 @@ Status train_sae(const TrainSaeConfig& cfg) {
     MONA_RETURN_IF_ERROR(trainer->save_sparsify(staged_sae, hookpoint));
 
     // Held-out measurement with the saved file, read back the way `mona select` reads it.
-    nlohmann::json metrics = {{"model", mi.path}, {"layer", layer}, {"llama_tensor", tensor_name}, {"hookpoint", hookpoint},
-                              {"latents", topts.n_latents}, {"k", topts.k}, {"steps", trainer->step_count()},
-                              {"tokens_trained", trainer->tokens_seen()}, {"documents", n_docs_total},
+    nlohmann::json metrics = {{"model", mi.path},
+                              {"layer", layer},
+                              {"llama_tensor", tensor_name},
+                              {"hookpoint", hookpoint},
+                              {"latents", topts.n_latents},
+                              {"k", topts.k},
+                              {"steps", trainer->step_count()},
+                              {"tokens_trained", trainer->tokens_seen()},
+                              {"documents", n_docs_total},
                               {"seconds", std::chrono::duration<double>(Clock::now() - run.start).count()}};
     const int64_t n_heldout = static_cast<int64_t>(heldout.size()) / d;
     if (n_heldout > 0) {
@@ -385,7 +409,9 @@ Status train_sae(const TrainSaeConfig& cfg) {
         metrics["heldout_tokens"] = n_heldout;
         metrics["heldout_fvu"] = fvu(heldout.data(), x_hat.data(), n_heldout, d);
         metrics["heldout_l0"] = static_cast<double>(codes.idx.size()) / static_cast<double>(n_heldout);
-        metrics["heldout_unused_fraction"] = 1.0 - static_cast<double>(std::accumulate(fired.begin(), fired.end(), int64_t{0})) / static_cast<double>(topts.n_latents);
+        metrics["heldout_unused_fraction"] =
+            1.0 - static_cast<double>(std::accumulate(fired.begin(), fired.end(), int64_t{0})) /
+                      static_cast<double>(topts.n_latents);
     }
     int64_t n_dead = 0;
     for (int64_t since : trainer->tokens_since_fired()) n_dead += since >= topts.dead_after_tokens;
@@ -403,7 +429,8 @@ Status train_sae(const TrainSaeConfig& cfg) {
 }  // namespace
 
 Status run_train_sae(const TrainSaeConfig& config) {
-    if (config.inputs.empty() || !config.documents) return invalid_input("--input FILE (or builtin:demo-training) is required");
+    if (config.inputs.empty() || !config.documents)
+        return invalid_input("--input FILE (or builtin:demo-training) is required");
     if (config.out_dir.empty()) return invalid_input("--out DIR is required");
     namespace fs = std::filesystem;
     const std::string& out = config.out_dir;

@@ -60,7 +60,7 @@ struct TrainSaeConfig {
     std::vector<std::string> inputs;  // recorded in the run state, so that a resume checks it is the same corpus
     DocumentSource documents;         // the documents of `inputs`, in order (e.g. read_documents); required
     std::string out_dir;
-    int32_t layer = -1;               // HF hidden_states[L], 1..n_layer-1; -1 = n_layer - 1
+    int32_t layer = -1;  // HF hidden_states[L], 1..n_layer-1; -1 = n_layer - 1
     // The trainer's settings; d_in and n_threads are set by the job (the model's n_embd, session.n_threads).
     SaeTrainOptions train = train_sae_trainer_defaults();
     int64_t epochs = 1;

@@ -227,10 +227,9 @@ std::pair<std::vector<double>, double> pr_row(const EvalInput& in, const EvalTar
     std::vector<double> values;
     for (const auto& m : t.methods) values.push_back(precision ? m.pr.precision : m.pr.recall);
     if (precision) return {values, t.pool_label_share};
-    const double best =
-        t.pool_label_count == 0
-            ? 0.0
-            : std::min(1.0, static_cast<double>(in.n_select) / static_cast<double>(t.pool_label_count));
+    const double best = t.pool_label_count == 0
+                            ? 0.0
+                            : std::min(1.0, static_cast<double>(in.n_select) / static_cast<double>(t.pool_label_count));
     return {values, best};
 }
 

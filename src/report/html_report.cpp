@@ -363,8 +363,9 @@ void append_target(std::string& out, const ReportInput& in, size_t target_idx, c
         boxes.push_back(std::move(row));
     }
     out += fmt::format("<section id=\"target-{}-lengths\">\n<h3>Token lengths</h3>\n", target_idx);
-    out += report::box_plots(boxes, "token length box plots (q1-q3 box, median line, min-max whisker): selected, "
-                                    "targets, pool");
+    out += report::box_plots(boxes,
+                             "token length box plots (q1-q3 box, median line, min-max whisker): selected, "
+                             "targets, pool");
     out +=
         "<table class=\"lengths\">\n<thead><tr><th>group</th><th class=\"num\">n</th><th class=\"num\">mean</th>"
         "<th class=\"num\">median</th><th class=\"num\">min</th><th class=\"num\">max</th></tr></thead>\n<tbody>\n";
@@ -412,23 +413,12 @@ std::string html_escape(std::string_view text) {
     out.reserve(text.size());
     for (char ch : text) {
         switch (ch) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += ch;
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += ch;
         }
     }
     return out;

@@ -213,8 +213,7 @@ Status malformed_json(const nlohmann::json::parse_error& error, std::string_view
     const size_t colon = detail.find(": ", detail.find("parse error"));
     if (colon != std::string::npos) detail.erase(0, colon + 2);
     return invalid_input(loc.path + ":" + std::to_string(line) + ": malformed JSON: " + escape_ill_formed_utf8(detail) +
-                         " (column " +
-                         std::to_string(n_bytes_before - line_start + 1) + ")");
+                         " (column " + std::to_string(n_bytes_before - line_start + 1) + ")");
 }
 
 Result<Sample> parse_record(Json& record, InputFormat format, const SourceLoc& loc) {
@@ -253,18 +252,13 @@ Result<Sample> parse_record(Json& record, InputFormat format, const SourceLoc& l
                                                  "system, human, user, gpt, assistant, chatgpt, bing or bard",
                                                  &role_from_sharegpt, sample));
             break;
-        case InputFormat::kAlpaca:
-            MONA_RETURN_IF_ERROR(parse_alpaca(record, ctx, sample));
-            break;
-        case InputFormat::kPromptCompletion:
-            MONA_RETURN_IF_ERROR(parse_prompt_completion(record, ctx, sample));
-            break;
+        case InputFormat::kAlpaca: MONA_RETURN_IF_ERROR(parse_alpaca(record, ctx, sample)); break;
+        case InputFormat::kPromptCompletion: MONA_RETURN_IF_ERROR(parse_prompt_completion(record, ctx, sample)); break;
         case InputFormat::kText:
             MONA_RETURN_IF_ERROR(ctx.take_string(record, "text", "text", false, sample.text));
             if (is_blank(sample.text)) return ctx.error("empty sample: field text is empty");
             return sample;
-        case InputFormat::kAuto:
-            MONA_ASSERT(false, "record format still kAuto after detection");
+        case InputFormat::kAuto: MONA_ASSERT(false, "record format still kAuto after detection");
     }
     if (sample.turns.empty()) return ctx.error("empty sample: every turn's content is empty");
     return sample;
@@ -284,30 +278,21 @@ Result<InputFormat> parse_input_format(std::string_view name) {
 
 const char* input_format_name(InputFormat format) {
     switch (format) {
-        case InputFormat::kAuto:
-            return "auto";
-        case InputFormat::kMessages:
-            return "messages";
-        case InputFormat::kShareGpt:
-            return "sharegpt";
-        case InputFormat::kAlpaca:
-            return "alpaca";
-        case InputFormat::kPromptCompletion:
-            return "prompt-completion";
-        case InputFormat::kText:
-            return "text";
+        case InputFormat::kAuto: return "auto";
+        case InputFormat::kMessages: return "messages";
+        case InputFormat::kShareGpt: return "sharegpt";
+        case InputFormat::kAlpaca: return "alpaca";
+        case InputFormat::kPromptCompletion: return "prompt-completion";
+        case InputFormat::kText: return "text";
     }
     return "unknown";
 }
 
 const char* role_name(Role role) {
     switch (role) {
-        case Role::kSystem:
-            return "system";
-        case Role::kUser:
-            return "user";
-        case Role::kAssistant:
-            return "assistant";
+        case Role::kSystem: return "system";
+        case Role::kUser: return "user";
+        case Role::kAssistant: return "assistant";
     }
     return "unknown";
 }

@@ -37,13 +37,13 @@ struct Turn {
 };
 
 struct Sample {
-    std::string id;            // "id" field, or the record number as text
-    std::string task;          // optional "task" label, "" if absent
+    std::string id;                           // "id" field, or the record number as text
+    std::string task;                         // optional "task" label, "" if absent
     InputFormat format = InputFormat::kAuto;  // the format actually used (never kAuto after parsing)
-    std::vector<Turn> turns;   // for kText: empty
-    std::string text;          // for kText: the text; otherwise empty
-    uint64_t record_idx = 0;   // 0-based record number in its file
-    uint64_t line_no = 0;      // 1-based line number where the record starts
+    std::vector<Turn> turns;                  // for kText: empty
+    std::string text;                         // for kText: the text; otherwise empty
+    uint64_t record_idx = 0;                  // 0-based record number in its file
+    uint64_t line_no = 0;                     // 1-based line number where the record starts
 };
 
 // Where a record came from, used in error messages: "<path>:<line_no>".

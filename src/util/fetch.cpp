@@ -31,14 +31,15 @@ Status check_sha(const std::string& path, const std::string& want, const std::st
     if (want.empty()) return Status();
     MONA_TRY(std::string got, sha256_file(path));
     if (got != lower(want)) {
-        return invalid_input(fmt::format("sha256 mismatch for {} (from {}): expected {}, found {}", path, source, lower(want), got));
+        return invalid_input(
+            fmt::format("sha256 mismatch for {} (from {}): expected {}, found {}", path, source, lower(want), got));
     }
     return Status();
 }
 
 Status run_curl(const std::string& url, const std::string& part) {
-    std::vector<std::string> args = {"curl", "--fail", "--location", "--silent", "--show-error",
-                                     "--continue-at", "-", "--output", part, url};
+    std::vector<std::string> args = {"curl",          "--fail", "--location", "--silent", "--show-error",
+                                     "--continue-at", "-",      "--output",   part,       url};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -58,7 +59,8 @@ Status run_curl(const std::string& url, const std::string& part) {
 
 Result<std::string> resolve_model_source(const std::string& source, const std::string& sha256,
                                          const std::string& cache_dir) {
-    if (!sha256.empty() && (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+    if (!sha256.empty() &&
+        (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
         return invalid_input(fmt::format("--model-sha256 '{}' is not 64 hex digits", sha256));
     }
     if (!is_url(source)) {

@@ -46,8 +46,8 @@ TEST(BatchInvarianceTest, ScoresAreByteIdenticalAcrossBatchTokensAndThreads) {
     const std::vector<Setting> settings = {{512, 2}, {256, 2}, {2048, 2}, {512, 1}};
     std::string reference;
     for (const Setting& setting : settings) {
-        const std::string out = dir + "/run-" + std::to_string(setting.batch_tokens) + "-" +
-                                std::to_string(setting.threads);
+        const std::string out =
+            dir + "/run-" + std::to_string(setting.batch_tokens) + "-" + std::to_string(setting.threads);
         const fixtures::RunResult run = fixtures::run_binary(
             MONA_BIN,
             {"select", "--pool", pool, "--target", "t=" + target, "--count", "5", "--out", out, "--batch-tokens",

@@ -163,16 +163,16 @@ TEST_F(CaptureTest, TensorShapeAtTheInt64LimitIsAnErrorNotAnAbort) {
     // ggml_new_tensor_impl, which aborted `mona info` and every model load. mona now refuses it first.
     std::string bytes = "GGUF";
     auto put = [&bytes](auto value) { bytes.append(reinterpret_cast<const char*>(&value), sizeof(value)); };
-    put(uint32_t{3});                      // version
-    put(int64_t{1});                       // tensors
-    put(int64_t{0});                       // key/values
-    put(uint64_t{1});                      // name length
+    put(uint32_t{3});  // version
+    put(int64_t{1});   // tensors
+    put(int64_t{0});   // key/values
+    put(uint64_t{1});  // name length
     bytes += "t";
-    put(uint32_t{2});                      // n_dims
+    put(uint32_t{2});  // n_dims
     put(int64_t{INT64_MAX / 2});
     put(int64_t{2});
-    put(uint32_t{24});                     // GGML_TYPE_I8
-    put(uint64_t{0});                      // offset
+    put(uint32_t{24});  // GGML_TYPE_I8
+    put(uint64_t{0});   // offset
     bytes.resize((bytes.size() + 31) / 32 * 32, '\0');
     const std::string path = *dir_ + "/int64-limit.gguf";
     {

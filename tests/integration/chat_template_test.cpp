@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "capture/session.hpp"
-#include "util/home.hpp"
 #include "integration/tiny_model_util.hpp"
 #include "text/formats.hpp"
+#include "util/home.hpp"
 
 #ifndef MONA_SOURCE_DIR
 #error "MONA_SOURCE_DIR must be defined by tests/CMakeLists.txt"
@@ -100,7 +100,8 @@ class ChatTemplate : public ::testing::Test {
         options.max_tokens = 8192;
         options.batch_tokens = 64;
         if (setting == "text") {
-            options.system_prompt = system_prompt_from_flag((*expected_)["generator"]["system_text"].get<std::string>());
+            options.system_prompt =
+                system_prompt_from_flag((*expected_)["generator"]["system_text"].get<std::string>());
         } else if (setting == "none") {
             options.system_prompt = system_prompt_from_flag("none");
         }
@@ -112,8 +113,8 @@ class ChatTemplate : public ::testing::Test {
             const std::string name = record["name"];
             if (!cases[name].contains(setting)) continue;
             const json& want = cases[name][setting];
-            auto sample = parse_sample(record.dump(), InputFormat::kAuto, {"conversations.json", record_idx + 1,
-                                                                           record_idx});
+            auto sample =
+                parse_sample(record.dump(), InputFormat::kAuto, {"conversations.json", record_idx + 1, record_idx});
             ASSERT_TRUE(sample.ok()) << name << ": " << sample.status().message();
             auto text = session->render(*sample);
             ASSERT_TRUE(text.ok()) << name << ": " << text.status().message();

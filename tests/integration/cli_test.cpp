@@ -15,9 +15,9 @@
 #include "capture/session.hpp"
 #include "cli/flags.hpp"
 #include "eval/eval.hpp"
-#include "sae/train.hpp"
 #include "jobs/config.hpp"
 #include "jobs/embed.hpp"
+#include "sae/train.hpp"
 #include "util/home.hpp"
 
 namespace {
@@ -60,27 +60,33 @@ TEST(Cli, ReadmeReferenceMatchesFlagTable) {
 // a flag a command ignores (score's --max-tokens, which the store decides) does not belong in its list.
 const std::map<std::string, std::vector<std::string>>& expected_flags() {
     static const std::map<std::string, std::vector<std::string>> verbs = {
-        {"select", {"model", "model-sha256", "sae", "pool*", "target*", "out*", "ratio", "count", "merge", "quota",
-                    "layer", "k", "tokens", "pooling", "max-tokens", "batch-tokens", "threads", "template",
-                    "cpu-repack", "system-prompt", "format", "skip-bad", "store", "shard-rows", "quiet", "verbose"}},
-        {"eval", {"model", "model-sha256", "sae", "pool*", "target*", "out*", "ratio", "count", "layer", "k", "tokens",
-                  "pooling", "max-tokens", "batch-tokens", "threads", "template", "cpu-repack", "system-prompt",
-                  "format", "skip-bad", "method", "seed", "quiet", "verbose"}},
+        {"select", {"model",      "model-sha256", "sae",        "pool*",    "target*",    "out*",          "ratio",
+                    "count",      "merge",        "quota",      "layer",    "k",          "tokens",        "pooling",
+                    "max-tokens", "batch-tokens", "threads",    "template", "cpu-repack", "system-prompt", "format",
+                    "skip-bad",   "store",        "shard-rows", "quiet",    "verbose"}},
+        {"eval", {"model",      "model-sha256", "sae",     "pool*",    "target*",    "out*",
+                  "ratio",      "count",        "layer",   "k",        "tokens",     "pooling",
+                  "max-tokens", "batch-tokens", "threads", "template", "cpu-repack", "system-prompt",
+                  "format",     "skip-bad",     "method",  "seed",     "quiet",      "verbose"}},
         {"info", {"model", "model-sha256", "sae", "json"}},
-        {"activations", {"model", "model-sha256", "sae", "out*", "layer", "tokens", "max-tokens", "batch-tokens",
-                         "threads", "template", "cpu-repack", "system-prompt", "format", "input*", "quiet",
-                         "verbose"}},
-        {"train-sae", {"model", "model-sha256", "out*", "layer", "k", "batch-tokens", "threads", "template",
-                       "cpu-repack", "system-prompt", "format", "input*", "latents", "train-tokens", "batch-size",
-                       "doc-tokens", "buffer-tokens", "epochs", "lr", "warmup", "dead-tokens", "seed", "log-every",
-                       "cache-mb", "resume", "quiet", "verbose"}},
-        {"demo", {"model", "model-sha256", "sae", "out", "ratio", "count", "max-tokens", "batch-tokens", "threads",
-                  "template", "cpu-repack", "system-prompt", "quiet", "verbose"}},
-        {"embed", {"model", "model-sha256", "sae", "pool*", "out*", "layer", "k", "tokens", "pooling", "max-tokens",
-                   "batch-tokens", "threads", "template", "cpu-repack", "system-prompt", "format", "skip-bad", "keep",
-                   "shard", "shard-rows", "quiet", "verbose"}},
-        {"score", {"model", "model-sha256", "sae", "target*", "out*", "ratio", "count", "merge", "quota",
-                   "batch-tokens", "threads", "store*", "quiet", "verbose"}},
+        {"activations",
+         {"model", "model-sha256", "sae", "out*", "layer", "tokens", "max-tokens", "batch-tokens", "threads",
+          "template", "cpu-repack", "system-prompt", "format", "input*", "quiet", "verbose"}},
+        {"train-sae",
+         {"model",      "model-sha256", "out*",          "layer",  "k",      "batch-tokens", "threads",
+          "template",   "cpu-repack",   "system-prompt", "format", "input*", "latents",      "train-tokens",
+          "batch-size", "doc-tokens",   "buffer-tokens", "epochs", "lr",     "warmup",       "dead-tokens",
+          "seed",       "log-every",    "cache-mb",      "resume", "quiet",  "verbose"}},
+        {"demo",
+         {"model", "model-sha256", "sae", "out", "ratio", "count", "max-tokens", "batch-tokens", "threads", "template",
+          "cpu-repack", "system-prompt", "quiet", "verbose"}},
+        {"embed", {"model",    "model-sha256", "sae",           "pool*",      "out*",         "layer",
+                   "k",        "tokens",       "pooling",       "max-tokens", "batch-tokens", "threads",
+                   "template", "cpu-repack",   "system-prompt", "format",     "skip-bad",     "keep",
+                   "shard",    "shard-rows",   "quiet",         "verbose"}},
+        {"score",
+         {"model", "model-sha256", "sae", "target*", "out*", "ratio", "count", "merge", "quota", "batch-tokens",
+          "threads", "store*", "quiet", "verbose"}},
         {"merge", {"out*", "store*", "shard-rows"}},
         {"help", {"markdown"}},
         {"version", {}},
@@ -127,8 +133,8 @@ TEST(Cli, EachVerbTakesExactlyItsListedFlags) {
             auto parsed = mona::cli::parse_args(static_cast<int>(ptrs.size()), ptrs.data());
             const bool refused_as_foreign =
                 !parsed.ok() && parsed.status().message().find("does not apply") != std::string::npos;
-            EXPECT_EQ(expected, !refused_as_foreign) << verb << " --" << flag.name << ": "
-                                                     << (parsed.ok() ? "accepted" : parsed.status().message());
+            EXPECT_EQ(expected, !refused_as_foreign)
+                << verb << " --" << flag.name << ": " << (parsed.ok() ? "accepted" : parsed.status().message());
         }
     }
 }
@@ -254,7 +260,7 @@ TEST(Cli, PerVerbHelpDescribesTheVerbsOwnUse) {
     EXPECT_NE(demo.find("[default: 20]"), std::string::npos) << demo;
     const std::string train = mona::cli::verb_help("train-sae");
     EXPECT_NE(train.find("TopK k of the trained SAE [default: 32]"), std::string::npos) << train;
-    EXPECT_NE(train.find("[default: 2048]"), std::string::npos) << train;  // --cache-mb
+    EXPECT_NE(train.find("[default: 2048]"), std::string::npos) << train;                  // --cache-mb
     EXPECT_NE(mona::cli::verb_help("select").find("[default: 2048]"), std::string::npos);  // --max-tokens
 }
 

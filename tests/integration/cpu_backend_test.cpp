@@ -72,8 +72,8 @@ TEST(CpuBackendTest, NoWeightBufferIsAnAmxBufferEvenWithRepacking) {
 TEST(CpuBackendTest, TheVariantPickerTakesTheBestScoreButNeverAmx) {
     // Scores as ggml's x86 variants give them on a Sapphire Rapids CPU (ggml-cpu/arch/x86/cpu-feats.cpp: one point
     // per feature the module needs and the CPU has; 0 when the CPU lacks one).
-    const std::vector<CpuVariantCandidate> spr = {
-        {"x64", 1}, {"haswell", 64}, {"skylakex", 128}, {"icelake", 1024}, {"sapphirerapids", 8192}, {"zen4", 2048}};
+    const std::vector<CpuVariantCandidate> spr = {{"x64", 1},        {"haswell", 64},          {"skylakex", 128},
+                                                  {"icelake", 1024}, {"sapphirerapids", 8192}, {"zen4", 2048}};
     EXPECT_EQ(5, pick_cpu_variant(spr)) << "zen4 (AVX-512 VNNI/BF16), not sapphirerapids (AMX)";
     EXPECT_FALSE(cpu_variant_allowed("sapphirerapids"));
     EXPECT_TRUE(cpu_variant_allowed("skylakex"));

@@ -104,10 +104,10 @@ std::vector<std::vector<int64_t>> embedder_batches(const BatchRule& rule, const 
 
 TEST(BatchRule, DeferredFullBatchWaitsForTheNextSample) {
     const BatchRule rule{/*budget=*/10, /*max_batch_tokens=*/16, /*max_seqs=*/3, /*run_when_full=*/false};
-    EXPECT_EQ(0u, open_start(rule, {10}));      // at the budget, but still queued
+    EXPECT_EQ(0u, open_start(rule, {10}));  // at the budget, but still queued
     EXPECT_EQ(0u, open_start(rule, {4, 6}));
     EXPECT_EQ(2u, open_start(rule, {4, 6, 1}));  // the next sample runs it
-    EXPECT_EQ(0u, open_start(rule, {20}));      // a long sample waits too
+    EXPECT_EQ(0u, open_start(rule, {20}));       // a long sample waits too
     EXPECT_EQ(1u, open_start(rule, {20, 2}));
 }
 

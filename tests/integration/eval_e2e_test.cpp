@@ -37,10 +37,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using fixtures::file_lines;
+using fixtures::LabelledSample;
 using fixtures::regular_files_under;
 using fixtures::RunResult;
 using fixtures::split;
-using fixtures::LabelledSample;
 
 constexpr int32_t kLayer = 2;  // SAE folder layers.1 = HF hidden_states[2]
 constexpr int64_t kDIn = 64;
@@ -673,7 +673,7 @@ std::vector<float> reference_gate_codes(const std::vector<float>& w, int64_t n_f
 // at layer 1 with its own k and sum pooling (gate = W_gate · ffn_norm from the GGUF weights, SiLU, TopK by hand).
 // The extra captures leave `mona` bit for bit as in the plain run.
 TEST_F(EvalE2eTest, SweepOptionsAndPolyJaccardMatchAnIndependentRecomputation) {
-    const std::vector<std::string> variants = {"mona",         "raw-cosine:layer=1", "mona:k=3", "poly-jaccard",
+    const std::vector<std::string> variants = {"mona", "raw-cosine:layer=1", "mona:k=3", "poly-jaccard",
                                                "poly-jaccard:layer=1:k=5:pooling=sum"};
     const std::string out = dir_ + "/out-sweep";
     std::vector<std::string> extra;
@@ -734,8 +734,7 @@ TEST_F(EvalE2eTest, SweepOptionsAndPolyJaccardMatchAnIndependentRecomputation) {
                 }
                 sae_rows.push_back(std::move(dense));
                 for (int64_t col = 0; col < kDIn; ++col) r.raw1[col] += rows1[t * kDIn + col];
-                poly2_rows.push_back(
-                    reference_gate_codes(w1.value(), n_ff, kDIn, norms[0].rows.data() + t * kDIn, kK));
+                poly2_rows.push_back(reference_gate_codes(w1.value(), n_ff, kDIn, norms[0].rows.data() + t * kDIn, kK));
                 poly1_rows.push_back(reference_gate_codes(w0.value(), n_ff, kDIn, norms[1].rows.data() + t * kDIn, 5));
             }
             for (double& v : r.raw1) v /= static_cast<double>(toks.size() - 1);
@@ -765,7 +764,8 @@ TEST_F(EvalE2eTest, SweepOptionsAndPolyJaccardMatchAnIndependentRecomputation) {
             k3.push_back(t.sae_k3);
             p2.push_back(t.poly2);
             p1.push_back(t.poly1);
-            for (int64_t col = 0; col < kDIn; ++col) raw_proto[col] += t.raw1[col] / static_cast<double>(targets.size());
+            for (int64_t col = 0; col < kDIn; ++col)
+                raw_proto[col] += t.raw1[col] / static_cast<double>(targets.size());
         }
         const std::vector<float> k3_proto = mean_of(k3), p2_proto = mean_of(p2), p1_proto = mean_of(p1);
         std::map<std::string, std::vector<double>> want;

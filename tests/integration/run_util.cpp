@@ -9,8 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -27,7 +27,8 @@ std::string shell_quote(const std::string& arg) {
     return out + "'";
 }
 
-RunResult run_binary(const std::string& mona_bin, const std::vector<std::string>& args, const std::string& scratch_dir) {
+RunResult run_binary(const std::string& mona_bin, const std::vector<std::string>& args,
+                     const std::string& scratch_dir) {
     static std::atomic<int> n_runs{0};
     const int run_idx = ++n_runs;
     const std::string out_file = scratch_dir + "/run-" + std::to_string(run_idx) + ".stdout";

@@ -3,10 +3,10 @@
 // the e2e tests share, and the kill harness of the fault tests (kill -9 at chosen points of a run).
 #pragma once
 
+#include <sys/types.h>
 #include <cstdint>
 #include <functional>
 #include <random>
-#include <sys/types.h>
 
 #include <string>
 #include <utility>
@@ -85,19 +85,19 @@ bool run_and_kill(const std::string& mona_bin, const std::vector<std::string>& a
 
 // One fault test: a command, the states its runs pass through, and what to do after each kill.
 struct FaultCase {
-    int n_points = 12;          // interrupted runs wanted
-    int64_t max_delay_us = 0;   // longest delay after a state
-    std::function<std::string(int attempt_idx)> run_dir;                     // a fresh run folder per attempt
-    std::function<std::vector<std::string>(const std::string& dir)> args;    // the command, writing into dir
-    std::function<std::vector<RunState>(const std::string& dir)> states;     // in run order; same count per dir
+    int n_points = 12;                                                     // interrupted runs wanted
+    int64_t max_delay_us = 0;                                              // longest delay after a state
+    std::function<std::string(int attempt_idx)> run_dir;                   // a fresh run folder per attempt
+    std::function<std::vector<std::string>(const std::string& dir)> args;  // the command, writing into dir
+    std::function<std::vector<RunState>(const std::string& dir)> states;   // in run order; same count per dir
     // Called after each kill with a description of the point: checks what the killed run left, reruns the
     // command until it completes and compares its outputs with an uninterrupted run's.
     std::function<void(const std::string& dir, const std::string& where)> after_kill;
 };
 
 struct FaultTally {
-    int n_killed = 0;          // runs the harness killed (after_kill was called for each)
-    int n_finished_first = 0;  // points the run outran; each was replaced by an earlier one
+    int n_killed = 0;                // runs the harness killed (after_kill was called for each)
+    int n_finished_first = 0;        // points the run outran; each was replaced by an earlier one
     std::vector<std::string> where;  // the points of the kills, as passed to after_kill
 };
 

@@ -6,10 +6,10 @@
 // The binary is run with OMP_WAIT_POLICY=passive: ggml's OpenMP workers spin-wait by default, and on a shared
 // 2-core machine a spinning 2-thread decode can take ~100x longer. It does not change any number.
 #include <gtest/gtest.h>
-#include <fstream>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fstream>
 
 #include <algorithm>
 #include <cmath>
@@ -38,10 +38,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using fixtures::file_lines;
+using fixtures::LabelledSample;
 using fixtures::regular_files_under;
 using fixtures::RunResult;
 using fixtures::split;
-using fixtures::LabelledSample;
 
 constexpr int32_t kLayer = 2;  // SAE folder layers.1 = HF hidden_states[2] = llama.cpp l_out-1
 constexpr int64_t kDSae = 256;
@@ -212,8 +212,9 @@ TEST_F(SelectE2eTest, SucceedsAndWritesEveryOutput) {
 // The job reports the pool pass through the config's progress callback; the CLI prints it (and the summary line)
 // on stderr, and --quiet leaves the callback out.
 TEST_F(SelectE2eTest, ProgressLinesGoToStderrUnlessQuiet) {
-    const std::vector<std::string> base = {"select", "--model", model_,   "--sae",     sae_->folder, "--pool", pool_,
-                                           "--target", "a=" + target_a_, "--count", "8", "--threads", "1"};
+    const std::vector<std::string> base = {"select", "--model",   model_,     "--sae",          sae_->folder,
+                                           "--pool", pool_,       "--target", "a=" + target_a_, "--count",
+                                           "8",      "--threads", "1"};
     std::vector<std::string> loud = base;
     loud.insert(loud.end(), {"--out", dir_ + "/out-progress"});
     const RunResult run = run_mona(loud);

@@ -1,19 +1,19 @@
 // `mona embed` / `mona score` / `mona merge` end to end on the tiny fixture model: a store scores exactly like
 // `mona select`, slices and merges read as one pool, and a killed embed resumes to a byte-identical store.
 #include <gtest/gtest.h>
-#include <fstream>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <fstream>
 
 #include <chrono>
-#include <sstream>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
-#include <tuple>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,7 +37,8 @@ std::string quote(const std::string& arg) { return fixtures::shell_quote(arg); }
 class StoreE2eTest : public ::testing::Test {
    protected:
     static void SetUpTestSuite() {
-        for (const char* var : {"MONA_MODEL", "MONA_SAE", "MONA_KEEP", "MONA_SHARD", "MONA_SHARD_ROWS"}) ::unsetenv(var);
+        for (const char* var : {"MONA_MODEL", "MONA_SAE", "MONA_KEEP", "MONA_SHARD", "MONA_SHARD_ROWS"})
+            ::unsetenv(var);
         dir_ = fixtures::make_temp_dir("mona-store-e2e");
         model_ = dir_ + "/tiny.gguf";
         fixtures::TinyModelSpec spec;
@@ -94,8 +95,8 @@ class StoreE2eTest : public ::testing::Test {
     }
     // The embed command as an argument list (for the kill harness), quiet and on one thread.
     static std::vector<std::string> embed_argv(const std::string& store) {
-        return {"embed", "--model", model_, "--sae", sae_dir_, "--pool", pool_, "--shard-rows", "3",
-                "--out", store, "--quiet", "--threads", "1"};
+        return {"embed",        "--model", model_,  "--sae", sae_dir_,  "--pool",    pool_,
+                "--shard-rows", "3",       "--out", store,   "--quiet", "--threads", "1"};
     }
     static std::string embed_args(const std::string& store, const std::string& extra = "") {
         return "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
@@ -165,7 +166,8 @@ TEST_F(StoreE2eTest, SlicesScoreAndMergeAsOnePool) {
     ASSERT_EQ(0, score.code) << score.err;
     EXPECT_EQ(fixtures::read_file(dir_ + "/select/math/selected.jsonl"),
               fixtures::read_file(dir_ + "/score-slices/math/selected.jsonl"));
-    Out merge = mona("merge --store " + quote(s0) + " --store " + quote(s1) + " --out " + quote(merged) + " --shard-rows 3", false);
+    Out merge = mona(
+        "merge --store " + quote(s0) + " --store " + quote(s1) + " --out " + quote(merged) + " --shard-rows 3", false);
     ASSERT_EQ(0, merge.code) << merge.err;
     // The merged store holds the slices' vectors: scoring it gives the slices' outputs byte for byte.
     Out merged_score = mona(score_args({merged}, dir_ + "/score-merged"));
@@ -225,8 +227,8 @@ TEST_F(StoreE2eTest, KilledEmbedResumesToTheSameStore) {
         EXPECT_EQ(expected, store_files(store));
     };
     const fixtures::FaultTally tally = fixtures::run_fault_points(MONA_BIN, seed, faults);
-    EXPECT_GE(tally.n_killed, 12) << "seed " << seed << ": the runs outran the kill points ("
-                                  << tally.n_finished_first << " finished first)";
+    EXPECT_GE(tally.n_killed, 12) << "seed " << seed << ": the runs outran the kill points (" << tally.n_finished_first
+                                  << " finished first)";
     EXPECT_GE(n_resumed, tally.n_killed / 2) << "seed " << seed << ": too few reruns had stored shards to resume";
     std::printf("[ faults   ] embed: %d runs killed (%d points outrun), %d reruns resumed stored shards\n",
                 tally.n_killed, tally.n_finished_first, n_resumed);
@@ -243,8 +245,8 @@ TEST_F(StoreE2eTest, ResumedEmbedKeepsTheSkipListAndTruncationCount) {
         for (const auto& line : lines) out << line << "\n";
     }
     const std::string store = dir_ + "/store-skip";
-    const std::string args = "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
-                             quote(pool) + " --shard-rows 3 --max-tokens 24 --skip-bad --out " + quote(store);
+    const std::string args = "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool) +
+                             " --shard-rows 3 --max-tokens 24 --skip-bad --out " + quote(store);
     const Out first = mona(args);
     ASSERT_EQ(0, first.code) << first.err;
     const Out again = mona(args);
@@ -273,8 +275,7 @@ TEST_F(StoreE2eTest, ResumeWithOtherParametersIsRefusedNamingThem) {
     Out no_system = mona(embed_args(store, "--system-prompt none"));
     EXPECT_EQ(1, no_system.code);
     EXPECT_NE(no_system.err.find("'system_prompt'"), std::string::npos) << no_system.err;
-    EXPECT_NE(fixtures::read_file(store + "/manifest.json").find("\"system_prompt\": \"template\""),
-              std::string::npos);
+    EXPECT_NE(fixtures::read_file(store + "/manifest.json").find("\"system_prompt\": \"template\""), std::string::npos);
     // A pool edited after embedding is refused by score, naming the parameter.
     const std::string pool_copy = fixtures::read_file(pool_);
     ASSERT_TRUE(fixtures::write_lines(pool_, {pool_copy + "{\"text\": \"one more sample\"}"}).ok());
@@ -390,8 +391,9 @@ TEST_F(StoreE2eTest, MergedSubsetTakesTurnsWithoutDuplicates) {
         }
     }
 
-    const std::string base = "score --store " + quote(store) + " --target math=" + quote(target_) + " --target code=" +
-                             quote(code_target_) + " --count 7 --out " + quote(dir_ + "/score-merge-bad") + " ";
+    const std::string base = "score --store " + quote(store) + " --target math=" + quote(target_) +
+                             " --target code=" + quote(code_target_) + " --count 7 --out " +
+                             quote(dir_ + "/score-merge-bad") + " ";
     Out missing = mona(base + "--merge quota --quota math=1");
     EXPECT_NE(0, missing.code);
     EXPECT_NE(missing.err.find("target 'code' has no --quota"), std::string::npos) << missing.err;
@@ -443,10 +445,22 @@ void expect_same_outputs(const std::string& want_dir, const std::string& got_dir
 }
 
 TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
-    const std::vector<std::string> select_argv = {"select",       "--model",  model_,           "--sae",
-                                                  sae_dir_,       "--pool",   pool_,            "--target",
-                                                  "math=" + target_, "--target", "code=" + code_target_, "--count",
-                                                  "6",            "--shard-rows", "3",          "--batch-tokens",
+    const std::vector<std::string> select_argv = {"select",
+                                                  "--model",
+                                                  model_,
+                                                  "--sae",
+                                                  sae_dir_,
+                                                  "--pool",
+                                                  pool_,
+                                                  "--target",
+                                                  "math=" + target_,
+                                                  "--target",
+                                                  "code=" + code_target_,
+                                                  "--count",
+                                                  "6",
+                                                  "--shard-rows",
+                                                  "3",
+                                                  "--batch-tokens",
                                                   "64"};
     std::string select;
     for (const auto& arg : select_argv) {
@@ -514,8 +528,8 @@ TEST_F(StoreE2eTest, KilledSelectResumesItsPoolPassToTheSameOutputs) {
         EXPECT_FALSE(staging(out)) << "the rerun left a staging folder";
     };
     const fixtures::FaultTally tally = fixtures::run_fault_points(MONA_BIN, seed, faults);
-    EXPECT_GE(tally.n_killed, 12) << "seed " << seed << ": the runs outran the kill points ("
-                                  << tally.n_finished_first << " finished first)";
+    EXPECT_GE(tally.n_killed, 12) << "seed " << seed << ": the runs outran the kill points (" << tally.n_finished_first
+                                  << " finished first)";
     EXPECT_GE(n_resumed, tally.n_killed / 2) << "seed " << seed << ": too few reruns had stored shards to resume";
     std::printf("[ faults   ] select: %d runs killed (%d points outrun), %d reruns resumed stored shards\n",
                 tally.n_killed, tally.n_finished_first, n_resumed);
@@ -550,10 +564,11 @@ TEST_F(StoreE2eTest, MpirunRanksEmbedAndScoreLikeOneProcess) {
     const auto mpirun = [&](int n_ranks, const std::string& args) {
         const std::string err = dir_ + "/mpirun-stderr.txt";
         // Root in containers: allowed explicitly; no single-copy shared memory (ptrace is often not permitted).
-        const std::string cmd = "OMP_WAIT_POLICY=passive OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-                                "OMPI_MCA_btl_vader_single_copy_mechanism=none " +
-                                quote(mpiexec) + " --oversubscribe -n " + std::to_string(n_ranks) + " " +
-                                quote(MONA_BIN) + " " + args + " --quiet --threads 1 >/dev/null 2>" + quote(err);
+        const std::string cmd =
+            "OMP_WAIT_POLICY=passive OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+            "OMPI_MCA_btl_vader_single_copy_mechanism=none " +
+            quote(mpiexec) + " --oversubscribe -n " + std::to_string(n_ranks) + " " + quote(MONA_BIN) + " " + args +
+            " --quiet --threads 1 >/dev/null 2>" + quote(err);
         const int status = std::system(cmd.c_str());
         return Out{WIFEXITED(status) ? WEXITSTATUS(status) : -1, fixtures::read_file(err)};
     };
@@ -561,8 +576,10 @@ TEST_F(StoreE2eTest, MpirunRanksEmbedAndScoreLikeOneProcess) {
     const std::string s0 = dir_ + "/mpi-slice0", s1 = dir_ + "/mpi-slice1", merged = dir_ + "/mpi-merged";
     ASSERT_EQ(0, mona(embed_args(s0, "--shard 0/2")).code);
     ASSERT_EQ(0, mona(embed_args(s1, "--shard 1/2")).code);
-    ASSERT_EQ(0, mona("merge --store " + quote(s0) + " --store " + quote(s1) + " --out " + quote(merged) +
-                      " --shard-rows 3", false).code);
+    ASSERT_EQ(
+        0, mona("merge --store " + quote(s0) + " --store " + quote(s1) + " --out " + quote(merged) + " --shard-rows 3",
+                false)
+               .code);
     const std::string store = dir_ + "/mpi-store";
     Out embed = mpirun(2, embed_args(store));
     ASSERT_EQ(0, embed.code) << embed.err;
@@ -580,17 +597,18 @@ TEST_F(StoreE2eTest, MpirunRanksEmbedAndScoreLikeOneProcess) {
     EXPECT_EQ(store_files(merged), store_files(store));
 
     // Score on 2 and 3 ranks (more ranks than some stores have shards is fine) = score in one process.
-    const std::string targets = " --target math=" + quote(target_) + " --target code=" + quote(code_target_) +
-                                " --count 6 --merge round-robin";
+    const std::string targets =
+        " --target math=" + quote(target_) + " --target code=" + quote(code_target_) + " --count 6 --merge round-robin";
     ASSERT_EQ(0, mona("score --store " + quote(store) + targets + " --out " + quote(dir_ + "/mpi-score-1")).code);
     Out two = mpirun(2, "score --store " + quote(store) + targets + " --out " + quote(dir_ + "/mpi-score-2"));
     ASSERT_EQ(0, two.code) << two.err;
     expect_same_outputs(dir_ + "/mpi-score-1", dir_ + "/mpi-score-2");
-    Out three = mpirun(3, "score --store " + quote(s1) + " --store " + quote(s0) + targets + " --out " +
-                              quote(dir_ + "/mpi-score-3"));
+    Out three = mpirun(
+        3, "score --store " + quote(s1) + " --store " + quote(s0) + targets + " --out " + quote(dir_ + "/mpi-score-3"));
     ASSERT_EQ(0, three.code) << three.err;
     ASSERT_EQ(0, mona("score --store " + quote(s1) + " --store " + quote(s0) + targets + " --out " +
-                      quote(dir_ + "/mpi-score-slices-1")).code);
+                      quote(dir_ + "/mpi-score-slices-1"))
+                     .code);
     expect_same_outputs(dir_ + "/mpi-score-slices-1", dir_ + "/mpi-score-3");
 
     // Errors: reported once, by rank 0, with the same exit code on every rank; no output folder appears.

@@ -162,18 +162,10 @@ Status write_tiny_llama_gguf(const std::string& out_path, const TinyModelSpec& s
         Rng rng(tensor_seed(spec.seed, def.name));
         for (int64_t idx = 0; idx < n; ++idx) {
             switch (def.kind) {
-                case Def::Kind::kEmbd:
-                    data[idx] = spec.embd_scale * rng.uniform();
-                    break;
-                case Def::Kind::kNorm:
-                    data[idx] = 1.0f + 0.1f * rng.uniform();
-                    break;
-                case Def::Kind::kWeight:
-                    data[idx] = spec.weight_scale * rng.uniform();
-                    break;
-                case Def::Kind::kZero:
-                    data[idx] = 0.0f;
-                    break;
+                case Def::Kind::kEmbd: data[idx] = spec.embd_scale * rng.uniform(); break;
+                case Def::Kind::kNorm: data[idx] = 1.0f + 0.1f * rng.uniform(); break;
+                case Def::Kind::kWeight: data[idx] = spec.weight_scale * rng.uniform(); break;
+                case Def::Kind::kZero: data[idx] = 0.0f; break;
             }
         }
         gguf_add_tensor(g, t);

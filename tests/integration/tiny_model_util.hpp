@@ -44,7 +44,8 @@ struct TinyModelSpec {
     // hidden_states[b + 1] == hidden_states[b] exactly (used to pin down the layer numbering).
     std::vector<int32_t> identity_blocks;
     std::optional<std::string> chat_template = std::string(kChatMlTemplate);  // nullopt: no template key
-    bool keep_vocab_chat_template = false;  // true: the vocab GGUF's own tokenizer.chat_template (chat_template ignored)
+    bool keep_vocab_chat_template =
+        false;  // true: the vocab GGUF's own tokenizer.chat_template (chat_template ignored)
 };
 
 // Writes the model to out_path. Errors: kNotFound/kInvalidInput when the vocab GGUF cannot be read,

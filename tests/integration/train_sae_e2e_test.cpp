@@ -42,11 +42,14 @@ class TrainSaeE2eTest : public ::testing::Test {
     // 4 epochs of ~1.4k token rows in batches of 64 (epochs 2-4 replay the rows in memory; with --cache-mb 0
     // every epoch runs the model again), AuxK active (latents die after 1000 tokens).
     static std::vector<std::string> train_argv(const std::string& out, const std::vector<std::string>& extra = {}) {
-        std::vector<std::string> args = {"train-sae", "--model", model_, "--input", corpus_, "--layer", "2",
-                                         "--latents", "128", "--k", "8", "--epochs", "4", "--batch-size", "64",
-                                         "--buffer-tokens", "256", "--doc-tokens", "48", "--batch-tokens", "128",
-                                         "--warmup", "5", "--dead-tokens", "1000", "--seed", "3", "--out", out,
-                                         "--quiet", "--threads", "1"};
+        std::vector<std::string> args = {"train-sae", "--model",      model_,      "--input",
+                                         corpus_,     "--layer",      "2",         "--latents",
+                                         "128",       "--k",          "8",         "--epochs",
+                                         "4",         "--batch-size", "64",        "--buffer-tokens",
+                                         "256",       "--doc-tokens", "48",        "--batch-tokens",
+                                         "128",       "--warmup",     "5",         "--dead-tokens",
+                                         "1000",      "--seed",       "3",         "--out",
+                                         out,         "--quiet",      "--threads", "1"};
         args.insert(args.end(), extra.begin(), extra.end());
         return args;
     }
@@ -117,9 +120,8 @@ class TrainSaeE2eTest : public ::testing::Test {
                                         return !state.is_discarded() && state.value("epochs_done", 0) >= epoch;
                                     }}});
             }
-            planned.push_back({static_cast<double>(n_steps) + 1, {"metrics.json written", [out] {
-                                                                       return fs::exists(out + "/metrics.json");
-                                                                   }}});
+            planned.push_back({static_cast<double>(n_steps) + 1,
+                               {"metrics.json written", [out] { return fs::exists(out + "/metrics.json"); }}});
             planned.push_back({static_cast<double>(n_steps) + 2,
                                {"SAE folder in place", [out] { return fs::exists(out + "/layers.1"); }}});
             std::stable_sort(planned.begin(), planned.end(),
@@ -132,8 +134,8 @@ class TrainSaeE2eTest : public ::testing::Test {
         const uint64_t seed = fixtures::fault_seed();
         std::printf("[ faults   ] train-sae %s: kill points from seed %llu (MONA_TEST_FAULT_SEED=%llu replays them)\n",
                     name.c_str(), static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
-        int n_resumed = 0;        // reruns that resumed a checkpoint
-        int n_killed_again = 0;   // reruns killed in turn
+        int n_resumed = 0;       // reruns that resumed a checkpoint
+        int n_killed_again = 0;  // reruns killed in turn
         std::mt19937_64 rerun_rng(seed + 1);
         fixtures::FaultCase faults;
         faults.n_points = n_points;
@@ -158,8 +160,8 @@ class TrainSaeE2eTest : public ::testing::Test {
             // Every third rerun is killed in turn, at a random time (a resume cut short, its rebuild pass too).
             if (rerun_rng() % 3 == 0) {
                 const int64_t delay_us = static_cast<int64_t>(rerun_rng() % static_cast<uint64_t>(ref_us / 3 + 1));
-                n_killed_again += fixtures::run_and_kill(MONA_BIN, rerun_args(), {"rerun start", [] { return true; }},
-                                                         delay_us);
+                n_killed_again +=
+                    fixtures::run_and_kill(MONA_BIN, rerun_args(), {"rerun start", [] { return true; }}, delay_us);
             }
             const bool resume = fs::exists(out + "/checkpoint.bin");
             const fixtures::RunResult rerun = fixtures::run_binary(MONA_BIN, rerun_args(), dir_);
@@ -175,12 +177,13 @@ class TrainSaeE2eTest : public ::testing::Test {
             EXPECT_FALSE(has_staging(out));
         };
         const fixtures::FaultTally tally = fixtures::run_fault_points(MONA_BIN, seed, faults);
-        EXPECT_GE(tally.n_killed, n_points) << "seed " << seed << ": the runs outran the kill points ("
-                                            << tally.n_finished_first << " finished first)";
+        EXPECT_GE(tally.n_killed, n_points)
+            << "seed " << seed << ": the runs outran the kill points (" << tally.n_finished_first << " finished first)";
         EXPECT_GE(n_resumed, tally.n_killed / 2) << "seed " << seed << ": too few kills left a checkpoint to resume";
-        std::printf("[ faults   ] train-sae %s: %d runs killed (%d points outrun), %d reruns resumed a checkpoint, "
-                    "%d reruns killed in turn\n",
-                    name.c_str(), tally.n_killed, tally.n_finished_first, n_resumed, n_killed_again);
+        std::printf(
+            "[ faults   ] train-sae %s: %d runs killed (%d points outrun), %d reruns resumed a checkpoint, "
+            "%d reruns killed in turn\n",
+            name.c_str(), tally.n_killed, tally.n_finished_first, n_resumed, n_killed_again);
     }
 
     static inline std::string dir_, model_, corpus_;
@@ -242,7 +245,8 @@ TEST_F(TrainSaeE2eTest, LogLinesGoToStderrUnlessQuiet) {
         << again.err;
     EXPECT_NE(std::string::npos, again.err.find("\nmona: epoch 2/2  step ")) << again.err;
 
-    const fixtures::RunResult quiet = fixtures::run_binary(MONA_BIN, train_argv(dir_ + "/log-quiet", {"--epochs", "1"}), dir_);
+    const fixtures::RunResult quiet =
+        fixtures::run_binary(MONA_BIN, train_argv(dir_ + "/log-quiet", {"--epochs", "1"}), dir_);
     ASSERT_EQ(0, quiet.exit_code) << quiet.err;
     EXPECT_EQ(std::string::npos, quiet.err.find("mona: ")) << quiet.err;
 }

@@ -74,9 +74,9 @@ TEST(Apportion, BadWeightsAreErrors) {
 TEST(MergeRankings, RoundRobinWithoutOverlap) {
     const std::vector<std::vector<uint64_t>> rankings = {{0, 1, 2, 3}, {4, 5, 6, 7}};
     const std::vector<uint64_t> quotas = {3, 2};
-    EXPECT_EQ((std::vector<Pick>{{0, 0, 1, false}, {4, 1, 1, false}, {1, 0, 2, false}, {5, 1, 2, false},
-                                 {2, 0, 3, false}}),
-              plain(merge_rankings(rankings, quotas, 5)));
+    EXPECT_EQ(
+        (std::vector<Pick>{{0, 0, 1, false}, {4, 1, 1, false}, {1, 0, 2, false}, {5, 1, 2, false}, {2, 0, 3, false}}),
+        plain(merge_rankings(rankings, quotas, 5)));
 }
 
 TEST(MergeRankings, ASampleTwoTargetsWantCountsOnceAndTheNextFillsTheSlot) {
@@ -116,9 +116,10 @@ TEST(MergeRankings, AQuotaLargerThanItsRankingIsFilledByTheOthers) {
     const std::vector<std::vector<uint64_t>> rankings = {{0, 1, 2, 3, 4, 5}, {0, 9}};
     const std::vector<uint64_t> quotas = {3, 3};
     // Phase 1: 0 (t0), 9 (t1, rank 2), 1 (t0), t1 drops out, 2 (t0): t0 has its 3. Phase 2: 3, 4 (t0, fill).
-    EXPECT_EQ((std::vector<Pick>{{0, 0, 1, false}, {9, 1, 2, false}, {1, 0, 2, false}, {2, 0, 3, false},
-                                 {3, 0, 4, true}, {4, 0, 5, true}}),
-              plain(merge_rankings(rankings, quotas, 6)));
+    EXPECT_EQ(
+        (std::vector<Pick>{
+            {0, 0, 1, false}, {9, 1, 2, false}, {1, 0, 2, false}, {2, 0, 3, false}, {3, 0, 4, true}, {4, 0, 5, true}}),
+        plain(merge_rankings(rankings, quotas, 6)));
     // Every ranking runs out: the union is all there is.
     const std::vector<std::vector<uint64_t>> short_rankings = {{1, 2}, {2, 3}};
     EXPECT_EQ((std::vector<uint64_t>{1, 2, 3}), positions(merge_rankings(short_rankings, quotas, 6)));

@@ -449,8 +449,8 @@ TEST(SaeTrain, LoadsVersionOneCheckpoints) {
     std::string v1 = bytes.substr(0, bytes.size() - 12);
     const uint32_t version = 1;
     std::memcpy(v1.data() + 8, &version, sizeof(version));
-    const auto crc = static_cast<uint32_t>(
-        crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(v1.data()), v1.size()));
+    const auto crc =
+        static_cast<uint32_t>(crc32_z(crc32_z(0, nullptr, 0), reinterpret_cast<const Bytef*>(v1.data()), v1.size()));
     v1.append(reinterpret_cast<const char*>(&crc), sizeof(crc));
     const std::string v1_path = (dir / "v1.ckpt").string();
     std::ofstream(v1_path, std::ios::binary) << v1;
@@ -507,8 +507,8 @@ TEST(SaeTrain, TrainStateIsCheckedWithoutThrowing) {
     // file ended the process with an uncaught exception instead of an error naming the file.
     const nlohmann::json config = nlohmann::json::parse(R"({"layer": 3, "k": 8, "inputs": ["a.jsonl"]})");
     const std::string path = "run/train_state.json";
-    auto good = check_train_state(R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": 2})",
-                                  config, path);
+    auto good =
+        check_train_state(R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": 2})", config, path);
     ASSERT_TRUE(good.ok()) << good.status().message();
     EXPECT_EQ(2, good.value().at("epochs_done").get<int64_t>());
 
@@ -523,11 +523,13 @@ TEST(SaeTrain, TrainStateIsCheckedWithoutThrowing) {
         {R"({"config": {"layer": 3, "k": 8)", "not valid JSON"},
         {"", "not valid JSON"},
         {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}})", "field 'epochs_done': expected an integer"},
-        {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": 1, "documents": "x"})", "field 'documents'"},
+        {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": 1, "documents": "x"})",
+         "field 'documents'"},
         {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": "2"})", "epochs_done"},
         {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": -1})", "epochs_done"},
         {R"({"config": {"layer": 3, "k": 8, "inputs": ["a.jsonl"]}, "epochs_done": 1.5})", "epochs_done"},
-        {R"({"config": {"layer": 4, "k": 8, "inputs": ["a.jsonl"]}})", "layer differs from the checkpointed run (3 vs 4"},
+        {R"({"config": {"layer": 4, "k": 8, "inputs": ["a.jsonl"]}})",
+         "layer differs from the checkpointed run (3 vs 4"},
         {R"({"config": {"layer": 3, "inputs": ["a.jsonl"]}})", "k differs from the checkpointed run (8 vs null"},
     };
     for (const Case& c : cases) {

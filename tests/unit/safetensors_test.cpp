@@ -447,7 +447,8 @@ TEST_F(SafetensorsTest, WritesIntegerTensorsVerbatim) {
     // The integers sit in the data buffer in name order: ids (12 bytes), offsets (16 bytes), vals.
     const std::string bytes = read_bytes(path);
     uint64_t header_len = 0;
-    for (int byte_idx = 7; byte_idx >= 0; --byte_idx) header_len = (header_len << 8) | static_cast<uint8_t>(bytes[byte_idx]);
+    for (int byte_idx = 7; byte_idx >= 0; --byte_idx)
+        header_len = (header_len << 8) | static_cast<uint8_t>(bytes[byte_idx]);
     const char* data = bytes.data() + 8 + header_len;
     int32_t got_ids[3];
     int64_t got_offsets[2];

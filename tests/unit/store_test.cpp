@@ -118,8 +118,8 @@ void expect_same_sample(const StoredSample& expected, const StoredSample& actual
     // Bitwise: -0.0, denormals and every float must come back unchanged. (memcmp of two empty vectors would get
     // null pointers, undefined even for length 0: UBSan reports it.)
     if (!expected.vec.val.empty()) {
-        EXPECT_EQ(0, std::memcmp(expected.vec.val.data(), actual.vec.val.data(),
-                                 expected.vec.val.size() * sizeof(float)))
+        EXPECT_EQ(0,
+                  std::memcmp(expected.vec.val.data(), actual.vec.val.data(), expected.vec.val.size() * sizeof(float)))
             << describe(expected);
     }
     EXPECT_EQ(0, std::memcmp(&expected.vec.l1, &actual.vec.l1, sizeof(double))) << describe(expected);

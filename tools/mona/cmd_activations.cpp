@@ -18,11 +18,11 @@
 
 #include "capture/session.hpp"
 #include "commands.hpp"
+#include "embed/embedder.hpp"
 #include "io/safetensors.hpp"
 #include "io/sample_reader.hpp"
-#include "sae/sae.hpp"
-#include "embed/embedder.hpp"
 #include "jobs/engine.hpp"
+#include "sae/sae.hpp"
 
 namespace mona::cli {
 
@@ -113,14 +113,20 @@ Status run_activations(const ParsedArgs& args) {
         tensors.push_back({p + "residual", {n, mi.n_embd}, d.rows.data(), "F32", nullptr});
         if (sae) {
             tensors.push_back({p + "code_offsets", {n + 1}, nullptr, "I64", d.offsets.data()});
-            tensors.push_back({p + "code_indices", {static_cast<int64_t>(d.code_idx.size())}, nullptr, "I32",
-                               d.code_idx.data()});
-            tensors.push_back({p + "code_values", {static_cast<int64_t>(d.code_val.size())}, d.code_val.data(), "F32",
-                               nullptr});
-            tensors.push_back({p + "pooled_indices", {static_cast<int64_t>(d.pooled_idx.size())}, nullptr, "I32",
+            tensors.push_back(
+                {p + "code_indices", {static_cast<int64_t>(d.code_idx.size())}, nullptr, "I32", d.code_idx.data()});
+            tensors.push_back(
+                {p + "code_values", {static_cast<int64_t>(d.code_val.size())}, d.code_val.data(), "F32", nullptr});
+            tensors.push_back({p + "pooled_indices",
+                               {static_cast<int64_t>(d.pooled_idx.size())},
+                               nullptr,
+                               "I32",
                                d.pooled_idx.data()});
-            tensors.push_back({p + "pooled_values", {static_cast<int64_t>(d.pooled_val.size())}, d.pooled_val.data(),
-                               "F32", nullptr});
+            tensors.push_back({p + "pooled_values",
+                               {static_cast<int64_t>(d.pooled_val.size())},
+                               d.pooled_val.data(),
+                               "F32",
+                               nullptr});
         }
     }
     MONA_RETURN_IF_ERROR(write_safetensors(args.get("out"), tensors, meta));

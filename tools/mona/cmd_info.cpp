@@ -56,10 +56,16 @@ CommandResult cmd_info(const ParsedArgs& args) {
         auto sae = SaeModel::open({args.get("sae")});
         if (!sae.ok()) return sae.status();
         const SaeInfo& s = sae->info();
-        out["sae"] = {{"path", s.path},     {"format", s.format},          {"architecture", s.architecture},
-                      {"d_in", s.d_in},     {"d_sae", s.d_sae},            {"k", s.k},
-                      {"dtype", s.dtype},   {"subtract_b_dec", s.subtract_b_dec},
-                      {"hook", s.hook},     {"layer", s.layer ? nlohmann::json(*s.layer) : nlohmann::json(nullptr)},
+        out["sae"] = {{"path", s.path},
+                      {"format", s.format},
+                      {"architecture", s.architecture},
+                      {"d_in", s.d_in},
+                      {"d_sae", s.d_sae},
+                      {"k", s.k},
+                      {"dtype", s.dtype},
+                      {"subtract_b_dec", s.subtract_b_dec},
+                      {"hook", s.hook},
+                      {"layer", s.layer ? nlohmann::json(*s.layer) : nlohmann::json(nullptr)},
                       {"weights_file", s.weights_file}};
         if (!text.empty()) text += "\n";
         text += fmt::format(
@@ -67,7 +73,8 @@ CommandResult cmd_info(const ParsedArgs& args) {
             "dtype        {}\nsubtract b_dec {}\nhook         {}\nlayer        {}\n",
             s.path, s.format, s.architecture, s.d_in, s.d_sae, s.k ? std::to_string(s.k) : "-", s.dtype,
             s.subtract_b_dec ? "yes" : "no", s.hook.empty() ? "-" : s.hook,
-            s.layer ? fmt::format("{} (HF hidden_states; llama.cpp l_out-{})", *s.layer, *s.layer - 1) : "not recorded");
+            s.layer ? fmt::format("{} (HF hidden_states; llama.cpp l_out-{})", *s.layer, *s.layer - 1)
+                    : "not recorded");
     }
     if (args.on("json")) {
         std::printf("%s\n", out.dump(2).c_str());

@@ -19,9 +19,10 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
         MONA_TRY(TargetSpec spec, parse_target_spec(text));
         for (const auto& earlier : config.targets) {
             if (earlier.name == spec.name) {
-                return invalid_input(fmt::format("--target '{}': target name '{}' is given twice (also --target {}={}); "
-                                                 "each target writes <out>/<name>/, so names must differ",
-                                                 text, spec.name, earlier.name, earlier.path));
+                return invalid_input(
+                    fmt::format("--target '{}': target name '{}' is given twice (also --target {}={}); "
+                                "each target writes <out>/<name>/, so names must differ",
+                                text, spec.name, earlier.name, earlier.path));
             }
         }
         config.targets.push_back(spec);

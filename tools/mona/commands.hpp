@@ -50,8 +50,8 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args);
 // Prints one line per target (and one for merged/) of a select or score run to stdout (cmd_select.cpp).
 void print_selection(const SelectSummary& summary, const std::string& out_dir);
 
-// The model path (--model, default the built-in model; score: "", the store's). A --model URL is downloaded (and --model-sha256
-// checked) here; that failing is the error. A missing local file is left for the model loader to report.
+// The model path (--model, default the built-in model; score: "", the store's). A --model URL is downloaded (and
+// --model-sha256 checked) here; that failing is the error. A missing local file is left for the model loader to report.
 Result<std::string> model_path_arg(const ParsedArgs& args);
 // --cpu-repack on|off.
 Result<bool> cpu_repack_arg(const ParsedArgs& args);

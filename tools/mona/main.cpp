@@ -32,9 +32,9 @@ CommandResult cmd_version(const ParsedArgs&) {
 // The command of each verb of verb_table() (flags.cpp, which the tests link without the commands).
 const std::map<std::string, Command>& commands() {
     static const std::map<std::string, Command> table = {
-        {"select", cmd_select}, {"eval", cmd_eval},   {"info", cmd_info},   {"activations", cmd_activations},
-        {"train-sae", cmd_train_sae}, {"demo", cmd_demo}, {"embed", cmd_embed}, {"score", cmd_score},
-        {"merge", cmd_merge},   {"help", cmd_help},   {"version", cmd_version},
+        {"select", cmd_select},       {"eval", cmd_eval}, {"info", cmd_info},       {"activations", cmd_activations},
+        {"train-sae", cmd_train_sae}, {"demo", cmd_demo}, {"embed", cmd_embed},     {"score", cmd_score},
+        {"merge", cmd_merge},         {"help", cmd_help}, {"version", cmd_version},
     };
     return table;
 }
@@ -52,9 +52,9 @@ CommandResult run_verb(const ParsedArgs& args) {
         for (const auto& v : verb_table()) {
             if (v.splits_over_ranks) verbs += (verbs.empty() ? "" : " and ") + v.name;
         }
-        return usage_error(mona::invalid_input(fmt::format(
-            "`mona {}` does not run under mpirun with several ranks (only {} do); run it as one process", args.verb,
-            verbs)));
+        return usage_error(mona::invalid_input(
+            fmt::format("`mona {}` does not run under mpirun with several ranks (only {} do); run it as one process",
+                        args.verb, verbs)));
     }
     if (mona::Status missing = check_required(args); !missing.ok()) return usage_error(missing);
     return commands().at(args.verb)(args);
@@ -95,8 +95,8 @@ int main(int argc, char** argv) {
                      "line)\n",
                      e.what());
     } catch (...) {
-        std::fprintf(stderr,
-                     "mona: error: unknown exception (this is a bug in mona, please report it with the command line)\n");
+        std::fprintf(
+            stderr, "mona: error: unknown exception (this is a bug in mona, please report it with the command line)\n");
     }
     return 1;
 }

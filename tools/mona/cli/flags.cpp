@@ -9,16 +9,16 @@
 
 #include "capture/session.hpp"
 #include "eval/eval.hpp"
-#include "sae/train.hpp"
 #include "jobs/config.hpp"
 #include "jobs/embed.hpp"
+#include "sae/train.hpp"
 #include "store/feature_store.hpp"
 #include "util/home.hpp"
 
 namespace mona::cli {
 namespace {
 
-constexpr int64_t kMaxThreads = 512;             // GGML_MAX_N_THREADS
+constexpr int64_t kMaxThreads = 512;               // GGML_MAX_N_THREADS
 constexpr int64_t kMaxCacheMb = int64_t(1) << 30;  // 1 PiB; MB * 2^20 bytes stays far inside int64
 
 // Typed defaults: int literals would convert to int64_t and double alike.
@@ -65,7 +65,8 @@ const std::vector<VerbSpec>& verb_table() {
         {"train-sae", "train a TopK sparse autoencoder on a model's residual stream"},
         {"demo", "run the built-in demo: a multi-task pool, four targets, a report"},
         {"embed", "embed a pool once into a feature store (resumable, shardable with --shard i/n)", true},
-        {"score", "select from one or more feature stores for any number of targets, without re-running the pool", true},
+        {"score", "select from one or more feature stores for any number of targets, without re-running the pool",
+         true},
         {"merge", "merge the slice stores of one pool (--shard i/n runs) into one store"},
         {"help", "print usage; `mona help --markdown` prints the CLI reference"},
         {"version", "print the version"},
@@ -83,27 +84,59 @@ std::vector<FlagSpec> make_flag_table() {
     const EvalConfig eval;
     const SaeTrainOptions train;
     return {
-        {"model", 'm', K::kString, "PATH", "GGUF selection model: a path, or an http(s):// URL downloaded once (resumable) into $MONA_HOME/models",
+        {"model", 'm', K::kString, "PATH",
+         "GGUF selection model: a path, or an http(s):// URL downloaded once (resumable) into $MONA_HOME/models",
          S(default_model_path()), "built-in SmolLM2-135M-Instruct",
          plus(on({"select", "eval", "info", "activations", "train-sae", "demo", "embed"}),
               {{"score", false, std::nullopt, FlagValue{}, "the store's"}})},
-        {"model-sha256", 0, K::kString, "HEX", "expected sha256 of the model file (checked; required trust for URLs)",
-         {}, "", model_verbs()},
-        {"sae", 0, K::kString, "DIR", "SAE folder (sparsify cfg.json + sae.safetensors, or SAELens)",
-         S(default_sae_dir()), "built-in SAE of the built-in model",
-         {{"select"}, {"eval"},
+        {"model-sha256",
+         0,
+         K::kString,
+         "HEX",
+         "expected sha256 of the model file (checked; required trust for URLs)",
+         {},
+         "",
+         model_verbs()},
+        {"sae",
+         0,
+         K::kString,
+         "DIR",
+         "SAE folder (sparsify cfg.json + sae.safetensors, or SAELens)",
+         S(default_sae_dir()),
+         "built-in SAE of the built-in model",
+         {{"select"},
+          {"eval"},
           {"info", false, "SAE folder to describe (without --model, only the SAE is described)", FlagValue{}, ""},
           {"activations", false, "SAE folder: also dump each sample's SAE codes and pooled vector", FlagValue{}, ""},
-          {"demo"}, {"embed"},
+          {"demo"},
+          {"embed"},
           {"score", false, std::nullopt, FlagValue{}, "the store's"}}},
-        {"pool", 'p', K::kString, "FILE", "pool of candidate samples (JSONL, JSON array, optionally gzip)", {}, "",
+        {"pool",
+         'p',
+         K::kString,
+         "FILE",
+         "pool of candidate samples (JSONL, JSON array, optionally gzip)",
+         {},
+         "",
          {{"select", true}, {"eval", true}, {"embed", true}}},
-        {"target", 't', K::kString, "NAME=FILE", "target exemplars of one task; repeat for several tasks", {}, "",
+        {"target",
+         't',
+         K::kString,
+         "NAME=FILE",
+         "target exemplars of one task; repeat for several tasks",
+         {},
+         "",
          {{"select", true},
           {"eval", true, "target exemplars of one task, NAME its task label in the pool; repeat for several tasks"},
           {"score", true}},
          true},
-        {"out", 'o', K::kString, "PATH", "where the output goes", {}, "",
+        {"out",
+         'o',
+         K::kString,
+         "PATH",
+         "where the output goes",
+         {},
+         "",
          {{"select", true, "run folder: one subfolder per target, report.html, manifest.json"},
           {"eval", true, "run folder: eval.json, eval.md, report.html"},
           {"activations", true, ".safetensors file to write"},
@@ -112,33 +145,86 @@ std::vector<FlagSpec> make_flag_table() {
           {"embed", true, "feature store folder (resumed if it exists)"},
           {"score", true, "run folder: one subfolder per target, report.html, manifest.json"},
           {"merge", true, "merged store folder (resumed if it exists)"}}},
-        {"ratio", 0, K::kFloat, "R", "select round(R x pool size) samples per target", F(select.ratio), "",
-         {{"select"}, {"eval"}, {"demo", false, std::nullopt, std::nullopt, "unused unless given (--count 20)"}, {"score"}}},
-        {"count", 'n', K::kInt, "N", "select N samples per target (instead of --ratio)", {}, "",
-         {{"select"}, {"eval"}, {"demo", false, std::nullopt, I(20)}, {"score"}}, false, 1, INT64_MAX},
-        {"merge", 0, K::kString, "MODE",
-         "also write ONE merged subset of N samples to <out>/merged/: round-robin (targets take turns, equal shares) or "
-         "quota (shares from --quota); a sample two targets want counts once", {}, "", on({"select", "score"})},
-        {"quota", 0, K::kString, "NAME=W",
-         "with --merge quota: target NAME's share of the merged subset, repeat per target (weights; exact counts when they add up to N)",
-         {}, "", on({"select", "score"}), true},
-        {"layer", 'l', K::kInt, "L",
+        {"ratio",
+         0,
+         K::kFloat,
+         "R",
+         "select round(R x pool size) samples per target",
+         F(select.ratio),
+         "",
+         {{"select"},
+          {"eval"},
+          {"demo", false, std::nullopt, std::nullopt, "unused unless given (--count 20)"},
+          {"score"}}},
+        {"count",
+         'n',
+         K::kInt,
+         "N",
+         "select N samples per target (instead of --ratio)",
+         {},
+         "",
+         {{"select"}, {"eval"}, {"demo", false, std::nullopt, I(20)}, {"score"}},
+         false,
+         1,
+         INT64_MAX},
+        {"merge",
+         0,
+         K::kString,
+         "MODE",
+         "also write ONE merged subset of N samples to <out>/merged/: round-robin (targets take turns, equal shares) "
+         "or "
+         "quota (shares from --quota); a sample two targets want counts once",
+         {},
+         "",
+         on({"select", "score"})},
+        {"quota",
+         0,
+         K::kString,
+         "NAME=W",
+         "with --merge quota: target NAME's share of the merged subset, repeat per target (weights; exact counts when "
+         "they add up to N)",
+         {},
+         "",
+         on({"select", "score"}),
+         true},
+        {"layer",
+         'l',
+         K::kInt,
+         "L",
          "residual stream layer, HF hidden_states[L] numbering (= llama.cpp l_out-(L-1), sparsify layers.(L-1))",
-         {}, "the SAE's own layer, else n_layer-1",
-         {{"select"}, {"eval"}, {"activations"}, {"train-sae", false, std::nullopt, std::nullopt, "n_layer-1"}, {"embed"}},
-         false, 0, INT32_MAX},
-        {"k", 'k', K::kInt, "K", "TopK k: overrides the SAE's k", {}, "the SAE's k",
+         {},
+         "the SAE's own layer, else n_layer-1",
+         {{"select"},
+          {"eval"},
+          {"activations"},
+          {"train-sae", false, std::nullopt, std::nullopt, "n_layer-1"},
+          {"embed"}},
+         false,
+         0,
+         INT32_MAX},
+        {"k",
+         'k',
+         K::kInt,
+         "K",
+         "TopK k: overrides the SAE's k",
+         {},
+         "the SAE's k",
          {{"select"}, {"eval"}, {"train-sae", false, "TopK k of the trained SAE", I(kDefaultSaeK)}, {"embed"}},
-         false, 1, INT32_MAX},
+         false,
+         1,
+         INT32_MAX},
         {"tokens", 0, K::kString, "MODE", "tokens pooled per sample: all|no-bos|prompt|response",
          S(token_mode_name(select.token_mode)), "", on({"select", "eval", "activations", "embed"})},
         {"pooling", 0, K::kString, "MODE", "per-sample pooling: mean|sum (sum only for ablations)",
          S(pooling_mode_name(select.pooling)), "", on({"select", "eval", "embed"})},
         // score takes max-tokens, template and cpu-repack from the store (run_score), so it does not offer them.
-        {"max-tokens", 0, K::kInt, "N", "truncate samples to N tokens (truncations are counted)", I(select.max_tokens), "",
-         on({"select", "eval", "activations", "demo", "embed"}), false, 1, INT32_MAX},
-        {"batch-tokens", 0, K::kInt, "N", "tokens of samples handled together (SAE encoding, pooling); each sample is its own forward pass, so results do not depend on N",
-         I(select.batch_tokens), "", on({"select", "eval", "activations", "train-sae", "demo", "embed", "score"}), false, 1, INT32_MAX},
+        {"max-tokens", 0, K::kInt, "N", "truncate samples to N tokens (truncations are counted)", I(select.max_tokens),
+         "", on({"select", "eval", "activations", "demo", "embed"}), false, 1, INT32_MAX},
+        {"batch-tokens", 0, K::kInt, "N",
+         "tokens of samples handled together (SAE encoding, pooling); each sample is its own forward pass, so results "
+         "do not depend on N",
+         I(select.batch_tokens), "", on({"select", "eval", "activations", "train-sae", "demo", "embed", "score"}),
+         false, 1, INT32_MAX},
         {"threads", 'j', K::kInt, "N", "CPU threads", I(select.threads), "all cores",
          on({"select", "eval", "activations", "train-sae", "demo", "embed", "score"}), false, 0, kMaxThreads},
         {"template", 0, K::kString, "NAME",
@@ -147,25 +233,54 @@ std::vector<FlagSpec> make_flag_table() {
          S(select.template_name), "", on({"select", "eval", "activations", "train-sae", "demo", "embed"})},
         {"cpu-repack", 0, K::kString, "on|off",
          "let llama.cpp repack Q4_0/Q4_K/Q8_0/IQ4_NL weights for its CPU kernels (faster for those types; never AMX, "
-         "which mona's build leaves out)", S(select.cpu_repack ? "on" : "off"), "",
-         on({"select", "eval", "activations", "train-sae", "demo", "embed"})},
-        {"system-prompt", 0, K::kString, "TEXT",
+         "which mona's build leaves out)",
+         S(select.cpu_repack ? "on" : "off"), "", on({"select", "eval", "activations", "train-sae", "demo", "embed"})},
+        {"system-prompt",
+         0,
+         K::kString,
+         "TEXT",
          "system turn of chat samples: TEXT for each sample that has none (a sample's own is kept), or `none`: no "
          "system turn at all (the sample's dropped, the template's default prompt cut out)",
-         {}, "the template's own, as HF", on({"select", "eval", "activations", "train-sae", "demo", "embed"})},
+         {},
+         "the template's own, as HF",
+         on({"select", "eval", "activations", "train-sae", "demo", "embed"})},
         {"format", 0, K::kString, "FMT", "record format: auto|messages|sharegpt|alpaca|prompt-completion|text",
          S(input_format_name(select.format)), "", on({"select", "eval", "activations", "train-sae", "embed"})},
-        {"skip-bad", 0, K::kSwitch, "", "count and skip malformed records (listed in skipped.tsv) instead of failing",
-         {}, "", on({"select", "eval", "embed"})},
-        {"method", 0, K::kString, "NAME[:OPT=V]",
+        {"skip-bad",
+         0,
+         K::kSwitch,
+         "",
+         "count and skip malformed records (listed in skipped.tsv) instead of failing",
+         {},
+         "",
+         on({"select", "eval", "embed"})},
+        {"method",
+         0,
+         K::kString,
+         "NAME[:OPT=V]",
          "eval method, repeatable: mona, sae-cosine, raw-cosine, poly-jaccard, bm25, random; ablation options "
          ":layer=L, :k=K, :pooling=mean|sum (e.g. raw-cosine:layer=10, mona:k=64); one model pass serves all",
-         {}, "all six", on({"eval"}), true},
-        {"input", 'i', K::kString, "FILE", "input samples", {}, "",
+         {},
+         "all six",
+         on({"eval"}),
+         true},
+        {"input",
+         'i',
+         K::kString,
+         "FILE",
+         "input samples",
+         {},
+         "",
          {{"activations", true, "input samples (any record format mona reads)"},
           {"train-sae", true, "training corpus, repeatable; builtin:demo-training[:N] is mona's own generated corpus"}},
          true},
-        {"store", 's', K::kString, "DIR", "feature store written by `mona embed`; repeat for the slices of one pool", {}, "",
+        {"store",
+         's',
+         K::kString,
+         "DIR",
+         "feature store written by `mona embed`; repeat for the slices of one pool",
+         {},
+         "",
          {{"select", false, "where the pool's store is kept (resumed if it exists)", std::nullopt,
            "<out>/.store, removed after success"},
           {"score", true},
@@ -175,32 +290,67 @@ std::vector<FlagSpec> make_flag_table() {
          I(embed.keep), "all", on({"embed"}), false, 0, UINT32_MAX},
         {"shard", 0, K::kString, "I/N", "embed only records with index % N == I (one of N machines)", S("0/1"), "",
          on({"embed"})},
-        {"shard-rows", 0, K::kInt, "N", "samples per store shard file", {}, std::to_string(kDefaultShardRows),
+        {"shard-rows",
+         0,
+         K::kInt,
+         "N",
+         "samples per store shard file",
+         {},
+         std::to_string(kDefaultShardRows),
          {{"select"}, {"embed"}, {"merge", false, std::nullopt, std::nullopt, "the first slice store's"}},
-         false, 1, INT64_MAX},
+         false,
+         1,
+         INT64_MAX},
         {"json", 0, K::kSwitch, "", "machine-readable output", {}, "", on({"info"})},
-        {"latents", 0, K::kInt, "N", "SAE width (number of latents)", I(kDefaultSaeLatents), "", on({"train-sae"}), false, 1, INT32_MAX},
-        {"train-tokens", 0, K::kInt, "N", "stop after training on N tokens", I(2'000'000), "", on({"train-sae"}), false, 1, INT64_MAX},
-        {"batch-size", 0, K::kInt, "N", "tokens per optimiser step", I(1024), "", on({"train-sae"}), false, 1, INT32_MAX},
-        {"doc-tokens", 0, K::kInt, "N", "at most N tokens taken from each document", I(256), "", on({"train-sae"}), false, 1, INT32_MAX},
-        {"buffer-tokens", 0, K::kInt, "N", "shuffle buffer size in tokens", I(65536), "", on({"train-sae"}), false, 1, INT64_MAX},
+        {"latents", 0, K::kInt, "N", "SAE width (number of latents)", I(kDefaultSaeLatents), "", on({"train-sae"}),
+         false, 1, INT32_MAX},
+        {"train-tokens", 0, K::kInt, "N", "stop after training on N tokens", I(2'000'000), "", on({"train-sae"}), false,
+         1, INT64_MAX},
+        {"batch-size", 0, K::kInt, "N", "tokens per optimiser step", I(1024), "", on({"train-sae"}), false, 1,
+         INT32_MAX},
+        {"doc-tokens", 0, K::kInt, "N", "at most N tokens taken from each document", I(256), "", on({"train-sae"}),
+         false, 1, INT32_MAX},
+        {"buffer-tokens", 0, K::kInt, "N", "shuffle buffer size in tokens", I(65536), "", on({"train-sae"}), false, 1,
+         INT64_MAX},
         {"epochs", 0, K::kInt, "N", "passes over the corpus (activations are recomputed each pass)", I(1), "",
          on({"train-sae"}), false, 1, INT64_MAX},
         {"lr", 0, K::kFloat, "LR", "Adam learning rate", F(train.lr), "2e-4/sqrt(latents/2^14)", on({"train-sae"})},
-        {"warmup", 0, K::kInt, "STEPS", "linear learning-rate warm-up steps", I(100), "", on({"train-sae"}), false, 0, INT64_MAX},
-        {"dead-tokens", 0, K::kInt, "N", "a latent that has not fired for N tokens is dead (AuxK loss)", I(1'000'000), "",
-         on({"train-sae"}), false, 1, INT64_MAX},
-        {"seed", 0, K::kInt, "N", "random seed", I(static_cast<int64_t>(eval.seed)), "",
-         {{"eval", false, "seed of the random method"}, {"train-sae", false, "seed of the decoder initialisation and the shuffle"}},
-         false, 0, INT64_MAX},
+        {"warmup", 0, K::kInt, "STEPS", "linear learning-rate warm-up steps", I(100), "", on({"train-sae"}), false, 0,
+         INT64_MAX},
+        {"dead-tokens", 0, K::kInt, "N", "a latent that has not fired for N tokens is dead (AuxK loss)", I(1'000'000),
+         "", on({"train-sae"}), false, 1, INT64_MAX},
+        {"seed",
+         0,
+         K::kInt,
+         "N",
+         "random seed",
+         I(static_cast<int64_t>(eval.seed)),
+         "",
+         {{"eval", false, "seed of the random method"},
+          {"train-sae", false, "seed of the decoder initialisation and the shuffle"}},
+         false,
+         0,
+         INT64_MAX},
         {"log-every", 0, K::kInt, "STEPS", "log FVU, L0, dead fraction, tokens/s every STEPS steps", I(50), "",
          on({"train-sae"}), false, 1, INT64_MAX},
         {"cache-mb", 0, K::kInt, "MB", "keep up to MB of streamed activations in memory for epochs 2+", I(2048), "",
          on({"train-sae"}), false, 0, kMaxCacheMb},
         {"resume", 0, K::kSwitch, "", "continue from the checkpoint in --out", {}, "", on({"train-sae"})},
-        {"quiet", 'q', K::kSwitch, "", "no progress messages", {}, "",
+        {"quiet",
+         'q',
+         K::kSwitch,
+         "",
+         "no progress messages",
+         {},
+         "",
          on({"select", "eval", "train-sae", "demo", "activations", "embed", "score"})},
-        {"verbose", 'v', K::kSwitch, "", "forward llama.cpp's log to stderr", {}, "",
+        {"verbose",
+         'v',
+         K::kSwitch,
+         "",
+         "forward llama.cpp's log to stderr",
+         {},
+         "",
          on({"select", "eval", "activations", "train-sae", "demo", "embed", "score"})},
         {"markdown", 0, K::kSwitch, "", "print the CLI reference as markdown", {}, "", on({"help"})},
     };
@@ -292,8 +442,9 @@ namespace {
 
 Status check_value(const FlagSpec& flag, const std::string& value, const std::string& origin) {
     if (flag.kind == ValueKind::kInt) {
-        const std::string range = flag.max_value == INT64_MAX ? fmt::format(">= {}", flag.min_value)
-                                                                : fmt::format("in {}..{}", flag.min_value, flag.max_value);
+        const std::string range = flag.max_value == INT64_MAX
+                                      ? fmt::format(">= {}", flag.min_value)
+                                      : fmt::format("in {}..{}", flag.min_value, flag.max_value);
         char* end = nullptr;
         errno = 0;
         const long long parsed = std::strtoll(value.c_str(), &end, 10);
@@ -346,12 +497,14 @@ Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
                 name = name.substr(0, eq);
             }
             spec = find_flag(name);
-            if (spec == nullptr) return invalid_input(fmt::format("unknown flag --{}; try `mona {} --help`", name, args.verb));
+            if (spec == nullptr)
+                return invalid_input(fmt::format("unknown flag --{}; try `mona {} --help`", name, args.verb));
         } else if (arg.size() == 2 && arg[0] == '-') {
             for (const auto& flag : flags) {
                 if (flag.short_name == arg[1] && flag.use(args.verb) != nullptr) spec = &flag;
             }
-            if (spec == nullptr) return invalid_input(fmt::format("unknown flag {}; try `mona {} --help`", arg, args.verb));
+            if (spec == nullptr)
+                return invalid_input(fmt::format("unknown flag {}; try `mona {} --help`", arg, args.verb));
         } else {
             return invalid_input(fmt::format("unexpected argument '{}' (flags start with --)", arg));
         }
@@ -364,7 +517,8 @@ Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
         } else if (inline_value) {
             value = *inline_value;
         } else {
-            if (arg_idx + 1 >= argc) return invalid_input(fmt::format("--{} needs a value ({})", spec->name, spec->hint));
+            if (arg_idx + 1 >= argc)
+                return invalid_input(fmt::format("--{} needs a value ({})", spec->name, spec->hint));
             value = argv[++arg_idx];
         }
         MONA_RETURN_IF_ERROR(check_value(*spec, value, "--" + spec->name));
@@ -398,7 +552,9 @@ Status check_required(const ParsedArgs& args) {
 }
 
 std::string usage_text() {
-    std::string out = "mona: task-specific data selection for instruction tuning (MoNA)\n\nusage: mona <command> [flags]\n\ncommands:\n";
+    std::string out =
+        "mona: task-specific data selection for instruction tuning (MoNA)\n\nusage: mona <command> "
+        "[flags]\n\ncommands:\n";
     for (const auto& verb : verb_table()) out += fmt::format("  {:<12} {}\n", verb.name, verb.summary);
     out += "\n`mona <command> --help` lists a command's flags. Exit codes: 0 ok, 1 failed, 2 usage error.\n";
     return out;
@@ -437,7 +593,8 @@ std::string per_verb(const FlagSpec& flag, TextOf&& text_of) {
         }
     }
     std::string out;
-    for (const auto& [text, verbs] : groups) out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", verbs, text.empty() ? "none" : text);
+    for (const auto& [text, verbs] : groups)
+        out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", verbs, text.empty() ? "none" : text);
     return out;
 }
 
@@ -452,7 +609,8 @@ std::string markdown_reference() {
     std::string out = "| flag | value | commands | default | env | meaning |\n|---|---|---|---|---|---|\n";
     for (const auto& flag : flag_table()) {
         std::string verbs;
-        for (const auto& use : flag.uses) verbs += (verbs.empty() ? "" : ", ") + use.verb + (use.required ? " (required)" : "");
+        for (const auto& use : flag.uses)
+            verbs += (verbs.empty() ? "" : ", ") + use.verb + (use.required ? " (required)" : "");
         std::string name = "`--" + flag.name + "`";
         if (flag.short_name) name += fmt::format(" `-{}`", flag.short_name);
         std::string help = flag.help;
@@ -464,8 +622,8 @@ std::string markdown_reference() {
             return flag.default_shown(u.verb);
         });
         if (!def_by_verb.empty()) def += (def.empty() ? "" : "; ") + def_by_verb;
-        out += fmt::format("| {} | {} | {} | {} | `{}` | {} |\n", name, flag.hint, verbs, cell(def), env_name(flag.name),
-                           cell(help));
+        out += fmt::format("| {} | {} | {} | {} | `{}` | {} |\n", name, flag.hint, verbs, cell(def),
+                           env_name(flag.name), cell(help));
     }
     return out;
 }

@@ -41,13 +41,13 @@ struct FlagUse {
 };
 
 struct FlagSpec {
-    std::string name;      // long name without dashes
-    char short_name = 0;   // 0 = none
+    std::string name;     // long name without dashes
+    char short_name = 0;  // 0 = none
     ValueKind kind = ValueKind::kString;
-    std::string hint;      // value placeholder in help, e.g. "PATH"
+    std::string hint;  // value placeholder in help, e.g. "PATH"
     std::string help;
-    FlagValue default_value;   // typed; see FlagValue
-    std::string default_text;  // the default in words, shown instead of default_value ("all cores" for 0)
+    FlagValue default_value;    // typed; see FlagValue
+    std::string default_text;   // the default in words, shown instead of default_value ("all cores" for 0)
     std::vector<FlagUse> uses;  // the verbs that take the flag, in help order
     bool repeatable = false;
     // kInt: the accepted range, checked when parsing (values outside it are usage errors, never narrowed).
@@ -77,7 +77,7 @@ const VerbSpec* find_verb(const std::string& name);
 
 struct ParsedArgs {
     std::string verb;
-    std::string command_line;  // argv joined by spaces, for manifests
+    std::string command_line;                                // argv joined by spaces, for manifests
     std::map<std::string, std::vector<std::string>> values;  // flag name -> values given (switches hold "1")
 
     bool has(const std::string& name) const { return values.count(name) > 0; }
