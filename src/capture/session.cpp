@@ -1,3 +1,9 @@
+// capture/session.cpp: the Session (capture/session.hpp), the only code that calls llama.cpp.
+//
+// Why ~780 lines in one file: model loading (with llama.cpp's log captured for errors), the eval-callback capture
+// that stops the graph after the deepest requested tensor, chat rendering in llama.cpp's Jinja engine (with the
+// --system-prompt rules) and tokenisation all work on the same private llama.cpp state (Session::Impl: model,
+// context, vocabulary, template); split apart they would each need that state exposed in a header.
 #include "capture/session.hpp"
 
 #include <fmt/format.h>

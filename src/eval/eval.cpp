@@ -16,6 +16,7 @@
 #include "eval/representations.hpp"
 #include "io/sample_reader.hpp"
 #include "jobs/engine.hpp"
+#include "jobs/manifest.hpp"
 #include "jobs/run_support.hpp"
 #include "report/eval_report.hpp"
 #include "score/bm25.hpp"
@@ -82,15 +83,6 @@ bool any_method(const std::vector<EvalMethodSpec>& specs, Pred pred) {
 }
 
 Result<EvalEngine> open_engine(const SelectConfig& config, bool run_model) {
-    SessionOptions sopts;
-    sopts.model_path = config.model_path;
-    sopts.n_threads = config.threads;
-    sopts.batch_tokens = config.batch_tokens;
-    sopts.max_tokens = config.max_tokens;
-    sopts.template_name = config.template_name;
-    sopts.cpu_repack = config.cpu_repack;
-    sopts.system_prompt = config.system_prompt;
-    sopts.verbose = config.verbose;
     std::optional<SaeModel> sae;
     if (run_model) {
         MONA_TRY(SaeModel opened, SaeModel::open({config.sae_path}));
@@ -349,21 +341,9 @@ Result<nlohmann::json> config_json(const EvalConfig& eval_config, const EvalEngi
     const bool run_model = engine.sae.has_value();
     nlohmann::json cfg;
     const ModelInfo& mi = engine.session.info();
-    MONA_TRY(std::string model_sha, sha256_file(config.model_path));
-    cfg["model"] = {{"path", config.model_path}, {"sha256", model_sha},   {"arch", mi.arch},
-                    {"name", mi.name},           {"n_layer", mi.n_layer}, {"n_embd", mi.n_embd}};
+    MONA_TRY(cfg["model"], model_record(config.model_path, mi));
     if (run_model) {
-        const SaeInfo& si = engine.sae->info();
-        MONA_TRY(std::string sae_sha, sha256_file(si.weights_file));
-        cfg["sae"] = {{"path", si.path},
-                      {"weights_file", si.weights_file},
-                      {"sha256", sae_sha},
-                      {"format", si.format},
-                      {"architecture", si.architecture},
-                      {"d_in", si.d_in},
-                      {"d_sae", si.d_sae},
-                      {"k", si.k},
-                      {"hook", si.hook}};
+        MONA_TRY(cfg["sae"], sae_record(engine.sae->info()));
     } else {
         cfg["sae"] = nullptr;
     }

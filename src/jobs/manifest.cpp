@@ -11,6 +11,25 @@
 namespace mona::detail {
 
 // The parameters that decide a stored vector; a store records them and score/resume check them.
+Result<nlohmann::json> model_record(const std::string& model_path, const ModelInfo& mi) {
+    MONA_TRY(std::string model_sha, sha256_file(model_path));
+    return nlohmann::json{{"path", model_path}, {"sha256", model_sha},   {"arch", mi.arch},
+                          {"name", mi.name},    {"n_layer", mi.n_layer}, {"n_embd", mi.n_embd}};
+}
+
+Result<nlohmann::json> sae_record(const SaeInfo& si) {
+    MONA_TRY(std::string sae_sha, sha256_file(si.weights_file));
+    return nlohmann::json{{"path", si.path},
+                          {"weights_file", si.weights_file},
+                          {"sha256", sae_sha},
+                          {"format", si.format},
+                          {"architecture", si.architecture},
+                          {"d_in", si.d_in},
+                          {"d_sae", si.d_sae},
+                          {"k", si.k},
+                          {"hook", si.hook}};
+}
+
 Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngine& engine) {
     MONA_TRY(std::string model_sha, sha256_file(config.model_path));
     MONA_TRY(std::string sae_sha, sha256_file(engine.sae.info().weights_file));
@@ -44,19 +63,8 @@ Result<nlohmann::json> selection_manifest(const SelectConfig& config, const Sele
     manifest["tool"] = {{"name", "mona"}, {"version", MONA_VERSION}, {"llama_cpp", MONA_LLAMA_VERSION}};
     manifest["command_line"] = config.command_line;
     const ModelInfo& mi = engine.session.info();
-    MONA_TRY(std::string model_sha, sha256_file(config.model_path));
-    manifest["model"] = {{"path", config.model_path}, {"sha256", model_sha},   {"arch", mi.arch},
-                         {"name", mi.name},           {"n_layer", mi.n_layer}, {"n_embd", mi.n_embd}};
-    MONA_TRY(std::string sae_sha, sha256_file(si.weights_file));
-    manifest["sae"] = {{"path", si.path},
-                       {"weights_file", si.weights_file},
-                       {"sha256", sae_sha},
-                       {"format", si.format},
-                       {"architecture", si.architecture},
-                       {"d_in", si.d_in},
-                       {"d_sae", si.d_sae},
-                       {"k", si.k},
-                       {"hook", si.hook}};
+    MONA_TRY(manifest["model"], model_record(config.model_path, mi));
+    MONA_TRY(manifest["sae"], sae_record(si));
     manifest["parameters"] = {
         {"layer", summary.layer},
         {"llama_tensor", summary.layer == 0 ? std::string("embd") : fmt::format("l_out-{}", summary.layer - 1)},

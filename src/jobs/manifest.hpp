@@ -16,6 +16,10 @@ namespace mona::detail {
 // format, max_tokens, pool sha256, ...); a store records them and score/resume check them.
 Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngine& engine);
 
+// The "model" and "sae" records of a manifest (select, score, eval): path, sha256 and what the file says.
+Result<nlohmann::json> model_record(const std::string& model_path, const ModelInfo& info);
+Result<nlohmann::json> sae_record(const SaeInfo& info);
+
 // manifest.json of select and score, all but "timings_s" (the caller adds it last, so that "total" includes the
 // hashing here): tool and llama.cpp versions, the command line, model, SAE, parameters, pool, targets (with the
 // files' sha256), targets_skipped, `merge_json` under "merge" unless null, and every key of `extra`.

@@ -1,3 +1,8 @@
+// cli/flags.cpp: the flag table (every flag of every verb with its type, range, default, env variable and
+// per-verb overrides), the parser, and the help and README reference generated from it.
+//
+// Why ~630 lines: most of it is the table itself, one row per flag; keeping it in one place is the point (the
+// defaults, required flags, help and docs cannot drift apart).
 #include "cli/flags.hpp"
 
 #include <fmt/format.h>
