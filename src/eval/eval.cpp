@@ -347,13 +347,8 @@ Result<nlohmann::json> config_json(const EvalConfig& eval_config, const EvalEngi
     } else {
         cfg["sae"] = nullptr;
     }
-    MONA_TRY(std::string pool_sha, sha256_file(config.pool_path));
-    cfg["pool"] = {{"path", config.pool_path},
-                   {"sha256", pool_sha},
-                   {"read", summary.n_pool_read},
-                   {"skipped", summary.n_pool_skipped},
-                   {"truncated", summary.n_pool_truncated},
-                   {"tokens", summary.n_pool_tokens}};
+    MONA_TRY(cfg["pool"], pool_record(config.pool_path, summary.n_pool_read, summary.n_pool_skipped,
+                                      summary.n_pool_truncated, summary.n_pool_tokens));
     nlohmann::json targets_cfg = nlohmann::json::array();
     for (size_t target_idx = 0; target_idx < targets.size(); ++target_idx) {
         MONA_TRY(std::string target_sha, sha256_file(config.targets[target_idx].path));

@@ -30,6 +30,13 @@ Result<nlohmann::json> sae_record(const SaeInfo& si) {
                           {"hook", si.hook}};
 }
 
+Result<nlohmann::json> pool_record(const std::string& pool_path, int64_t n_read, int64_t n_skipped, int64_t n_truncated,
+                                   int64_t n_tokens) {
+    MONA_TRY(std::string pool_sha, sha256_file(pool_path));
+    return nlohmann::json{{"path", pool_path},    {"sha256", pool_sha},       {"read", n_read},
+                          {"skipped", n_skipped}, {"truncated", n_truncated}, {"tokens", n_tokens}};
+}
+
 Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngine& engine) {
     MONA_TRY(std::string model_sha, sha256_file(config.model_path));
     MONA_TRY(std::string sae_sha, sha256_file(engine.sae.info().weights_file));
@@ -82,13 +89,8 @@ Result<nlohmann::json> selection_manifest(const SelectConfig& config, const Sele
         {"ratio", config.count > 0 ? nlohmann::json(nullptr) : nlohmann::json(config.ratio)},
         {"count", n_select},
         {"skip_bad", config.skip_bad}};
-    MONA_TRY(std::string pool_sha, sha256_file(config.pool_path));
-    manifest["pool"] = {{"path", config.pool_path},
-                        {"sha256", pool_sha},
-                        {"read", summary.n_pool_read},
-                        {"skipped", summary.n_pool_skipped},
-                        {"truncated", summary.n_pool_truncated},
-                        {"tokens", summary.n_pool_tokens}};
+    MONA_TRY(manifest["pool"], pool_record(config.pool_path, summary.n_pool_read, summary.n_pool_skipped,
+                                           summary.n_pool_truncated, summary.n_pool_tokens));
     nlohmann::json targets = nlohmann::json::array();
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
         const auto& t = summary.targets[target_idx];

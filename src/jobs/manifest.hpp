@@ -19,6 +19,9 @@ Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngi
 // The "model" and "sae" records of a manifest (select, score, eval): path, sha256 and what the file says.
 Result<nlohmann::json> model_record(const std::string& model_path, const ModelInfo& info);
 Result<nlohmann::json> sae_record(const SaeInfo& info);
+// The "pool" record: path, sha256 and the counts of the pass over it.
+Result<nlohmann::json> pool_record(const std::string& pool_path, int64_t n_read, int64_t n_skipped, int64_t n_truncated,
+                                   int64_t n_tokens);
 
 // manifest.json of select and score, all but "timings_s" (the caller adds it last, so that "total" includes the
 // hashing here): tool and llama.cpp versions, the command line, model, SAE, parameters, pool, targets (with the
