@@ -1,4 +1,4 @@
-#include "util/fetch.hpp"
+#include "io/fetch.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 #include "commands.hpp"
-#include "util/fetch.hpp"
+#include "io/fetch.hpp"
 
 namespace mona::cli {
 

@@ -1,4 +1,4 @@
-#include "util/fetch.hpp"
+#include "io/fetch.hpp"
 
 #include <fmt/format.h>
 #include <spawn.h>

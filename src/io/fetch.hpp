@@ -1,4 +1,4 @@
-// util/fetch.hpp: where a model comes from.
+// io/fetch.hpp: where a model comes from.
 //
 // A model source is a local path (used as is) or an http(s):// or file:// URL. A URL is downloaded once into
 // $MONA_HOME/models/<file name> with the `curl` program: the partial file `<name>.part` is resumed if a previous
