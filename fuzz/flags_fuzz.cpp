@@ -28,8 +28,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const mona::cli::FlagSpec& flag : mona::cli::flag_table()) {
         if (!parsed.value().has(flag.name)) continue;
         (void)parsed.value().all(flag.name);
-        if (flag.kind == mona::cli::ValueKind::kInt) (void)parsed.value().get_int(flag.name, 0);
-        if (flag.kind == mona::cli::ValueKind::kFloat) (void)parsed.value().get_float(flag.name, 0);
+        if (flag.kind == mona::cli::ValueKind::kInt) (void)parsed.value().get_int(flag.name);
+        if (flag.kind == mona::cli::ValueKind::kFloat) (void)parsed.value().get_float(flag.name);
     }
     if (!parsed.value().verb.empty()) (void)mona::cli::verb_help(parsed.value().verb);
     return 0;
