@@ -6,24 +6,6 @@
 
 namespace mona {
 
-Result<TokenMode> parse_token_mode(const std::string& name) {
-    if (name == "all") return TokenMode::kAll;
-    if (name == "no-bos") return TokenMode::kNoBos;
-    if (name == "prompt") return TokenMode::kPrompt;
-    if (name == "response") return TokenMode::kResponse;
-    return invalid_input(fmt::format("unknown token mode '{}': expected all, no-bos, prompt or response", name));
-}
-
-const char* token_mode_name(TokenMode mode) {
-    switch (mode) {
-        case TokenMode::kAll: return "all";
-        case TokenMode::kNoBos: return "no-bos";
-        case TokenMode::kPrompt: return "prompt";
-        case TokenMode::kResponse: return "response";
-    }
-    return "?";
-}
-
 std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode mode) {
     const int64_t n = static_cast<int64_t>(sample.tokens.size());
     // Position 0 is BOS, or, in models that add none (SmolLM2, Qwen2), the template's first token; either way it

@@ -36,16 +36,13 @@
 #include <vector>
 
 #include "capture/session.hpp"
+#include "embed/token_mode.hpp"
 #include "mona/status.hpp"
 #include "mona/types.hpp"
 #include "pool/pool.hpp"
 #include "sae/sae.hpp"
 
 namespace mona {
-
-enum class TokenMode { kAll, kNoBos, kPrompt, kResponse };
-Result<TokenMode> parse_token_mode(const std::string& name);
-const char* token_mode_name(TokenMode mode);
 
 // [begin, end) rows of a tokenised sample that the mode pools.
 std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode mode);
