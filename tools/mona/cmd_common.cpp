@@ -9,6 +9,8 @@ CommandResult usage_error(Status status) {
     return result;
 }
 
+void print_error(const Status& status) { std::fprintf(stderr, "mona: error: %s\n", status.message().c_str()); }
+
 void print_progress(const ProgressUpdate& update) { std::fprintf(stderr, "mona: %s\n", progress_line(update).c_str()); }
 
 void print_log(const std::string& message) { std::fprintf(stderr, "mona: %s\n", message.c_str()); }

@@ -45,19 +45,18 @@ class Ranks {
     const Status& status() const { return status_; }
     const Comm& comm() const { return *comm_; }
     bool quiet() const { return !comm_->is_root(); }
-    // The error, printed by main() on rank 0 only.
-    CommandResult fail(const Status& status) const {
-        CommandResult result(status);
-        result.quiet = quiet();
-        return result;
-    }
-    CommandResult usage(const Status& status) const {
-        CommandResult result = usage_error(status);
-        result.quiet = quiet();
+    // The error, printed here on rank 0 only, before ~Ranks finalizes MPI: once a rank has exited non-zero after
+    // MPI_Finalize, mpirun may kill the others, rank 0 included, before main() would print it.
+    CommandResult fail(const Status& status) const { return printed(CommandResult(status)); }
+    CommandResult usage(const Status& status) const { return printed(usage_error(status)); }
+
+   private:
+    CommandResult printed(CommandResult result) const {
+        if (!quiet()) print_error(result.status);
+        result.quiet = true;
         return result;
     }
 
-   private:
     const Comm* comm_ = &Comm::local();
     Status status_;
 };

@@ -26,6 +26,8 @@ struct CommandResult {
     CommandResult(Status s) : status(std::move(s)) {}  // NOLINT(google-explicit-constructor): failures read as Status
 };
 CommandResult usage_error(Status status);
+// "mona: error: MESSAGE" on stderr: what main() prints for a failed command.
+void print_error(const Status& status);
 
 // Flags the table requires are present when a command runs (check_required); its defaults fill the rest.
 using Command = CommandResult (*)(const ParsedArgs& args);

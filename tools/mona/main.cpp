@@ -68,7 +68,7 @@ int run(int argc, char** argv) {
     auto parsed = parse_args(argc, argv);
     const CommandResult result = parsed.ok() ? run_verb(parsed.value()) : usage_error(parsed.status());
     if (result.status.ok()) return 0;
-    if (!result.quiet) std::fprintf(stderr, "mona: error: %s\n", result.status.message().c_str());
+    if (!result.quiet) print_error(result.status);
     return result.usage ? 2 : 1;
 }
 
