@@ -368,21 +368,10 @@ Result<nlohmann::json> config_json(const EvalConfig& eval_config, const EvalEngi
                          {"llama_tensor", if_model(summary.layer == 0 ? std::string("embd")
                                                                       : fmt::format("l_out-{}", summary.layer - 1))},
                          {"k", if_model(engine.k)},
-                         {"tokens", token_mode_name(config.token_mode)},
-                         {"pooling", pooling_mode_name(config.pooling)},
-                         {"format", input_format_name(config.format)},
-                         {"template", config.template_name},
-                         {"cpu_repack", config.cpu_repack},
-                         {"system_prompt", system_prompt_param(config.system_prompt)},
-                         {"max_tokens", config.max_tokens},
-                         {"batch_tokens", config.batch_tokens},
-                         {"threads", config.threads},
-                         {"ratio", config.count > 0 ? nlohmann::json(nullptr) : nlohmann::json(config.ratio)},
-                         {"count", summary.n_select},
                          {"seed", eval_config.seed},
-                         {"skip_bad", config.skip_bad},
                          {"latents_per_target", eval_config.n_latents},
                          {"samples_per_latent", eval_config.n_latent_samples}};
+    cfg["parameters"].update(run_settings_record(config, summary.n_select));
     nlohmann::json definitions = nlohmann::json::object();
     for (const EvalMethodDef& def : eval_methods()) definitions[def.name] = def.definition;
     cfg["method_definitions"] = definitions;

@@ -37,6 +37,21 @@ Result<nlohmann::json> pool_record(const std::string& pool_path, int64_t n_read,
                           {"skipped", n_skipped}, {"truncated", n_truncated}, {"tokens", n_tokens}};
 }
 
+nlohmann::json run_settings_record(const SelectConfig& config, int64_t n_select) {
+    return {{"tokens", token_mode_name(config.token_mode)},
+            {"pooling", pooling_mode_name(config.pooling)},
+            {"format", input_format_name(config.format)},
+            {"template", config.template_name},
+            {"cpu_repack", config.cpu_repack},
+            {"system_prompt", system_prompt_param(config.system_prompt)},
+            {"max_tokens", config.max_tokens},
+            {"batch_tokens", config.batch_tokens},
+            {"threads", config.threads},
+            {"ratio", config.count > 0 ? nlohmann::json(nullptr) : nlohmann::json(config.ratio)},
+            {"count", n_select},
+            {"skip_bad", config.skip_bad}};
+}
+
 Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngine& engine) {
     MONA_TRY(std::string model_sha, sha256_file(config.model_path));
     MONA_TRY(std::string sae_sha, sha256_file(engine.sae.info().weights_file));
@@ -76,19 +91,8 @@ Result<nlohmann::json> selection_manifest(const SelectConfig& config, const Sele
         {"layer", summary.layer},
         {"llama_tensor", summary.layer == 0 ? std::string("embd") : fmt::format("l_out-{}", summary.layer - 1)},
         {"k", config.k > 0 ? config.k : si.k},
-        {"tokens", token_mode_name(config.token_mode)},
-        {"pooling", pooling_mode_name(config.pooling)},
-        {"similarity", "generalized_jaccard"},
-        {"format", input_format_name(config.format)},
-        {"template", config.template_name},
-        {"cpu_repack", config.cpu_repack},
-        {"system_prompt", system_prompt_param(config.system_prompt)},
-        {"max_tokens", config.max_tokens},
-        {"batch_tokens", config.batch_tokens},
-        {"threads", config.threads},
-        {"ratio", config.count > 0 ? nlohmann::json(nullptr) : nlohmann::json(config.ratio)},
-        {"count", n_select},
-        {"skip_bad", config.skip_bad}};
+        {"similarity", "generalized_jaccard"}};
+    manifest["parameters"].update(run_settings_record(config, n_select));
     MONA_TRY(manifest["pool"], pool_record(config.pool_path, summary.n_pool_read, summary.n_pool_skipped,
                                            summary.n_pool_truncated, summary.n_pool_tokens));
     nlohmann::json targets = nlohmann::json::array();

@@ -23,6 +23,10 @@ Result<nlohmann::json> sae_record(const SaeInfo& info);
 Result<nlohmann::json> pool_record(const std::string& pool_path, int64_t n_read, int64_t n_skipped, int64_t n_truncated,
                                    int64_t n_tokens);
 
+// The run settings every manifest's "parameters" records (select, score, eval): tokens, pooling, format, template,
+// cpu_repack, system_prompt, max_tokens, batch_tokens, threads, ratio (null with a count), count, skip_bad.
+nlohmann::json run_settings_record(const SelectConfig& config, int64_t n_select);
+
 // manifest.json of select and score, all but "timings_s" (the caller adds it last, so that "total" includes the
 // hashing here): tool and llama.cpp versions, the command line, model, SAE, parameters, pool, targets (with the
 // files' sha256), targets_skipped, `merge_json` under "merge" unless null, and every key of `extra`.
