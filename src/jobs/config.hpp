@@ -21,6 +21,7 @@ namespace mona {
 struct TargetSpec {
     std::string name;  // output folder name: [A-Za-z0-9_.-]+
     std::string path;
+    std::string label = {};  // the pool's task label of this target, for precision in reports ("" = name)
 };
 
 // Parses "name=path" (or a bare path, named after its file stem).

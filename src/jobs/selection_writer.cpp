@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -14,6 +15,39 @@
 #include "score/topn.hpp"
 
 namespace mona::detail {
+
+namespace {
+
+// After a rerun into the same --out: the outputs of the earlier run that this one did not write (a target
+// folder of a target no longer given, merged/ without --merge, skipped.tsv without --skip-bad), so that the
+// folder holds what manifest.json lists and nothing else of mona's. Only folders that look like mona's target
+// folders (holding selected.jsonl or scores.tsv) are touched; other files stay.
+Status remove_stale_outputs(const SelectConfig& config) {
+    namespace fs = std::filesystem;
+    std::unordered_set<std::string> current;
+    for (const auto& target : config.targets) current.insert(target.name);
+    if (config.merge != MergeMode::kNone) current.insert("merged");
+    std::vector<fs::path> stale;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(config.out_dir, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.empty() || name[0] == '.' || current.count(name) > 0 || !it->is_directory()) continue;
+        const bool mona_folder = fs::exists(it->path() / "selected.jsonl") || fs::exists(it->path() / "scores.tsv");
+        if (mona_folder) stale.push_back(it->path());
+    }
+    if (ec) return io_error(fmt::format("cannot list {}: {}", config.out_dir, ec.message()));
+    if (!config.skip_bad && fs::exists(fs::path(config.out_dir) / "skipped.tsv")) {
+        stale.push_back(fs::path(config.out_dir) / "skipped.tsv");
+    }
+    for (const auto& path : stale) {
+        fs::remove_all(path, ec);
+        if (ec) return io_error(fmt::format("cannot remove the earlier run's {}: {}", path.string(), ec.message()));
+    }
+    return Status();
+}
+
+}  // namespace
 
 Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& engine, SelectRun& run,
                                       std::chrono::steady_clock::time_point t_start, const nlohmann::json& extra) {
@@ -171,10 +205,19 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         report.pool_token_counts.push_back(row.n_tokens);
         report.pool_ids.push_back(row.id);
     }
+    const std::unordered_set<std::string> pool_label_set(report.pool_labels.begin(), report.pool_labels.end());
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
         ReportTarget target;
-        target.name = config.targets[target_idx].name;
-        target.label = config.targets[target_idx].name;
+        const TargetSpec& spec = config.targets[target_idx];
+        target.name = spec.name;
+        // Precision counts the samples labelled as the target (--label NAME=LABEL, else its name); a label no
+        // pool sample carries would read as "precision 0.0 %" for any selection, so precision is left out.
+        target.label = spec.label.empty() ? spec.name : spec.label;
+        if (pool_label_set.count(target.label) == 0) {
+            target.label_note = fmt::format("no pool sample is labelled '{}'; --label {}=LABEL names the label",
+                                            target.label, spec.name);
+            target.label.clear();
+        }
         target.pool_scores = std::move(run.scores[target_idx]);  // the last use of the scores
         target.selected = selected[target_idx];
         target.target_token_counts = target_lengths[target_idx];
@@ -203,6 +246,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     if (run.pool_stamp) MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, *run.pool_stamp, "pool"));
     MONA_RETURN_IF_ERROR(write_text(stage, "manifest.json", manifest.dump(2) + "\n"));
     MONA_RETURN_IF_ERROR(stage.commit());
+    MONA_RETURN_IF_ERROR(remove_stale_outputs(config));
     return summary;
 }
 

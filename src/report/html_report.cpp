@@ -329,7 +329,8 @@ void append_target(std::string& out, const ReportInput& in, size_t target_idx, c
     }
     out += "</tbody>\n</table>\n";
     if (t.label.empty()) {
-        out += "<p class=\"precision\">precision: n/a (the target has no label)</p>\n";
+        out += fmt::format("<p class=\"precision\">precision: n/a ({})</p>\n",
+                           t.label_note.empty() ? "the target has no label" : html_escape(t.label_note));
     } else {
         out += fmt::format(
             "<p class=\"precision\">precision vs <b>{}</b>: <b>{}</b> ({} of {}); random baseline {} "
@@ -471,7 +472,8 @@ std::string render_text_table(const ReportInput& input) {
                                pct(share(row.n_pool, n_pool)));
         }
         if (t.label.empty()) {
-            out += "precision: n/a (the target has no label)\n";
+            out +=
+                fmt::format("precision: n/a ({})\n", t.label_note.empty() ? "the target has no label" : t.label_note);
         } else {
             out += fmt::format("precision vs {}: {} ({} of {}); random baseline: {}; lift: {}\n", t.label,
                                pct(s.precision), s.n_hits, s.selected.size(), pct(s.random), lift(s));

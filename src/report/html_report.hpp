@@ -20,7 +20,7 @@
 //                pool_scores; a vector shorter than n_pool (e.g. empty = not known) reads as "" / missing
 //   selected     positions >= n_pool are dropped and counted in a note (the report never aborts on input)
 //   precision    (# selected whose pool label == target label) / (# selected); "n/a" if the label is "" or
-//                nothing is selected
+//                nothing is selected (with label "", label_note says why: e.g. no pool sample carries it)
 //   random       (# pool samples whose label == target label) / n_pool; "n/a" if the label is "" or
 //                pool_labels is empty. A selection that picks uniformly at random has this expected precision.
 //   shares       of the selection: count / # selected; of the pool: count / n_pool. Unknown labels are counted
@@ -49,6 +49,7 @@ struct ReportTarget {
     std::vector<double> pool_scores;           // [n_pool] score of each pool sample against this target
     std::vector<uint64_t> selected;            // pool positions, in rank order (best first)
     std::vector<int64_t> target_token_counts;  // [n_exemplars] tokens per target exemplar
+    std::string label_note = {};               // with label "": why precision is left out, shown in its place
 };
 
 struct ReportInput {

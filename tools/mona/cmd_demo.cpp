@@ -3,6 +3,8 @@
 // prints the family composition of each selection against the pool and writes report.html.
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "commands.hpp"
 #include "demo/demo_corpus.hpp"
 #include "io/atomic_file.hpp"
@@ -41,9 +43,16 @@ Status run_demo(const ParsedArgs& args, std::string& table) {
 }  // namespace
 
 CommandResult cmd_demo(const ParsedArgs& args) {
+    if (Status usage = check_out_folder(args); !usage.ok()) return usage_error(usage);
+    // A failed demo leaves no --out it created (its inputs/ are written before the run).
+    std::error_code ec;
+    const bool out_existed = std::filesystem::exists(args.get("out"), ec);
     std::string table;
     Status status = run_demo(args, table);
-    if (!status.ok()) return status;
+    if (!status.ok()) {
+        if (!out_existed) std::filesystem::remove_all(args.get("out"), ec);
+        return status;
+    }
     std::fputs(table.c_str(), stdout);
     return {};
 }

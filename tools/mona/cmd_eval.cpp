@@ -10,6 +10,20 @@ CommandResult cmd_eval(const ParsedArgs& args) {
     auto select = select_config_from_args(args);
     if (!select.ok()) return usage_error(select.status());
     if (Status usage = check_select_config(select.value()); !usage.ok()) return usage_error(usage);
+    if (Status usage = check_out_folder(args); !usage.ok()) return usage_error(usage);
+    {
+        // Before the model pass: every record parses, and every target names a label of the pool (eval's
+        // precision and recall count the samples labelled as the target's name; without any, each would be 0).
+        auto pool = check_pool_records(select->pool_path, select->format, select->skip_bad);
+        if (!pool.ok()) return pool.status();
+        const std::vector<std::string> unlabelled = unlabelled_targets(select.value(), pool.value());
+        if (!unlabelled.empty()) {
+            return usage_error(
+                invalid_input(unlabelled.front() +
+                              "; eval measures precision against the pool's labels: name each target after its label "
+                              "(--target LABEL=FILE)"));
+        }
+    }
     EvalConfig config;
     config.select = std::move(select.value());
     config.select.command_line = args.command_line;

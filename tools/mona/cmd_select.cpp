@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "commands.hpp"
 #include "jobs/config.hpp"
 #include "jobs/select.hpp"
@@ -26,6 +28,23 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
             }
         }
         config.targets.push_back(spec);
+    }
+    for (const auto& text : args.all("label")) {
+        const size_t eq = text.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+            return invalid_input(fmt::format("--label '{}': expected NAME=LABEL, e.g. math=math_word_problems", text));
+        }
+        const std::string name = text.substr(0, eq);
+        auto it = std::find_if(config.targets.begin(), config.targets.end(),
+                               [&](const TargetSpec& t) { return t.name == name; });
+        if (it == config.targets.end()) {
+            std::vector<std::string> names;
+            for (const auto& t : config.targets) names.push_back(t.name);
+            const std::string guess = closest(name, names);
+            return invalid_input(fmt::format("--label '{}': no --target is named '{}'{}", text, name,
+                                             guess.empty() ? "" : "; did you mean " + guess + "?"));
+        }
+        it->label = text.substr(eq + 1);
     }
     if (args.has("layer")) config.layer = args.get_int<int32_t>("layer");
     config.ratio = args.get_float("ratio");
@@ -73,6 +92,15 @@ CommandResult cmd_select(const ParsedArgs& args) {
     if (args.all("store").size() > 1) return usage_error(invalid_input("select keeps its store in one --store DIR"));
     config->store_dir = args.get("store");
     if (Status usage = check_select_config(config.value()); !usage.ok()) return usage_error(usage);
+    if (Status usage = check_out_folder(args); !usage.ok()) return usage_error(usage);
+    {
+        // Before the model is loaded: every record parses, and each target's label is one the pool carries.
+        auto pool = check_pool_records(config->pool_path, config->format, config->skip_bad);
+        if (!pool.ok()) return pool.status();
+        for (const auto& message : unlabelled_targets(config.value(), pool.value())) {
+            warn(message + "; the report leaves its precision out; --label NAME=LABEL names the label");
+        }
+    }
     if (args.has("shard-rows")) config->store_shard_rows = args.get_int<uint64_t>("shard-rows");
     auto summary = run_select(config.value());
     if (!summary.ok()) return summary.status();

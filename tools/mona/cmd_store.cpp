@@ -70,6 +70,11 @@ CommandResult cmd_embed(const ParsedArgs& args) {
     if (!config.ok()) return ranks.usage(config.status());
     auto options = embed_options_from_args(args);
     if (!options.ok()) return ranks.usage(options.status());
+    if (!config->skip_bad) {
+        // Every record parses before the model pass (a malformed one found hours in would waste the pass).
+        auto pool = check_pool_records(config->pool_path, config->format, false);
+        if (!pool.ok()) return ranks.fail(pool.status());
+    }
     auto summary = run_embed(config.value(), options.value(), ranks.comm());
     if (!summary.ok()) return ranks.fail(summary.status());
     if (ranks.quiet()) return {};
@@ -91,6 +96,7 @@ CommandResult cmd_score(const ParsedArgs& args) {
     auto config = select_config_from_args(args);
     if (!config.ok()) return ranks.usage(config.status());
     if (Status usage = check_select_config(config.value()); !usage.ok()) return ranks.usage(usage);
+    if (Status usage = check_out_folder(args); !usage.ok()) return ranks.usage(usage);
     config->command_line = args.command_line;
     auto summary = run_score(config.value(), args.all("store"), ranks.comm());
     if (!summary.ok()) return ranks.fail(summary.status());

@@ -1,13 +1,16 @@
 // commands.hpp: one function per `mona <verb>` (dispatched from main.cpp's table of them).
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "capture/session.hpp"
 #include "cli/flags.hpp"
 #include "jobs/progress.hpp"
 #include "mona/status.hpp"
+#include "text/formats.hpp"
 
 namespace mona {
 struct SelectConfig;
@@ -29,6 +32,11 @@ CommandResult usage_error(Status status);
 // "mona: error: MESSAGE" on stderr: what main() prints for a failed command.
 void print_error(const Status& status);
 
+// Refuses (kInvalidInput, a usage error) an existing --out that holds anything besides mona's own working files
+// (.store, .mona-*) unless it holds a complete earlier run of the same verb, which a rerun replaces, or
+// --overwrite is given: as Hugging Face's output_dir. For select, score, eval and demo.
+Status check_out_folder(const ParsedArgs& args);
+
 // Flags the table requires are present when a command runs (check_required); its defaults fill the rest.
 using Command = CommandResult (*)(const ParsedArgs& args);
 CommandResult cmd_select(const ParsedArgs& args);
@@ -41,7 +49,23 @@ CommandResult cmd_embed(const ParsedArgs& args);
 CommandResult cmd_score(const ParsedArgs& args);
 CommandResult cmd_merge(const ParsedArgs& args);
 
+// "mona: warning: MESSAGE" on stderr (printed even with --quiet).
 void warn(const std::string& message);
+
+// What the parse-only pass over a pool found (cmd_pool_check.cpp).
+struct PoolCheck {
+    int64_t n_records = 0;
+    int64_t n_bad = 0;                      // malformed records (counted with skip_bad; else the pass fails)
+    std::map<std::string, int64_t> labels;  // task label ("" = none) -> samples
+    double seconds = 0.0;
+};
+// Reads and parses every record of `path` without the model: the first malformed record is an error naming
+// path:line and the field (unless skip_bad, which counts it), found before any model pass.
+Result<PoolCheck> check_pool_records(const std::string& path, InputFormat format, bool skip_bad);
+// "math (30), code (12), ..." (most common first, at most 12).
+std::string describe_labels(const PoolCheck& check);
+// One message per target whose label (TargetSpec::label, else its name) no pool sample carries.
+std::vector<std::string> unlabelled_targets(const SelectConfig& config, const PoolCheck& check);
 // The callbacks the CLI gives the jobs (jobs/progress.hpp) unless --quiet: "mona: <stage>: N samples, ..." and
 // "mona: <message>" lines on stderr.
 void print_progress(const ProgressUpdate& update);

@@ -20,6 +20,10 @@ namespace {
 using namespace mona::cli;
 
 CommandResult cmd_help(const ParsedArgs& args) {
+    if (!args.help_topic.empty()) {  // `mona help select` reads as `mona select --help`
+        std::fputs(verb_help(args.help_topic, true).c_str(), stdout);
+        return {};
+    }
     std::fputs(args.on("markdown") ? markdown_reference().c_str() : usage_text().c_str(), stdout);
     return {};
 }
@@ -41,7 +45,7 @@ const std::map<std::string, Command>& commands() {
 
 CommandResult run_verb(const ParsedArgs& args) {
     if (args.on("help")) {
-        std::fputs(verb_help(args.verb).c_str(), stdout);
+        std::fputs(verb_help(args.verb, args.help_long).c_str(), stdout);
         return {};
     }
     const VerbSpec* verb = find_verb(args.verb);  // parse_args accepted the verb
@@ -57,6 +61,7 @@ CommandResult run_verb(const ParsedArgs& args) {
                         args.verb, verbs)));
     }
     if (mona::Status missing = check_required(args); !missing.ok()) return usage_error(missing);
+    if (mona::Status bad = check_values(args); !bad.ok()) return usage_error(bad);
     return commands().at(args.verb)(args);
 }
 
@@ -64,6 +69,12 @@ CommandResult run_verb(const ParsedArgs& args) {
 int run(int argc, char** argv) {
     for (const auto& verb : verb_table()) {
         MONA_ASSERT(commands().count(verb.name) == 1, "every verb of the table has a command");
+    }
+    // Bare `mona`: the usage on stderr and exit 2, as ripgrep and git do (a command is missing, so it is a usage
+    // error for scripts; a person asking for help types `mona help` or `mona --help`, which exit 0).
+    if (argc < 2) {
+        std::fputs(usage_text().c_str(), stderr);
+        return 2;
     }
     auto parsed = parse_args(argc, argv);
     const CommandResult result = parsed.ok() ? run_verb(parsed.value()) : usage_error(parsed.status());

@@ -13,11 +13,15 @@
 #include <cstdlib>
 
 #include "capture/session.hpp"
+#include "embed/token_mode.hpp"
 #include "eval/eval.hpp"
 #include "jobs/config.hpp"
 #include "jobs/embed.hpp"
+#include "pool/pool.hpp"
 #include "sae/train.hpp"
+#include "score/merge_select.hpp"
 #include "store/feature_store.hpp"
+#include "text/formats.hpp"
 #include "util/home.hpp"
 
 namespace mona::cli {
@@ -63,18 +67,26 @@ std::string value_text(const FlagValue& value) {
 
 const std::vector<VerbSpec>& verb_table() {
     static const std::vector<VerbSpec> verbs = {
-        {"select", "select the pool samples most similar to each target task (MoNA)"},
-        {"eval", "compare MoNA with baselines and ablations on a labelled pool (precision, recall, diversity, report)"},
-        {"info", "print what mona understood of a model (--model) and/or an SAE (--sae)"},
-        {"activations", "dump token ids, residual vectors, SAE codes and pooled vectors of a small input"},
-        {"train-sae", "train a TopK sparse autoencoder on a model's residual stream"},
-        {"demo", "run the built-in demo: a multi-task pool, four targets, a report"},
-        {"embed", "embed a pool once into a feature store (resumable, shardable with --shard i/n)", true},
-        {"score", "select from one or more feature stores for any number of targets, without re-running the pool",
-         true},
-        {"merge", "merge the slice stores of one pool (--shard i/n runs) into one store"},
-        {"help", "print usage; `mona help --markdown` prints the CLI reference"},
-        {"version", "print the version"},
+        {"select", "select the pool samples most similar to each target task (MoNA)", false,
+         "mona select --pool pool.jsonl --target math=math_exemplars.jsonl --out runs/math --ratio 0.05"},
+        {"eval", "compare MoNA with baselines and ablations on a labelled pool (precision, recall, diversity, report)",
+         false, "mona eval --pool labelled_pool.jsonl --target math_word_problems=math.jsonl --out runs/eval"},
+        {"info", "print what mona understood of a model (--model) and/or an SAE (--sae)", false, "mona info --json"},
+        {"activations", "dump token ids, residual vectors, SAE codes and pooled vectors of a small input", false,
+         "mona activations --input few.jsonl --out acts.safetensors"},
+        {"train-sae", "train a TopK sparse autoencoder on a model's residual stream", false,
+         "mona train-sae --model my-model.gguf --input corpus.jsonl --out my-sae"},
+        {"demo", "run the built-in demo: a multi-task pool, four targets, a report", false,
+         "mona demo --out runs/demo"},
+        {"embed", "embed a pool once into a feature store (resumable, shardable with --shard i/n)", true,
+         "mona embed --pool pool.jsonl --out pool.store"},
+        {"score", "select from one or more feature stores for any number of targets, without re-running the pool", true,
+         "mona score --store pool.store --target math=math_exemplars.jsonl --out runs/math"},
+        {"merge", "merge the slice stores of one pool (--shard i/n runs) into one store", false,
+         "mona merge --store slice0 --store slice1 --out pool.store"},
+        {"help", "print usage; `mona help <command>` a command's flags; `mona help --markdown` the CLI reference",
+         false, "mona help select"},
+        {"version", "print the version", false, "mona version"},
     };
     return verbs;
 }
@@ -135,6 +147,16 @@ std::vector<FlagSpec> make_flag_table() {
           {"eval", true, "target exemplars of one task, NAME its task label in the pool; repeat for several tasks"},
           {"score", true}},
          true},
+        {"label",
+         0,
+         K::kString,
+         "NAME=LABEL",
+         "the pool's task label that target NAME's precision counts in the report (when the pool's labels do not "
+         "spell NAME); repeat per target",
+         {},
+         "the target's name",
+         on({"select", "score"}),
+         true},
         {"out",
          'o',
          K::kString,
@@ -150,6 +172,15 @@ std::vector<FlagSpec> make_flag_table() {
           {"embed", true, "feature store folder (resumed if it exists)"},
           {"score", true, "run folder: one subfolder per target, report.html, manifest.json"},
           {"merge", true, "merged store folder (resumed if it exists)"}}},
+        {"overwrite",
+         0,
+         K::kSwitch,
+         "",
+         "write into an --out folder that is not empty and holds no complete run of this command (its files of the "
+         "same names are replaced; other files stay)",
+         {},
+         "",
+         on({"select", "eval", "demo", "score"})},
         {"ratio",
          0,
          K::kFloat,
@@ -472,6 +503,81 @@ Status check_value(const FlagSpec& flag, const std::string& value, const std::st
 
 }  // namespace
 
+namespace {
+
+// Edit distance for "did you mean": insertions, deletions, substitutions and swaps of two neighbouring letters
+// (the commonest typo, "scroe"), each 1 (optimal string alignment distance).
+size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+    for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+    for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        for (size_t j = 1; j <= b.size(); ++j) {
+            d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    return d[a.size()][b.size()];
+}
+
+// "; did you mean X?" when a word is close to `word`, else "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& known, const std::string& prefix) {
+    const std::string best = closest(word, known);
+    return best.empty() ? "" : fmt::format("; did you mean {}{}?", prefix, best);
+}
+
+// The flags `verb` takes, by long name.
+std::vector<std::string> flags_of(const std::string& verb) {
+    std::vector<std::string> names;
+    for (const auto& flag : flag_table()) {
+        if (flag.use(verb) != nullptr) names.push_back(flag.name);
+    }
+    return names;
+}
+
+std::vector<std::string> verb_names() {
+    std::vector<std::string> names;
+    for (const auto& verb : verb_table()) names.push_back(verb.name);
+    return names;
+}
+
+Result<std::string> known_verb(const std::string& name) {
+    if (find_verb(name) != nullptr) return name;
+    return invalid_input(
+        fmt::format("unknown command '{}'{}; try `mona help`", name, did_you_mean(name, verb_names(), "")));
+}
+
+}  // namespace
+
+std::string closest(const std::string& word, const std::vector<std::string>& known) {
+    // A likely typo: at most a third of the word's letters wrong (at least one, at most three), or the word a
+    // prefix of exactly one known word (--targ).
+    const size_t allowed = std::clamp<size_t>(word.size() / 3, 1, 3);
+    std::string best;
+    size_t best_distance = allowed + 1;
+    for (const auto& candidate : known) {
+        const size_t d = edit_distance(word, candidate);
+        if (d < best_distance) {
+            best = candidate;
+            best_distance = d;
+        }
+    }
+    if (!best.empty() || word.size() < 3) return best;
+    for (const auto& candidate : known) {
+        if (candidate.rfind(word, 0) != 0) continue;
+        if (!best.empty()) return "";  // ambiguous
+        best = candidate;
+    }
+    return best;
+}
+
+const std::vector<std::vector<std::string>>& exclusive_flags() {
+    static const std::vector<std::vector<std::string>> groups = {{"count", "ratio"}};
+    return groups;
+}
+
 Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
     ParsedArgs args;
     if (argc < 2) return invalid_input("missing command; try `mona help`");
@@ -481,15 +587,14 @@ Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
     }
     args.verb = argv[1];
     if (args.verb == "--help" || args.verb == "-h") args.verb = "help";
-    if (args.verb == "--version") args.verb = "version";
-    if (find_verb(args.verb) == nullptr) {
-        return invalid_input(fmt::format("unknown command '{}'; try `mona help`", args.verb));
-    }
+    if (args.verb == "--version" || args.verb == "-V") args.verb = "version";
+    MONA_TRY(args.verb, known_verb(args.verb));
     const auto& flags = flag_table();
     for (int arg_idx = 2; arg_idx < argc; ++arg_idx) {
         std::string arg = argv[arg_idx];
         if (arg == "--help" || arg == "-h") {
             args.values["help"].push_back("1");
+            args.help_long = arg == "--help";
             continue;
         }
         const FlagSpec* spec = nullptr;
@@ -503,18 +608,23 @@ Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
             }
             spec = find_flag(name);
             if (spec == nullptr)
-                return invalid_input(fmt::format("unknown flag --{}; try `mona {} --help`", name, args.verb));
+                return invalid_input(fmt::format("unknown flag --{}{}; see `mona {} --help`", name,
+                                                 did_you_mean(name, flags_of(args.verb), "--"), args.verb));
         } else if (arg.size() == 2 && arg[0] == '-') {
             for (const auto& flag : flags) {
                 if (flag.short_name == arg[1] && flag.use(args.verb) != nullptr) spec = &flag;
             }
             if (spec == nullptr)
-                return invalid_input(fmt::format("unknown flag {}; try `mona {} --help`", arg, args.verb));
+                return invalid_input(fmt::format("unknown flag {}; see `mona {} --help`", arg, args.verb));
+        } else if (args.verb == "help" && args.help_topic.empty()) {
+            MONA_TRY(args.help_topic, known_verb(arg));  // `mona help select`, as git and cargo
+            continue;
         } else {
             return invalid_input(fmt::format("unexpected argument '{}' (flags start with --)", arg));
         }
         if (spec->use(args.verb) == nullptr) {
-            return invalid_input(fmt::format("--{} does not apply to `mona {}`", spec->name, args.verb));
+            return invalid_input(fmt::format("--{} does not apply to `mona {}`; see `mona {} --help`", spec->name,
+                                             args.verb, args.verb));
         }
         std::string value = "1";
         if (spec->kind == ValueKind::kSwitch) {
@@ -531,17 +641,30 @@ Result<ParsedArgs> parse_args(int argc, const char* const* argv) {
         if (!spec->repeatable) slot.clear();
         slot.push_back(value);
     }
+    // The environment fills what the command line left open, except a flag the command line excludes by giving
+    // another flag of its group: the command line wins.
+    const auto excluded_by_command_line = [&](const std::string& name) {
+        for (const auto& group : exclusive_flags()) {
+            if (std::find(group.begin(), group.end(), name) == group.end()) continue;
+            for (const auto& other : group) {
+                if (other != name && args.has(other)) return true;
+            }
+        }
+        return false;
+    };
+    std::vector<std::pair<std::string, std::string>> from_env;
     for (const auto& flag : flags) {
-        if (flag.use(args.verb) == nullptr || args.has(flag.name)) continue;
+        if (flag.use(args.verb) == nullptr || args.has(flag.name) || excluded_by_command_line(flag.name)) continue;
         const char* env = std::getenv(env_name(flag.name).c_str());
         if (env == nullptr || *env == '\0') continue;
         if (flag.kind == ValueKind::kSwitch) {
-            if (std::string(env) != "0") args.values[flag.name].push_back("1");
+            if (std::string(env) != "0") from_env.emplace_back(flag.name, "1");
             continue;
         }
         MONA_RETURN_IF_ERROR(check_value(flag, env, env_name(flag.name)));
-        args.values[flag.name].push_back(env);
+        from_env.emplace_back(flag.name, env);
     }
+    for (auto& [name, value] : from_env) args.values[name].push_back(std::move(value));
     return args;
 }
 
@@ -556,18 +679,57 @@ Status check_required(const ParsedArgs& args) {
     return Status();
 }
 
+Status check_values(const ParsedArgs& args) {
+    for (const auto& group : exclusive_flags()) {
+        std::vector<std::string> given;
+        for (const auto& name : group) {
+            if (args.has(name)) given.push_back("--" + name);
+        }
+        if (given.size() > 1) {
+            std::string names;
+            for (size_t i = 0; i < given.size(); ++i)
+                names += (i == 0 ? "" : i + 1 == given.size() ? " or " : ", ") + given[i];
+            return invalid_input(fmt::format("give {}, not both (the environment's MONA_* count as given)", names));
+        }
+    }
+    const auto check = [&](const char* name, auto parse) -> Status {
+        if (!args.has(name)) return Status();
+        auto parsed = parse(args.get(name));
+        return parsed.ok() ? Status() : parsed.status().with_context(std::string("--") + name);
+    };
+    MONA_RETURN_IF_ERROR(check("tokens", [](const std::string& v) { return parse_token_mode(v); }));
+    MONA_RETURN_IF_ERROR(check("pooling", [](const std::string& v) { return parse_pooling_mode(v); }));
+    MONA_RETURN_IF_ERROR(check("format", [](const std::string& v) { return parse_input_format(v); }));
+    MONA_RETURN_IF_ERROR(check("merge", [](const std::string& v) { return parse_merge_mode(v); }));
+    MONA_RETURN_IF_ERROR(check("cpu-repack", [](const std::string& v) -> Result<bool> {
+        if (v == "on" || v == "off") return v == "on";
+        return invalid_input("expected on or off, got '" + v + "'");
+    }));
+    return Status();
+}
+
 std::string usage_text() {
     std::string out =
         "mona: task-specific data selection for instruction tuning (MoNA)\n\nusage: mona <command> "
         "[flags]\n\ncommands:\n";
     for (const auto& verb : verb_table()) out += fmt::format("  {:<12} {}\n", verb.name, verb.summary);
-    out += "\n`mona <command> --help` lists a command's flags. Exit codes: 0 ok, 1 failed, 2 usage error.\n";
+    out +=
+        "\n`mona help <command>` (or `mona <command> --help`) lists a command's flags; `-h` is the short form.\n"
+        "Exit codes: 0 ok, 1 failed, 2 usage error.\n";
     return out;
 }
 
-std::string verb_help(const std::string& verb) {
+std::string verb_help(const std::string& verb, bool long_form) {
     std::string out;
-    if (const VerbSpec* v = find_verb(verb)) out += fmt::format("mona {}: {}\n\nflags:\n", verb, v->summary);
+    const VerbSpec* v = find_verb(verb);
+    if (v == nullptr) return out;
+    out += fmt::format("mona {}: {}\n\nusage: mona {}", verb, v->summary, verb);
+    for (const auto& flag : flag_table()) {
+        const FlagUse* use = flag.use(verb);
+        if (use != nullptr && use->required) out += fmt::format(" --{} {}", flag.name, flag.hint);
+    }
+    out += flags_of(verb).empty() ? "\n" : " [flags]\n";
+    if (!flags_of(verb).empty()) out += "\nflags:\n";
     for (const auto& flag : flag_table()) {
         const FlagUse* use = flag.use(verb);
         if (use == nullptr) continue;
@@ -575,8 +737,22 @@ std::string verb_help(const std::string& verb) {
         if (flag.short_name) left = fmt::format("-{}, {}", flag.short_name, left);
         out += fmt::format("  {:<28} {}", left, flag.help_for(verb));
         if (use->required) out += " (required)";
-        if (const std::string def = flag.default_shown(verb); !def.empty()) out += fmt::format(" [default: {}]", def);
-        out += fmt::format(" [env: {}]\n", env_name(flag.name));
+        if (long_form) {
+            if (const std::string def = flag.default_shown(verb); !def.empty()) {
+                out += fmt::format(" [default: {}]", def);
+            }
+            out += fmt::format(" [env: {}]", env_name(flag.name));
+        }
+        out += "\n";
+    }
+    if (!v->example.empty()) out += fmt::format("\nexample:\n  {}\n", v->example);
+    if (long_form) {
+        out +=
+            "\nA flag not given is read from its environment variable, else its default: the command line beats the\n"
+            "environment (an explicit --ratio also silences MONA_COUNT), which beats the defaults.\n"
+            "Exit codes: 0 ok, 1 failed, 2 usage error.\n";
+    } else {
+        out += fmt::format("\n`mona {} --help` also shows defaults and environment variables.\n", verb);
     }
     return out;
 }

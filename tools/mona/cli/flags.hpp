@@ -67,6 +67,7 @@ struct VerbSpec {
     std::string name;
     std::string summary;
     bool splits_over_ranks = false;  // runs under mpirun with several ranks, splitting its work (embed, score)
+    std::string example = {};        // one typical command line, shown by `mona <verb> -h/--help`
 };
 
 const std::vector<FlagSpec>& flag_table();
@@ -79,6 +80,8 @@ struct ParsedArgs {
     std::string verb;
     std::string command_line;                                // argv joined by spaces, for manifests
     std::map<std::string, std::vector<std::string>> values;  // flag name -> values given (switches hold "1")
+    std::string help_topic;                                  // `mona help <verb>`: the verb whose help to print
+    bool help_long = false;  // --help (long: defaults, env, notes) rather than -h (one line per flag)
 
     bool has(const std::string& name) const { return values.count(name) > 0; }
     bool on(const std::string& name) const { return has(name); }
@@ -105,14 +108,26 @@ struct ParsedArgs {
 
 // argv[1] is the verb. Unknown verbs/flags, flags not valid for the verb, missing or malformed values, integers
 // outside the flag's [min_value, max_value] and non-finite numbers are kInvalidInput (a usage error, exit code 2).
-// Environment variables MONA_<NAME> (upper case, '-' -> '_') fill flags not given.
+// Environment variables MONA_<NAME> (upper case, '-' -> '_') fill flags not given: the command line beats the
+// environment, which beats the defaults. An explicit flag also silences the environment of the flags it excludes
+// (`MONA_COUNT=3 mona select ... --ratio 0.1` selects by ratio). Unknown verbs and flags name the closest known
+// one ("did you mean --target?").
 Result<ParsedArgs> parse_args(int argc, const char* const* argv);
+// The flags that exclude each other (--count/--ratio): giving two of one group is a usage error.
+const std::vector<std::vector<std::string>>& exclusive_flags();
+// Values of flags with a fixed set of words (--tokens, --pooling, --format, --cpu-repack, --merge) and the
+// exclusive groups, checked before a command runs so that each of these is a usage error (exit 2) for every verb.
+Status check_values(const ParsedArgs& args);
+// The word of `known` closest to `word` by edit distance, or "" when none is close enough to be a likely typo.
+std::string closest(const std::string& word, const std::vector<std::string>& known);
 // The flags args.verb requires that are missing: kInvalidInput naming the first one and the verb. Separate from
 // parse_args because `mona <verb> --help` needs none.
 Status check_required(const ParsedArgs& args);
 
 std::string usage_text();
-std::string verb_help(const std::string& verb);
+// `mona <verb> -h` (long_form false: usage, one line per flag, the example) or `--help` (also each flag's
+// default and environment variable, and how the command line, environment and defaults combine).
+std::string verb_help(const std::string& verb, bool long_form = true);
 std::string markdown_reference();
 
 }  // namespace mona::cli

@@ -1,0 +1,204 @@
+// What a new user meets (issue 14, items 1, 2 and 10), on the real binary with a tiny random-weight model and
+// SAE: --out refuses a folder it would mix into, a rerun leaves only what its manifest lists, a failed run
+// leaves no folder it created; a target whose name no pool sample carries as its label is reported before the
+// pass and gets no "precision 0.0 %"; a malformed pool record is found before the model is even loaded.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "integration/run_util.hpp"
+#include "integration/tiny_model_util.hpp"
+
+namespace mona {
+namespace {
+
+namespace fs = std::filesystem;
+using fixtures::RunResult;
+
+class NewcomerE2eTest : public ::testing::Test {
+   protected:
+    static void SetUpTestSuite() {
+        fixtures::unset_mona_environment();
+        dir_ = fixtures::make_temp_dir("mona-newcomer-e2e");
+        ASSERT_FALSE(dir_.empty());
+        model_ = dir_ + "/tiny.gguf";
+        fixtures::TinyModelSpec spec;
+        spec.n_layer = 3;
+        spec.n_head_kv = 2;
+        ASSERT_TRUE(fixtures::write_tiny_llama_gguf(model_, spec).ok());
+        Result<fixtures::TinySae> sae = fixtures::write_tiny_sparsify_sae(dir_ + "/sae", 64, 256, 8, 7, "layers.1");
+        ASSERT_TRUE(sae.ok()) << sae.status().message();
+        sae_dir_ = sae->folder;
+        pool_ = dir_ + "/pool.jsonl";
+        Result<std::vector<std::string>> lines = fixtures::write_jsonl(pool_, fixtures::make_labelled_pool(4));
+        ASSERT_TRUE(lines.ok());
+        pool_lines_ = lines.value();
+        math_ = dir_ + "/math5.jsonl";
+        cooking_ = dir_ + "/cooking5.jsonl";
+        ASSERT_TRUE(fixtures::write_jsonl(math_, fixtures::make_target_exemplars("math", 5)).ok());
+        ASSERT_TRUE(fixtures::write_jsonl(cooking_, fixtures::make_target_exemplars("cooking", 5)).ok());
+        ready_ = true;
+    }
+    static void TearDownTestSuite() {
+        std::error_code ec;
+        if (!dir_.empty() && std::getenv("MONA_KEEP_TEST_DIR") == nullptr) fs::remove_all(dir_, ec);
+    }
+    void SetUp() override {
+        if (!ready_) GTEST_SKIP() << "fixture setup failed";
+    }
+
+    static RunResult run(const std::string& verb, const std::vector<std::string>& targets, const std::string& out,
+                         std::vector<std::string> extra = {}, const std::string& pool = "") {
+        std::vector<std::string> args = {
+            verb,      "--model", model_,      "--sae", sae_dir_, "--pool", pool.empty() ? pool_ : pool,
+            "--count", "4",       "--threads", "1",     "--out",  out};
+        for (const auto& t : targets) {
+            args.push_back("--target");
+            args.push_back(t);
+        }
+        args.insert(args.end(), extra.begin(), extra.end());
+        return fixtures::run_binary(MONA_BIN, args, dir_);
+    }
+
+    // Names directly inside `dir` (hidden ones too), sorted.
+    static std::vector<std::string> entries(const std::string& dir) {
+        std::vector<std::string> names;
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(dir, ec)) names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+
+    static std::string dir_, model_, sae_dir_, pool_, math_, cooking_;
+    static std::vector<std::string> pool_lines_;
+    static bool ready_;
+};
+
+std::string NewcomerE2eTest::dir_, NewcomerE2eTest::model_, NewcomerE2eTest::sae_dir_, NewcomerE2eTest::pool_,
+    NewcomerE2eTest::math_, NewcomerE2eTest::cooking_;
+std::vector<std::string> NewcomerE2eTest::pool_lines_;
+bool NewcomerE2eTest::ready_ = false;
+
+// Item 2: Hugging Face's output_dir rule.
+TEST_F(NewcomerE2eTest, OutRefusesAForeignFolderUnlessOverwrite) {
+    const std::string out = dir_ + "/foreign";
+    fs::create_directories(out);
+    std::ofstream(out + "/notes.txt") << "mine\n";
+    const RunResult refused = run("select", {"math=" + math_}, out, {"--quiet"});
+    EXPECT_EQ(2, refused.exit_code) << refused.err;
+    EXPECT_NE(refused.err.find("is not empty (notes.txt) and holds no complete `mona select` run"), std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("--overwrite"), std::string::npos) << refused.err;
+    EXPECT_EQ((std::vector<std::string>{"notes.txt"}), entries(out)) << "a refused run writes nothing";
+
+    const RunResult forced = run("select", {"math=" + math_}, out, {"--quiet", "--overwrite"});
+    ASSERT_EQ(0, forced.exit_code) << forced.err;
+    EXPECT_EQ((std::vector<std::string>{"manifest.json", "math", "notes.txt", "report.html"}), entries(out));
+
+    // A complete select run is not an eval run (or a score run): those refuse it too.
+    const RunResult eval = run("eval", {"math=" + math_}, out, {"--quiet"});
+    EXPECT_EQ(2, eval.exit_code) << eval.err;
+    EXPECT_NE(eval.err.find("holds no complete `mona eval` run"), std::string::npos) << eval.err;
+}
+
+TEST_F(NewcomerE2eTest, RerunReplacesTheEarlierRunAndLeavesNothingTheManifestDoesNotList) {
+    const std::string out = dir_ + "/rerun";
+    const RunResult first =
+        run("select", {"a=" + math_, "b=" + cooking_}, out, {"--quiet", "--merge", "round-robin", "--skip-bad"});
+    ASSERT_EQ(0, first.exit_code) << first.err;
+    EXPECT_EQ((std::vector<std::string>{"a", "b", "manifest.json", "merged", "report.html", "skipped.tsv"}),
+              entries(out));
+    // The same command again, and then other targets: no --overwrite needed for its own earlier run.
+    const RunResult second = run("select", {"math=" + math_}, out, {"--quiet"});
+    ASSERT_EQ(0, second.exit_code) << second.err;
+    EXPECT_EQ((std::vector<std::string>{"manifest.json", "math", "report.html"}), entries(out));
+    std::ifstream in(out + "/manifest.json");
+    const nlohmann::json manifest = nlohmann::json::parse(in);
+    ASSERT_EQ(1u, manifest["targets"].size());
+    EXPECT_EQ("math", manifest["targets"][0]["name"]);
+}
+
+TEST_F(NewcomerE2eTest, FailedRunLeavesNoFolderItCreated) {
+    const std::string parent = dir_ + "/new-parent";
+    const RunResult failed = run("select", {"math=" + dir_ + "/missing.jsonl"}, parent + "/out", {"--quiet"});
+    EXPECT_NE(0, failed.exit_code) << failed.err;
+    EXPECT_FALSE(fs::exists(parent)) << "neither --out nor the parents it created";
+}
+
+// Item 1: the README's own trap (gsm8k= against a pool labelled math_word_problems).
+TEST_F(NewcomerE2eTest, TargetWithoutPoolLabelIsReportedBeforeThePassAndHasNoPrecision) {
+    const std::string out = dir_ + "/labels";
+    const RunResult run_ = run("select", {"gsm8k=" + math_, "cooking=" + cooking_}, out);
+    ASSERT_EQ(0, run_.exit_code) << run_.err;
+    const std::string warning =
+        "mona: warning: target 'gsm8k': no pool sample is labelled 'gsm8k' (the pool's labels: code (4), cooking (4), "
+        "geography (4), math (4))";
+    EXPECT_EQ(0u, run_.err.find(warning)) << "the first line, before any progress of the pass:\n" << run_.err;
+    EXPECT_EQ(std::string::npos, run_.err.find("target 'cooking'")) << run_.err;
+
+    const std::string report = fixtures::read_file(out + "/report.html");
+    EXPECT_NE(report.find("precision: n/a (no pool sample is labelled &#39;gsm8k&#39;"), std::string::npos);
+    EXPECT_EQ(report.find("precision vs <b>gsm8k</b>"), std::string::npos);
+    EXPECT_NE(report.find("precision vs <b>cooking</b>"), std::string::npos) << "matching labels keep precision";
+    // The summary row of gsm8k: no label, precision n/a (not 0.0%).
+    const size_t row = report.find("<tr id=\"summary-0\">");
+    ASSERT_NE(row, std::string::npos);
+    const std::string summary_row = report.substr(row, report.find("</tr>", row) - row);
+    EXPECT_EQ(summary_row.find("0.0%"), std::string::npos) << summary_row;
+    EXPECT_NE(summary_row.find("n/a"), std::string::npos) << summary_row;
+
+    // --label maps the target to the pool's label; the warning goes.
+    const RunResult mapped = run("select", {"gsm8k=" + math_}, out + "-mapped", {"--label", "gsm8k=math"});
+    ASSERT_EQ(0, mapped.exit_code) << mapped.err;
+    EXPECT_EQ(std::string::npos, mapped.err.find("warning")) << mapped.err;
+    EXPECT_NE(fixtures::read_file(out + "-mapped/report.html").find("precision vs <b>math</b>"), std::string::npos);
+
+    const RunResult typo = run("select", {"gsm8k=" + math_}, out + "-typo", {"--label", "gsm9k=math"});
+    EXPECT_EQ(2, typo.exit_code);
+    EXPECT_NE(typo.err.find("no --target is named 'gsm9k'; did you mean gsm8k?"), std::string::npos) << typo.err;
+}
+
+TEST_F(NewcomerE2eTest, EvalRefusesATargetNoPoolSampleIsLabelledBeforeThePass) {
+    const RunResult eval = run("eval", {"gsm8k=" + math_}, dir_ + "/eval-labels", {"--model", "/nonexistent.gguf"});
+    EXPECT_EQ(2, eval.exit_code) << eval.err;
+    EXPECT_NE(eval.err.find("target 'gsm8k': no pool sample is labelled 'gsm8k' (the pool's labels: code (4)"),
+              std::string::npos)
+        << eval.err;
+    EXPECT_EQ(eval.err.find("nonexistent.gguf"), std::string::npos) << "found before the model is opened";
+    EXPECT_FALSE(fs::exists(dir_ + "/eval-labels"));
+}
+
+// Item 10: the parse-only pass over the whole pool comes before the model is opened (a missing model is not
+// even noticed), for select, eval and embed; --skip-bad lets the run go on.
+TEST_F(NewcomerE2eTest, MalformedRecordIsFoundBeforeTheModelPass) {
+    std::vector<std::string> lines = pool_lines_;
+    lines[lines.size() - 2] = R"({"id": "bad", "messages": [{"role": "user", "content": 5}]})";
+    const std::string pool = dir_ + "/pool_bad.jsonl";
+    ASSERT_TRUE(fixtures::write_lines(pool, lines).ok());
+    const std::string where = "pool_bad.jsonl:" + std::to_string(lines.size() - 1);
+    for (const std::string verb : {"select", "eval", "embed"}) {
+        const std::string out = dir_ + "/bad-" + verb;
+        std::vector<std::string> args = {
+            verb, "--model", "/nonexistent/model.gguf", "--sae", sae_dir_, "--pool", pool, "--out", out};
+        if (verb != "embed") args.insert(args.end(), {"--target", "math=" + math_});
+        const RunResult run_ = fixtures::run_binary(MONA_BIN, args, dir_);
+        EXPECT_EQ(1, run_.exit_code) << verb << ": " << run_.err;
+        EXPECT_NE(run_.err.find(where), std::string::npos) << verb << ": " << run_.err;
+        EXPECT_NE(run_.err.find("before the model pass"), std::string::npos) << verb << ": " << run_.err;
+        EXPECT_EQ(run_.err.find("/nonexistent/model.gguf"), std::string::npos) << verb << ": " << run_.err;
+        EXPECT_FALSE(fs::exists(out)) << verb;
+
+        args.push_back("--skip-bad");
+        const RunResult skipping = fixtures::run_binary(MONA_BIN, args, dir_);
+        EXPECT_EQ(1, skipping.exit_code) << verb;
+        EXPECT_NE(skipping.err.find("/nonexistent/model.gguf"), std::string::npos) << verb << ": " << skipping.err;
+    }
+}
+
+}  // namespace
+}  // namespace mona
