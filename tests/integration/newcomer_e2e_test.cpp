@@ -13,6 +13,8 @@
 
 #include "integration/run_util.hpp"
 #include "integration/tiny_model_util.hpp"
+#include "io/safetensors.hpp"
+#include "util/home.hpp"
 
 namespace mona {
 namespace {
@@ -198,6 +200,48 @@ TEST_F(NewcomerE2eTest, MalformedRecordIsFoundBeforeTheModelPass) {
         EXPECT_EQ(1, skipping.exit_code) << verb;
         EXPECT_NE(skipping.err.find("/nonexistent/model.gguf"), std::string::npos) << verb << ": " << skipping.err;
     }
+}
+
+// Item 4: `mona activations` without --layer reads the layer `mona select` reads (the built-in SAE's, with the
+// built-in model), and `mona info` says so; a model of one's own keeps n_layer - 1. The built-in model and SAE
+// are stood in for by tiny ones in a MONA_HOME of the test's own.
+TEST_F(NewcomerE2eTest, ActivationsAndInfoUseTheBuiltInSaesLayerByDefault) {
+    const std::string home = dir_ + "/home";
+    setenv("MONA_HOME", home.c_str(), 1);
+    const std::string model = default_model_path();
+    const std::string sae_dir = default_sae_dir();
+    unsetenv("MONA_HOME");
+    fs::create_directories(fs::path(model).parent_path());
+    fixtures::TinyModelSpec spec;
+    spec.n_layer = 24;  // n_layer - 1 = 23, the built-in SAE's layer 20 (its folder layers.19)
+    ASSERT_TRUE(fixtures::write_tiny_llama_gguf(model, spec).ok());
+    const fs::path sae_path(sae_dir);
+    ASSERT_EQ("layers.19", sae_path.filename().string());
+    ASSERT_TRUE(fixtures::write_tiny_sparsify_sae(sae_path.parent_path().string(), 64, 256, 8, 7, "layers.19").ok());
+
+    const auto layer_of = [&](const std::vector<std::string>& extra) {
+        const std::string out = dir_ + "/acts.safetensors";
+        std::vector<std::string> args = {"activations", "--input", math_, "--out", out, "--quiet", "--threads", "1"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const RunResult run_ =
+            fixtures::finish_binary(fixtures::start_binary(MONA_BIN, args, dir_, {{"MONA_HOME", home}}));
+        EXPECT_EQ(0, run_.exit_code) << run_.err;
+        Result<SafetensorsFile> file = SafetensorsFile::open(out);
+        if (!file.ok()) return std::string("unreadable: ") + file.status().message();
+        const auto& meta = file->metadata();
+        return meta.count("layer") ? meta.at("layer") : std::string("none");
+    };
+    EXPECT_EQ("20", layer_of({}));
+    EXPECT_EQ("23", layer_of({"--model", model}));
+    EXPECT_EQ("5", layer_of({"--layer", "5"}));
+
+    const RunResult info =
+        fixtures::finish_binary(fixtures::start_binary(MONA_BIN, {"info"}, dir_, {{"MONA_HOME", home}}));
+    EXPECT_EQ(0, info.exit_code) << info.err;
+    EXPECT_NE(info.out.find("default the built-in SAE's layer = 20)"), std::string::npos) << info.out;
+    const RunResult own = fixtures::finish_binary(
+        fixtures::start_binary(MONA_BIN, {"info", "--model", model}, dir_, {{"MONA_HOME", home}}));
+    EXPECT_NE(own.out.find("default n_layer-1 = 23)"), std::string::npos) << own.out;
 }
 
 }  // namespace

@@ -40,6 +40,16 @@ struct Dumped {
     std::vector<float> pooled_val;
 };
 
+// Without --layer and --sae: the layer `mona select` reads with the same --model. For the built-in model that
+// is the built-in SAE's layer (when the SAE is installed), else the model's n_layer - 1.
+Result<int32_t> default_layer(const ParsedArgs& args, const ModelInfo& model) {
+    if (!args.has("model")) {
+        MONA_TRY(std::optional<int32_t> layer, default_sae_layer());
+        if (layer) return *layer;
+    }
+    return model.n_layer - 1;
+}
+
 Status run_activations(const ParsedArgs& args) {
     MONA_TRY(SessionOptions sopts, session_options_from_args(args, "max-tokens"));
     MONA_TRY(InputFormat format, parse_input_format(args.get("format")));
@@ -54,7 +64,7 @@ Status run_activations(const ParsedArgs& args) {
         MONA_TRY(layer, resolve_layer(layer, mi, loaded.info()));
         sae.emplace(std::move(loaded));
     } else if (layer < 0) {
-        layer = mi.n_layer - 1;
+        MONA_TRY(layer, default_layer(args, mi));
     }
     MONA_TRY(std::string tensor_name, layer_tensor_name(layer, mi.n_layer, mi.path));
 

@@ -8,6 +8,8 @@
 
 #include "commands.hpp"
 #include "io/fetch.hpp"
+#include "sae/sae.hpp"
+#include "util/home.hpp"
 
 namespace mona::cli {
 
@@ -80,6 +82,13 @@ Result<std::string> model_path_arg(const ParsedArgs& args) {
         return source;
     }
     return path.value();
+}
+
+Result<std::optional<int32_t>> default_sae_layer() {
+    std::error_code ec;
+    if (!std::filesystem::exists(default_sae_dir(), ec)) return std::optional<int32_t>();
+    MONA_TRY(SaeModel sae, SaeModel::open({default_sae_dir()}));
+    return sae.info().layer;
 }
 
 Result<bool> cpu_repack_arg(const ParsedArgs& args) {

@@ -20,6 +20,18 @@ CommandResult cmd_info(const ParsedArgs& args) {
         auto info = read_model_info(model_path.value());
         if (!info.ok()) return info.status();
         const ModelInfo& m = info.value();
+        // The layer select and activations read by default with this model (and no --layer): the built-in SAE's
+        // for the built-in model, else n_layer - 1.
+        int32_t default_layer = m.n_layer - 1;
+        std::string default_why = "n_layer-1";
+        if (!args.has("model")) {
+            auto sae_layer = default_sae_layer();
+            if (!sae_layer.ok()) return sae_layer.status();
+            if (sae_layer.value()) {
+                default_layer = **sae_layer;
+                default_why = "the built-in SAE's layer";
+            }
+        }
         out["model"] = {{"path", m.path},
                         {"architecture", m.arch},
                         {"name", m.name},
@@ -33,6 +45,7 @@ CommandResult cmd_info(const ParsedArgs& args) {
                         {"add_bos", m.add_bos},
                         {"chat_template", !m.chat_template.empty()},
                         {"layers_available", fmt::format("0..{}", m.n_layer - 1)},
+                        {"default_layer", default_layer},
                         {"weight_buffers", m.weight_buffers}};
         std::string extra_bufts;
         for (const auto& name : cpu_extra_buffer_types()) extra_bufts += (extra_bufts.empty() ? "" : ", ") + name;
@@ -42,10 +55,10 @@ CommandResult cmd_info(const ParsedArgs& args) {
         text += fmt::format(
             "model        {}\narchitecture {}\nname         {}\ndescription  {}\nn_layer      {}\nn_embd       {}\n"
             "n_vocab      {}\nparameters   {}\nadd BOS      {}\nchat template {}\nlayers       0..{} "
-            "(HF hidden_states[L]; L = llama.cpp l_out-(L-1); default n_layer-1 = {})\n",
+            "(HF hidden_states[L]; L = llama.cpp l_out-(L-1); default {} = {})\n",
             m.path, m.arch, m.name, m.desc, m.n_layer, m.n_embd, m.n_vocab, m.n_params, m.add_bos ? "yes" : "no",
             m.chat_template.empty() ? "none (use --template plain or a built-in name)" : "present", m.n_layer - 1,
-            m.n_layer - 1);
+            default_why, default_layer);
         std::string buffers;
         for (const auto& name : m.weight_buffers) buffers += (buffers.empty() ? "" : ", ") + name;
         text += fmt::format("weights in   {}\ncpu backend  {}\nrepack types {} (used with --cpu-repack on)\n", buffers,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,6 +80,9 @@ void print_selection(const SelectSummary& summary, const std::string& out_dir);
 // The model path (--model, default the built-in model; score: "", the store's). A --model URL is downloaded (and
 // --model-sha256 checked) here; that failing is the error. A missing local file is left for the model loader to report.
 Result<std::string> model_path_arg(const ParsedArgs& args);
+// The built-in SAE's layer when it is installed ($MONA_HOME), else nullopt: select's layer with the built-in
+// model and SAE, so activations and info agree with it.
+Result<std::optional<int32_t>> default_sae_layer();
 // --cpu-repack on|off.
 Result<bool> cpu_repack_arg(const ParsedArgs& args);
 // The model session's options from the flags of a verb that opens a model without a SelectConfig (train-sae,
