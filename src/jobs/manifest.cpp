@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "util/sha256.hpp"
 
 #ifndef MONA_LLAMA_VERSION
@@ -52,14 +54,27 @@ nlohmann::json run_settings_record(const SelectConfig& config, int64_t n_select)
             {"skip_bad", config.skip_bad}};
 }
 
+namespace {
+
+// A store is scored from any folder (`cd /tmp && mona score --store /abs/store`): the paths it records are
+// absolute, so that they do not depend on the folder `mona embed` ran in.
+std::string absolute_path(const std::string& path) {
+    if (path.empty()) return path;
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    return ec ? path : absolute.lexically_normal().string();
+}
+
+}  // namespace
+
 Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngine& engine) {
     MONA_TRY(std::string model_sha, sha256_file(config.model_path));
     MONA_TRY(std::string sae_sha, sha256_file(engine.sae.info().weights_file));
     MONA_TRY(std::string pool_sha, sha256_file(config.pool_path));
     const SaeInfo& si = engine.sae.info();
-    return nlohmann::json{{"model_path", config.model_path},
+    return nlohmann::json{{"model_path", absolute_path(config.model_path)},
                           {"model_sha256", model_sha},
-                          {"sae_path", si.path},
+                          {"sae_path", absolute_path(si.path)},
                           {"sae_sha256", sae_sha},
                           {"layer", engine.eopts.layer},
                           {"k", config.k > 0 ? config.k : si.k},
@@ -70,7 +85,7 @@ Result<nlohmann::json> store_params(const SelectConfig& config, const SelectEngi
                           {"system_prompt", system_prompt_param(config.system_prompt)},
                           {"format", input_format_name(config.format)},
                           {"max_tokens", config.max_tokens},
-                          {"pool_path", config.pool_path},
+                          {"pool_path", absolute_path(config.pool_path)},
                           {"pool_sha256", pool_sha},
                           {"source_pos", "line"},
                           {"tool", std::string("mona ") + MONA_VERSION}};

@@ -79,7 +79,8 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     try {
         if (config.model_path.empty()) config.model_path = params.value("model_path", "");
         if (config.sae_path.empty()) config.sae_path = params.value("sae_path", "");
-        config.pool_path = params.value("pool_path", "");
+        // --pool: the same pool moved elsewhere (its sha256 is checked against the store's below).
+        if (config.pool_path.empty()) config.pool_path = params.value("pool_path", "");
         config.layer = params.value("layer", -1);
         config.k = params.value("k", 0);
         tokens = params.value("tokens", "no-bos");

@@ -4,6 +4,7 @@
 // pass and gets no "precision 0.0 %"; a malformed pool record is found before the model is even loaded.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -200,6 +201,55 @@ TEST_F(NewcomerE2eTest, MalformedRecordIsFoundBeforeTheModelPass) {
         EXPECT_EQ(1, skipping.exit_code) << verb;
         EXPECT_NE(skipping.err.find("/nonexistent/model.gguf"), std::string::npos) << verb << ": " << skipping.err;
     }
+}
+
+// `cd dir && command` through the shell: stdout and stderr together, and the exit code.
+RunResult run_in(const std::string& dir, const std::string& command) {
+    RunResult result;
+    const std::string cmd = "cd " + fixtures::shell_quote(dir) + " && " + command + " 2>&1";
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (pipe == nullptr) return result;
+    char buf[4096];
+    size_t n = 0;
+    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) result.err.append(buf, n);
+    const int status = pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+}
+
+// Item 5: a store embedded from a relative pool path is scored from another folder; a moved pool is named with
+// `score --pool`, and checked by its hash.
+TEST_F(NewcomerE2eTest, StoreIsScoredFromAnyFolderAndFollowsAMovedPool) {
+    const std::string work = dir_ + "/store-work";
+    fs::create_directories(work);
+    fs::copy_file(pool_, work + "/pool30.jsonl");
+    const std::string bin = fixtures::shell_quote(MONA_BIN);
+    const std::string common =
+        " --model " + fixtures::shell_quote(model_) + " --sae " + fixtures::shell_quote(sae_dir_);
+    const RunResult embedded =
+        run_in(work, bin + " embed --pool pool30.jsonl --out store --threads 1 --quiet" + common);
+    ASSERT_EQ(0, embedded.exit_code) << embedded.err;
+
+    const std::string score = bin + " score --store " + fixtures::shell_quote(work + "/store") +
+                              " --target math=" + fixtures::shell_quote(math_) +
+                              " --count 4 --threads 1 --quiet --out ";
+    const RunResult elsewhere = run_in("/", score + fixtures::shell_quote(dir_ + "/scored-1"));
+    EXPECT_EQ(0, elsewhere.exit_code) << elsewhere.err;
+
+    fs::create_directories(work + "/moved");
+    fs::rename(work + "/pool30.jsonl", work + "/moved/pool30.jsonl");
+    const RunResult lost = run_in("/", score + fixtures::shell_quote(dir_ + "/scored-2"));
+    EXPECT_NE(0, lost.exit_code);
+    EXPECT_NE(lost.err.find(work + "/pool30.jsonl"), std::string::npos) << "names the absolute path: " << lost.err;
+    const RunResult moved = run_in("/", score + fixtures::shell_quote(dir_ + "/scored-3") + " --pool " +
+                                            fixtures::shell_quote(work + "/moved/pool30.jsonl"));
+    EXPECT_EQ(0, moved.exit_code) << moved.err;
+    EXPECT_EQ(fixtures::read_file(dir_ + "/scored-1/math/selected.jsonl"),
+              fixtures::read_file(dir_ + "/scored-3/math/selected.jsonl"));
+    const RunResult other =
+        run_in("/", score + fixtures::shell_quote(dir_ + "/scored-4") + " --pool " + fixtures::shell_quote(math_));
+    EXPECT_NE(0, other.exit_code);
+    EXPECT_NE(other.err.find("pool_sha256"), std::string::npos) << other.err;
 }
 
 // Item 4: `mona activations` without --layer reads the layer `mona select` reads (the built-in SAE's, with the
