@@ -74,6 +74,7 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
     };
     std::vector<Queued> queued;  // by Embedder tag
     Progress progress(config.progress, "embed");
+    progress.set_before(summary.n_resumed);
     Embedder embedder(engine.session, engine.sae, engine.eopts, [&](EmbeddedSample& item) -> Status {
         Queued& entry = queued[item.tag];
         if (entry.replay) return Status();

@@ -4,15 +4,41 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <utility>
 
 namespace mona {
 
+namespace {
+
+// "45 s", "2 min 38 s", "3 h 05 min".
+std::string duration_text(double seconds) {
+    const auto s = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
+    if (s < 60) return fmt::format("{} s", s);
+    if (s < 3600) return fmt::format("{} min {:02} s", s / 60, s % 60);
+    return fmt::format("{} h {:02} min", s / 3600, (s % 3600) / 60);
+}
+
+}  // namespace
+
 std::string progress_line(const ProgressUpdate& update) {
-    return fmt::format(
-        "{}: {} samples, {} tokens, {:.0f} tokens/s, {:.0f} s", update.stage, update.n_samples, update.n_tokens,
-        update.seconds > 0 ? static_cast<double>(update.n_tokens) / update.seconds : 0.0, update.seconds);
+    const double tokens_per_s = update.seconds > 0 ? static_cast<double>(update.n_tokens) / update.seconds : 0.0;
+    if (update.n_total <= 0) {
+        return fmt::format("{}: {} samples, {} tokens, {:.0f} tokens/s, {:.0f} s", update.stage, update.n_samples,
+                           update.n_tokens, tokens_per_s, update.seconds);
+    }
+    const int64_t done = std::min(update.n_total, update.n_before + update.n_samples);
+    std::string line = fmt::format("{}: {}/{} samples ({:.1f}%), {} tokens, {:.0f} tokens/s, {}", update.stage, done,
+                                   update.n_total, 100.0 * static_cast<double>(done) / update.n_total, update.n_tokens,
+                                   tokens_per_s, duration_text(update.seconds));
+    if (update.n_before > 0) line += fmt::format(", {} resumed", update.n_before);
+    if (!update.final && update.n_samples > 0 && update.seconds > 0) {
+        const double rate = static_cast<double>(update.n_samples) / update.seconds;
+        line += ", ETA " + duration_text(static_cast<double>(update.n_total - done) / rate);
+    }
+    return line;
 }
 
 }  // namespace mona

@@ -43,6 +43,11 @@ Status embed_targets(const SelectConfig& config, SelectEngine& engine, SelectRun
                 return embedder.add(vecs.size(), std::move(tokens));
             }));
         MONA_RETURN_IF_ERROR(embedder.flush());
+        if (config.progress) {  // the target pass, one line per target (it is short, but not silent)
+            const std::string stage = fmt::format("target '{}'", target.name);
+            config.progress(ProgressUpdate{stage, static_cast<int64_t>(vecs.size()), embedder.n_tokens_run(),
+                                           seconds_since(t_targets), true});
+        }
         summary.n_target_skipped += static_cast<int64_t>(skipped.size() - skipped_before);
         if (vecs.empty()) {
             return invalid_input(fmt::format("target '{}': {} holds no usable exemplar", target.name, target.path));

@@ -25,6 +25,14 @@ void warn(const std::string& message) { std::fprintf(stderr, "mona: warning: %s\
 
 void print_progress(const ProgressUpdate& update) { std::fprintf(stderr, "mona: %s\n", progress_line(update).c_str()); }
 
+ProgressFn progress_with_total(int64_t n_total) {
+    return [n_total](const ProgressUpdate& update) {
+        ProgressUpdate with_total = update;
+        if (update.stage == "embed" || update.stage == "pool") with_total.n_total = n_total;
+        print_progress(with_total);
+    };
+}
+
 void print_log(const std::string& message) { std::fprintf(stderr, "mona: %s\n", message.c_str()); }
 
 namespace {

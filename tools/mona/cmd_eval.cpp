@@ -16,6 +16,7 @@ CommandResult cmd_eval(const ParsedArgs& args) {
         // precision and recall count the samples labelled as the target's name; without any, each would be 0).
         auto pool = check_pool_records(select->pool_path, select->format, select->skip_bad);
         if (!pool.ok()) return pool.status();
+        if (select->progress) select->progress = progress_with_total(pool->n_records - pool->n_bad);
         const std::vector<std::string> unlabelled = unlabelled_targets(select.value(), pool.value());
         if (!unlabelled.empty()) {
             return usage_error(

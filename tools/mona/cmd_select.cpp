@@ -97,6 +97,7 @@ CommandResult cmd_select(const ParsedArgs& args) {
         // Before the model is loaded: every record parses, and each target's label is one the pool carries.
         auto pool = check_pool_records(config->pool_path, config->format, config->skip_bad);
         if (!pool.ok()) return pool.status();
+        if (config->progress) config->progress = progress_with_total(pool->n_records - pool->n_bad);
         for (const auto& message : unlabelled_targets(config.value(), pool.value())) {
             warn(message + "; the report leaves its precision out; --label NAME=LABEL names the label");
         }

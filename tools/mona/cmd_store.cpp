@@ -70,10 +70,13 @@ CommandResult cmd_embed(const ParsedArgs& args) {
     if (!config.ok()) return ranks.usage(config.status());
     auto options = embed_options_from_args(args);
     if (!options.ok()) return ranks.usage(options.status());
-    if (!config->skip_bad) {
-        // Every record parses before the model pass (a malformed one found hours in would waste the pass).
-        auto pool = check_pool_records(config->pool_path, config->format, false);
+    {
+        // Every record parses before the model pass (a malformed one found hours in would waste the pass), and
+        // the count of this slice's records is the progress lines' total.
+        auto pool = check_pool_records(config->pool_path, config->format, config->skip_bad);
         if (!pool.ok()) return ranks.fail(pool.status());
+        const int64_t n = pool->n_records, i = options->slice_idx, slices = options->n_slices;
+        if (config->progress) config->progress = progress_with_total(n > i ? (n - i + slices - 1) / slices : 0);
     }
     auto summary = run_embed(config.value(), options.value(), ranks.comm());
     if (!summary.ok()) return ranks.fail(summary.status());

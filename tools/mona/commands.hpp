@@ -71,6 +71,8 @@ std::vector<std::string> unlabelled_targets(const SelectConfig& config, const Po
 // "mona: <message>" lines on stderr.
 void print_progress(const ProgressUpdate& update);
 void print_log(const std::string& message);
+// print_progress with the pool pass's total (`n_total` samples), so that its lines show a percentage and an ETA.
+ProgressFn progress_with_total(int64_t n_total);
 
 // The typed select configuration from raw flags (cmd_select.cpp; shared by select, demo, eval, embed and score).
 Result<SelectConfig> select_config_from_args(const ParsedArgs& args);

@@ -65,6 +65,36 @@ CommandResult run_verb(const ParsedArgs& args) {
     return commands().at(args.verb)(args);
 }
 
+// Ctrl-C during a long pass: one line saying what a rerun does, then the default action (the exit status says
+// SIGINT, as shells expect). The message is fixed before the handler is installed: write() and raise() are all a
+// signal handler may call.
+std::string g_interrupt_message;
+extern "C" void on_interrupt(int signal_number) {
+    if (!g_interrupt_message.empty()) {
+        const ssize_t ignored = ::write(STDERR_FILENO, g_interrupt_message.data(), g_interrupt_message.size());
+        (void)ignored;
+    }
+    std::signal(signal_number, SIG_DFL);
+    std::raise(signal_number);
+}
+
+void install_interrupt_message(const std::string& verb, const std::string& command_line) {
+    if (verb == "select" || verb == "embed" || verb == "demo") {
+        g_interrupt_message = fmt::format(
+            "\nmona: interrupted; the samples embedded so far are kept: rerunning the same command resumes the pool "
+            "pass where it stopped:\n  {}\n",
+            command_line);
+    } else if (verb == "train-sae") {
+        g_interrupt_message =
+            "\nmona: interrupted; rerun the same command with --resume to continue from the last checkpoint\n";
+    } else if (verb == "score" || verb == "eval") {
+        g_interrupt_message = "\nmona: interrupted; nothing was written to --out (a rerun starts the pass again)\n";
+    } else {
+        return;
+    }
+    std::signal(SIGINT, on_interrupt);
+}
+
 // The one place that turns a command's end into stderr and the exit code.
 int run(int argc, char** argv) {
     for (const auto& verb : verb_table()) {
@@ -77,6 +107,7 @@ int run(int argc, char** argv) {
         return 2;
     }
     auto parsed = parse_args(argc, argv);
+    if (parsed.ok() && !parsed->on("help")) install_interrupt_message(parsed->verb, parsed->command_line);
     const CommandResult result = parsed.ok() ? run_verb(parsed.value()) : usage_error(parsed.status());
     if (result.status.ok()) return 0;
     if (!result.quiet) print_error(result.status);
