@@ -27,6 +27,7 @@ Status embed_targets(const SelectConfig& config, SelectEngine& engine, SelectRun
     std::vector<Prototype>& prototypes = run.prototypes;
     std::vector<std::vector<int64_t>>& target_lengths = run.target_lengths;
     target_lengths.assign(config.targets.size(), {});
+    run.target_snippets.assign(config.targets.size(), {});
     summary.layer = eopts.layer;
     const auto t_targets = Clock::now();
     for (size_t target_idx = 0; target_idx < config.targets.size(); ++target_idx) {
@@ -38,10 +39,13 @@ Status embed_targets(const SelectConfig& config, SelectEngine& engine, SelectRun
             return Status();
         });
         const size_t skipped_before = skipped.size();
-        MONA_RETURN_IF_ERROR(
-            stream_samples(target.path, config, session, skipped, [&](const Sample&, TokenizedSample tokens) -> Status {
-                return embedder.add(vecs.size(), std::move(tokens));
-            }));
+        MONA_RETURN_IF_ERROR(stream_samples(target.path, config, session, skipped,
+                                            [&](const Sample& sample, TokenizedSample tokens) -> Status {
+                                                if (run.target_snippets[target_idx].size() < kReportExemplars) {
+                                                    run.target_snippets[target_idx].push_back(snippet_of(sample));
+                                                }
+                                                return embedder.add(vecs.size(), std::move(tokens));
+                                            }));
         MONA_RETURN_IF_ERROR(embedder.flush());
         if (config.progress) {  // the target pass, one line per target (it is short, but not silent)
             const std::string stage = fmt::format("target '{}'", target.name);

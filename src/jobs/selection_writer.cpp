@@ -159,6 +159,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         MONA_RETURN_IF_ERROR(tsv_file.close());
     }
     nlohmann::json merge_json;
+    std::optional<ReportMerged> report_merged;
     if (config.merge != MergeMode::kNone) {
         // Each target's top n is enough: no pick of the merge lies below rank n (score/merge_select.hpp).
         std::vector<double> weights(n_targets, 1.0);
@@ -185,6 +186,8 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         MONA_RETURN_IF_ERROR(write_text(stage, "merged/selected.jsonl", selected_text));
         MONA_RETURN_IF_ERROR(write_text(stage, "merged/selected.tsv", tsv));
         summary.n_merged = static_cast<int64_t>(picks.size());
+        report_merged = ReportMerged{merge_mode_name(config.merge), {}};
+        for (const MergedPick& pick : picks) report_merged->picks.push_back({pick.pos, pick.target_idx, pick.rank});
         nlohmann::json per_target = nlohmann::json::array();
         for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
             per_target.push_back({{"name", config.targets[target_idx].name},
@@ -221,8 +224,10 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         target.pool_scores = std::move(run.scores[target_idx]);  // the last use of the scores
         target.selected = selected[target_idx];
         target.target_token_counts = target_lengths[target_idx];
+        if (target_idx < run.target_snippets.size()) target.exemplar_snippets = run.target_snippets[target_idx];
         report.targets.push_back(std::move(target));
     }
+    report.merged = std::move(report_merged);
     const SaeInfo& si = sae.info();
     report.settings = {{"model", config.model_path},
                        {"layer", fmt::format("{} (HF hidden_states; llama.cpp {})", summary.layer,

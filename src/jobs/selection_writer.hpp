@@ -33,8 +33,9 @@ struct SelectRun {
     std::vector<SkipRow> skipped;
     std::vector<Prototype> prototypes;
     std::vector<std::vector<int64_t>> target_lengths;
-    std::vector<PoolRow> rows;                // ascending record_idx
-    std::vector<std::vector<double>> scores;  // [target][row]
+    std::vector<std::vector<std::string>> target_snippets;  // [target] the first exemplars' snippets, for the report
+    std::vector<PoolRow> rows;                              // ascending record_idx
+    std::vector<std::vector<double>> scores;                // [target][row]
     double seconds_targets = 0.0;
     double seconds_pool = 0.0;
     std::optional<FileStamp> pool_stamp;  // the pool as the run found it (checked before anything is committed)

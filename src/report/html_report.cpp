@@ -179,7 +179,7 @@ std::string score_histogram(const ReportTarget& target, const TargetSummary& s) 
 
     constexpr double x0 = 50, x1 = 700, axis_y = 130, pool_h = 95, sel_h = 75;
     const double bin_w = (x1 - x0) / kBins;
-    std::string out = svg_open(240, aria);
+    std::string out = svg_open(270, aria);
     out += fmt::format(
         "<text x=\"{}\" y=\"18\" class=\"small\"><tspan fill=\"{}\">&#9632;</tspan> pool: {} scored, "
         "tallest bin {}</text>\n",
@@ -209,6 +209,30 @@ std::string score_histogram(const ReportTarget& target, const TargetSummary& s) 
         out += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"small\" text-anchor=\"middle\">{}</text>\n", x,
                            axis_y + sel_h + 34, num(value));
     }
+    // The cut-off: the lowest selected score; every pool sample right of it was selected (ties aside).
+    double cutoff = INFINITY;
+    for (uint64_t pos : s.selected) {
+        if (pos < target.pool_scores.size() && std::isfinite(target.pool_scores[pos])) {
+            cutoff = std::min(cutoff, target.pool_scores[pos]);
+        }
+    }
+    if (std::isfinite(cutoff)) {
+        const double x = x0 + (x1 - x0) * (cutoff - lo) / width;
+        out += fmt::format(
+            "<line class=\"cutoff\" x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#c0392b\" "
+            "stroke-dasharray=\"5,3\"/>\n<text x=\"{3:.1f}\" y=\"{4}\" class=\"small\" fill=\"#c0392b\" "
+            "text-anchor=\"{5}\">cut-off {6}</text>\n",
+            x, axis_y - pool_h - 5, axis_y + sel_h, x > (x0 + x1) / 2 ? x - 4 : x + 4, axis_y - pool_h + 6,
+            x > (x0 + x1) / 2 ? "end" : "start", num(cutoff));
+    }
+    out += fmt::format(
+        "<text x=\"{}\" y=\"{}\" class=\"small\" text-anchor=\"middle\">score: generalized Jaccard similarity to the "
+        "target's prototype (higher = more like the exemplars)</text>\n",
+        (x0 + x1) / 2, axis_y + sel_h + 54);
+    out += fmt::format(
+        "<text x=\"14\" y=\"{0}\" class=\"small\" text-anchor=\"middle\" transform=\"rotate(-90 14 {0})\">samples "
+        "per bin</text>\n",
+        axis_y);
     out += "</svg>\n";
     return out;
 }
@@ -311,6 +335,21 @@ void append_target(std::string& out, const ReportInput& in, size_t target_idx, c
         out += fmt::format("<p class=\"note\">{} selected position{} outside the pool (&ge; {}) ignored.</p>\n",
                            s.n_dropped, s.n_dropped == 1 ? " was" : "s were", n_pool);
 
+    out += fmt::format("<section id=\"target-{}-exemplars\">\n<h3>What the target looks like</h3>\n", target_idx);
+    if (t.exemplar_snippets.empty()) {
+        out += "<p class=\"muted\">no exemplar text recorded</p>\n";
+    } else {
+        out += fmt::format(
+            "<p class=\"muted\">{} of the {} exemplars; the prototype is their mean SAE features, and each pool "
+            "sample is scored by its similarity to it.</p>\n<ol class=\"exemplars\">\n",
+            std::min(kReportExemplars, t.exemplar_snippets.size()), t.target_token_counts.size());
+        for (size_t i = 0; i < std::min(kReportExemplars, t.exemplar_snippets.size()); ++i) {
+            out += fmt::format("<li class=\"snippet\">{}</li>\n", html_escape(t.exemplar_snippets[i]));
+        }
+        out += "</ol>\n";
+    }
+    out += "</section>\n";
+
     out += fmt::format("<section id=\"target-{}-scores\">\n<h3>Score distribution</h3>\n", target_idx);
     out += score_histogram(t, s);
     out += "</section>\n";
@@ -407,6 +446,51 @@ void append_target(std::string& out, const ReportInput& in, size_t target_idx, c
     out += "</section>\n";
 }
 
+// The --merge subset: how many picks each target's turns brought, the labels of the whole subset, the first picks.
+void append_merged(std::string& out, const ReportInput& in) {
+    const ReportMerged& merged = *in.merged;
+    out += fmt::format("<section id=\"merged\">\n<h2>Merged subset ({}, {} samples)</h2>\n", html_escape(merged.mode),
+                       merged.picks.size());
+    out +=
+        "<p class=\"muted\">One selection from every target: the targets take turns picking their best-ranked sample "
+        "not yet taken (merged/selected.jsonl).</p>\n";
+    std::vector<uint64_t> per_target(in.targets.size(), 0);
+    std::map<std::string, uint64_t> labels;
+    for (const auto& pick : merged.picks) {
+        if (pick.target_idx < per_target.size()) ++per_target[pick.target_idx];
+        ++labels[label_at(in, pick.pos)];
+    }
+    out +=
+        "<table class=\"merged-targets\">\n<thead><tr><th>target</th><th class=\"num\">picks</th><th "
+        "class=\"num\">share</th></tr></thead>\n<tbody>\n";
+    for (size_t target_idx = 0; target_idx < in.targets.size(); ++target_idx) {
+        out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                           html_escape(in.targets[target_idx].name), per_target[target_idx],
+                           pct(share(per_target[target_idx], merged.picks.size())));
+    }
+    out += "</tbody>\n</table>\n";
+    out +=
+        "<table class=\"merged-labels\">\n<thead><tr><th>label</th><th class=\"num\">picks</th><th "
+        "class=\"num\">share</th></tr></thead>\n<tbody>\n";
+    for (const auto& [label, count] : labels) {
+        out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                           html_escape(display_label(label)), count, pct(share(count, merged.picks.size())));
+    }
+    out += "</tbody>\n</table>\n";
+    out +=
+        "<table class=\"merged-picks\">\n<thead><tr><th class=\"num\">pick</th><th>target</th><th "
+        "class=\"num\">rank</th><th>id</th><th>label</th></tr></thead>\n<tbody>\n";
+    for (size_t i = 0; i < std::min(kReportTopN, merged.picks.size()); ++i) {
+        const auto& pick = merged.picks[i];
+        const std::string* id = at_or_null(in.pool_ids, pick.pos);
+        out += fmt::format(
+            "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>\n", i + 1,
+            pick.target_idx < in.targets.size() ? html_escape(in.targets[pick.target_idx].name) : "?", pick.rank,
+            id ? html_escape(*id) : fmt::format("#{}", pick.pos), html_escape(display_label(label_at(in, pick.pos))));
+    }
+    out += "</tbody>\n</table>\n</section>\n";
+}
+
 }  // namespace
 
 std::string html_escape(std::string_view text) {
@@ -441,6 +525,7 @@ std::string render_html_report(const ReportInput& input) {
     append_summary(out, input, summaries, n_pool);
     for (size_t target_idx = 0; target_idx < input.targets.size(); ++target_idx)
         append_target(out, input, target_idx, summaries[target_idx], n_pool);
+    if (input.merged) append_merged(out, input);
     out += "</main>\n<footer>Generated by mona";
 #ifdef MONA_VERSION
     out += " " MONA_VERSION;

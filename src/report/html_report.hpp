@@ -6,13 +6,16 @@
 //   #summary           one row per target: n selected, precision vs the target's label (where the label is
 //                      set) and the random-baseline precision (share of that label in the pool)
 //   #target-<t>        one section per target t (0-based), containing
+//     #target-<t>-exemplars the target's exemplars (snippets, at most kReportExemplars): what the selection is for
 //     #target-<t>-scores    SVG histogram of the target's scores, 40 bins over the finite pool scores: the pool
-//                           as bars above the axis, the selected samples below it (each scaled to its own max)
+//                           as bars above the axis, the selected samples below it (each scaled to its own max),
+//                           the cut-off (the lowest selected score) as a dashed line, axis titles
 //     #target-<t>-families  SVG horizontal bars + table: per family, count and share in the selection and in
 //                           the pool; precision and baseline
 //     #target-<t>-lengths   SVG box plots + table of token counts: selected samples, target exemplars, pool
 //                           (n, mean, median, min, max)
 //     #target-<t>-top       the top 10 selected samples: rank, score, id, label, snippet
+//   #merged            with --merge: the merged subset's picks per target and label composition, its first picks
 // All caller text (title, settings, names, labels, ids, snippets) is HTML-escaped.
 //
 // Definitions (the numbers in both renderings):
@@ -34,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,15 +45,28 @@
 
 namespace mona {
 
-inline constexpr size_t kReportTopN = 10;  // samples listed per target under "Top selected samples"
+inline constexpr size_t kReportTopN = 10;       // samples listed per target under "Top selected samples"
+inline constexpr size_t kReportExemplars = 10;  // exemplar snippets shown per target
 
 struct ReportTarget {
-    std::string name;                          // display name, e.g. the exemplar file stem
-    std::string label;                         // task label of the target, "" if unknown
-    std::vector<double> pool_scores;           // [n_pool] score of each pool sample against this target
-    std::vector<uint64_t> selected;            // pool positions, in rank order (best first)
-    std::vector<int64_t> target_token_counts;  // [n_exemplars] tokens per target exemplar
-    std::string label_note = {};               // with label "": why precision is left out, shown in its place
+    std::string name;                                 // display name, e.g. the exemplar file stem
+    std::string label;                                // task label of the target, "" if unknown
+    std::vector<double> pool_scores;                  // [n_pool] score of each pool sample against this target
+    std::vector<uint64_t> selected;                   // pool positions, in rank order (best first)
+    std::vector<int64_t> target_token_counts;         // [n_exemplars] tokens per target exemplar
+    std::string label_note = {};                      // with label "": why precision is left out, shown in its place
+    std::vector<std::string> exemplar_snippets = {};  // the target's exemplars (snippets), shown first: "why"
+};
+
+// The --merge subset: one selection drawn from every target (score/merge_select.hpp).
+struct ReportMerged {
+    std::string mode;  // "round-robin" | "quota"
+    struct Pick {
+        uint64_t pos = 0;       // pool position
+        size_t target_idx = 0;  // the target whose turn brought it in
+        uint64_t rank = 0;      // its rank in that target's ranking
+    };
+    std::vector<Pick> picks;  // in pick order
 };
 
 struct ReportInput {
@@ -61,6 +78,7 @@ struct ReportInput {
                                                                 // shown only for each target's top kReportTopN
     std::vector<ReportTarget> targets;                          // one report section each
     std::vector<std::pair<std::string, std::string>> settings;  // key/value rows: model, layer, SAE, k, ...
+    std::optional<ReportMerged> merged = {};                    // with --merge: its section (#merged)
 };
 
 // Escapes & < > " ' for use in HTML text and attribute values.

@@ -220,7 +220,7 @@ TEST_F(SelectE2eTest, ProgressLinesGoToStderrUnlessQuiet) {
     const RunResult run = run_mona(loud);
     expect_success(run);
     // The pool pass always reports once at its end: 40 samples, then tokens, rate and time.
-    EXPECT_NE(std::string::npos, run.err.find("mona: embed: 40 samples, ")) << run.err;
+    EXPECT_NE(std::string::npos, run.err.find("mona: embed: 40/40 samples (100.0%), ")) << run.err;
     EXPECT_NE(std::string::npos, run.err.find(" tokens/s, ")) << run.err;
     EXPECT_NE(std::string::npos, run.err.find("\nmona: pool 40 samples (0 skipped, ")) << run.err;
 

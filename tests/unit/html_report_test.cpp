@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
@@ -171,6 +172,48 @@ TEST(ReportHtml, ToleratesOutOfRangeSelectionsNonFiniteScoresAndEmptyInput) {
     EXPECT_EQ(3u, count(html2, "<svg"));
     EXPECT_EQ(3u, count(html2, "</svg>"));
     EXPECT_NE(std::string::npos, html2.find("no finite scores"));
+}
+
+// Issue 14 item 3: the report says why: the target's exemplars, the cut-off on the histogram with axis titles,
+// the --merge subset; and (item 1) a label no pool sample carries gets a reason instead of a precision.
+TEST(ReportHtml, ShowsExemplarsCutoffAxisTitlesAndTheMergedSubset) {
+    ReportInput in = tiny_input();
+    in.targets[0].exemplar_snippets = {"what is 3 + 4?", "<b>halve</b> 18"};
+    in.merged = ReportMerged{"round-robin", {{0, 0, 1}, {2, 2, 1}, {4, 0, 3}}};
+    const std::string html = render_html_report(in);
+    const std::string exemplars = element_by_id(html, "section", "target-0-exemplars");
+    EXPECT_NE(exemplars.find("<li class=\"snippet\">what is 3 + 4?</li>"), std::string::npos) << exemplars;
+    EXPECT_NE(exemplars.find("&lt;b&gt;halve&lt;/b&gt; 18"), std::string::npos) << exemplars;
+    EXPECT_NE(exemplars.find("2 of the 2 exemplars"), std::string::npos) << exemplars;
+    EXPECT_NE(element_by_id(html, "section", "target-1-exemplars").find("no exemplar text"), std::string::npos);
+
+    // The cut-off is the lowest selected score: 0.7 for mathy (selects 0.9, 0.8, 0.7), on the pool's 0..0.9 axis.
+    const std::string scores = element_by_id(html, "section", "target-0-scores");
+    EXPECT_NE(scores.find(">cut-off 0.7</text>"), std::string::npos) << scores;
+    const double x = 50 + 650 * (0.7 - 0.0) / 0.9;
+    char expected[64];
+    std::snprintf(expected, sizeof(expected), "class=\"cutoff\" x1=\"%.1f\"", x);
+    EXPECT_NE(scores.find(expected), std::string::npos) << expected << "\n" << scores;
+    EXPECT_NE(scores.find("score: generalized Jaccard similarity"), std::string::npos);
+    EXPECT_NE(scores.find(">samples per bin</text>"), std::string::npos);
+    EXPECT_EQ(1u, count(element_by_id(html, "section", "target-2-scores"), "class=\"cutoff\""));
+
+    const std::string merged = element_by_id(html, "section", "merged");
+    EXPECT_NE(merged.find("Merged subset (round-robin, 3 samples)"), std::string::npos) << merged;
+    // Picks per target: mathy 2 (66.7%), nolabel 0, coder 1; labels: math 2, code 1.
+    EXPECT_NE(merged.find("<tr><td>mathy</td><td class=\"num\">2</td><td class=\"num\">66.7%</td></tr>"),
+              std::string::npos)
+        << merged;
+    EXPECT_NE(merged.find("<tr><td>nolabel</td><td class=\"num\">0</td>"), std::string::npos) << merged;
+    EXPECT_NE(merged.find("<tr><td>code</td><td class=\"num\">1</td><td class=\"num\">33.3%</td></tr>"),
+              std::string::npos)
+        << merged;
+    EXPECT_EQ(std::string::npos, render_html_report(tiny_input()).find("id=\"merged\""));
+
+    in.targets[1].label_note = "no pool sample is labelled 'x'";
+    EXPECT_NE(render_html_report(in).find("precision: n/a (no pool sample is labelled &#39;x&#39;)"),
+              std::string::npos);
+    EXPECT_NE(render_text_table(in).find("precision: n/a (no pool sample is labelled 'x')"), std::string::npos);
 }
 
 TEST(ReportText, ShowsCompositionPrecisionAndRandomBaseline) {
