@@ -21,6 +21,9 @@ const char* const kDemoTargets[] = {"math_word_problems", "code_generation", "tr
 Status run_demo(const ParsedArgs& args, std::string& table) {
     MONA_TRY(SelectConfig config, select_config_from_args(args));
     config.command_line = args.command_line;
+    if (config.progress) {  // the generated pool's size is known: progress lines with percentage and ETA
+        config.progress = progress_with_total(static_cast<int64_t>(demo_families().size()) * kPoolPerFamily);
+    }
     // Without --ratio, the demo selects a count (the table's default for demo's --count).
     if (!args.has("ratio")) config.count = args.get_int("count");
     const std::string inputs = config.out_dir + "/inputs";
