@@ -119,6 +119,8 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     }
     if (config.k > 0 && config.k == engine->sae.info().k) config.k = 0;  // the SAE's own k: nothing overridden
     extra = {{"stores", store_dirs}, {"store_keep", stores.keep()}};
+    // Named only when compressed, so the manifest of a score over an f32 store keeps its bytes.
+    if (stores.values() != ValueEncoding::kF32) extra["store_values"] = value_encoding_name(stores.values());
     return embed_targets(config, *engine, run);
 }
 
