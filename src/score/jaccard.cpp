@@ -28,6 +28,65 @@ double jaccard(const SparseVec& a, const Prototype& p) {
     return jaccard_from_parts(m, a.l1, p.l1);
 }
 
+PrototypeBlock make_prototype_block(const std::vector<Prototype>& prototypes) {
+    PrototypeBlock block;
+    block.n_targets = prototypes.size();
+    block.n_groups = (prototypes.size() + 3) / 4;
+    block.d_sae = prototypes.empty() ? 0 : prototypes.front().dense.size();
+    block.rows.assign(block.n_targets * block.d_sae, 0.0f);
+    for (size_t t = 0; t < prototypes.size(); ++t) {
+        MONA_ASSERT(prototypes[t].dense.size() == block.d_sae, "make_prototype_block: prototype widths differ");
+        const size_t g = t / 4;
+        const size_t width = block.group_width(g);
+        float* group = block.rows.data() + g * block.d_sae * 4;
+        for (size_t latent = 0; latent < block.d_sae; ++latent) {
+            group[latent * width + t % 4] = prototypes[t].dense[latent];
+        }
+        block.l1.push_back(prototypes[t].l1);
+    }
+    return block;
+}
+
+namespace {
+
+// Σ_k min(a_k, rows[idx_k][j]) for the kWidth targets j of one group, in entry order per target. Each target has
+// its own accumulator, so the sums are the single-target jaccard's to the bit (the compiler may not reassociate
+// double additions; min(double(x), double(y)) is what jaccard() computes).
+template <size_t kWidth>
+void group_minima(const SparseVec& a, const float* rows, double* m) {
+    double acc[kWidth] = {};
+    const uint32_t* idx = a.idx.data();
+    const float* val = a.val.data();
+    const size_t n = a.idx.size();
+    constexpr size_t kAhead = 16;  // entries: row fetches in flight while earlier entries are summed
+    for (size_t k = 0; k < n; ++k) {
+        if (k + kAhead < n) __builtin_prefetch(rows + size_t{idx[k + kAhead]} * kWidth);
+        const float* row = rows + size_t{idx[k]} * kWidth;
+        const double v = static_cast<double>(val[k]);
+        for (size_t j = 0; j < kWidth; ++j) acc[j] += std::min(v, static_cast<double>(row[j]));
+    }
+    for (size_t j = 0; j < kWidth; ++j) m[j] = acc[j];
+}
+
+}  // namespace
+
+void jaccard_block(const SparseVec& a, const PrototypeBlock& block, double* scores) {
+    MONA_ASSERT(a.idx.size() == a.val.size(), "jaccard_block: idx and val lengths differ");
+    MONA_ASSERT(a.idx.empty() || a.idx.back() < block.d_sae, "jaccard_block: latent index >= prototype width");
+    for (size_t g = 0; g < block.n_groups; ++g) {
+        double m[4];
+        const float* rows = block.rows.data() + g * block.d_sae * 4;
+        const size_t width = block.group_width(g);
+        switch (width) {
+            case 1: group_minima<1>(a, rows, m); break;
+            case 2: group_minima<2>(a, rows, m); break;
+            case 3: group_minima<3>(a, rows, m); break;
+            default: group_minima<4>(a, rows, m);
+        }
+        for (size_t j = 0; j < width; ++j) scores[4 * g + j] = jaccard_from_parts(m[j], a.l1, block.l1[4 * g + j]);
+    }
+}
+
 double jaccard(const SparseVec& a, const SparseVec& b) {
     MONA_ASSERT(a.idx.size() == a.val.size() && b.idx.size() == b.val.size(), "jaccard: idx and val lengths differ");
     double m = 0.0;

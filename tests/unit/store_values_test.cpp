@@ -61,7 +61,8 @@ std::vector<StoredSample> random_samples(size_t n, uint32_t seed, double decades
         StoredSample& s = samples[row];
         s.record_idx = row * 3;
         s.source_pos = row * 100;
-        s.id = "s" + std::to_string(row);
+        s.id = std::to_string(row);
+        s.id.insert(0, 1, 's');
         s.n_tokens = 1 + rng() % 500;
         const size_t nnz = rng() % (max_nnz + 1);
         uint32_t index = 0;
