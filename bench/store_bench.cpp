@@ -777,7 +777,9 @@ DenseCompare compare_dense(const Config& c, const std::string& label, const std:
     r.dense_cpu = cpu_now() - c0;
     r.kept_mass = kept_mass / static_cast<double>(subset.size());
 
-    if (check_reference) {
+    // Compressed values: the stored l1 is the exact norm of the values before encoding, not of the decoded ones,
+    // so the dense Σmax differs from the identity's by design; only f32 stores are tied to the reference.
+    if (check_reference && c.values == "f32") {
         // Tie the plain loop to the project's reference: bit-equal on untruncated vectors.
         for (size_t i = 0; i < std::min<size_t>(50, subset.size()); ++i) {
             const double ref =
