@@ -218,6 +218,9 @@ class StoreReader {
     Status for_each(const SampleFn& fn) const;
     // The same for shard `shard_idx` < n_shards() alone (for scoring shards on several threads).
     Status for_each_in_shard(size_t shard_idx, const SampleFn& fn) const;
+    // The same, loading the shard into `scratch` (a caller's buffer reused shard after shard, so a thread scoring
+    // many shards allocates and faults in its ~10 MB shard buffer once).
+    Status for_each_in_shard(size_t shard_idx, const SampleFn& fn, std::string& scratch) const;
 
     // Reads every shard and checks size, header, CRC-32, SHA-256 against the manifest and the decoded records
     // (count, record order, slice, index order, keep). Returns the first error, naming the shard file.

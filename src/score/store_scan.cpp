@@ -15,18 +15,22 @@ Status score_units(const StoreSet& stores, const std::vector<StoreUnit>& units, 
     std::atomic<size_t> next{0};
     auto worker = [&]() {
         std::vector<double> scores(n_targets);
+        std::string shard_buffer;  // reused for every shard this thread loads
         for (size_t u = next.fetch_add(1); u < units.size(); u = next.fetch_add(1)) {
             ScoredUnit& result = out[u];
             const StoreReader& reader = stores.store(units[u].store_idx);
-            statuses[u] = reader.for_each_in_shard(units[u].shard_idx, [&](const StoredSample& s) -> Status {
-                result.record_idx.push_back(s.record_idx);
-                result.source_pos.push_back(s.source_pos);
-                result.n_tokens.push_back(s.n_tokens);
-                result.id.push_back(s.id);
-                jaccard_block(s.vec, block, scores.data());
-                result.scores.insert(result.scores.end(), scores.begin(), scores.end());
-                return Status();
-            });
+            statuses[u] = reader.for_each_in_shard(
+                units[u].shard_idx,
+                [&](const StoredSample& s) -> Status {
+                    result.record_idx.push_back(s.record_idx);
+                    result.source_pos.push_back(s.source_pos);
+                    result.n_tokens.push_back(s.n_tokens);
+                    result.id.push_back(s.id);
+                    jaccard_block(s.vec, block, scores.data());
+                    result.scores.insert(result.scores.end(), scores.begin(), scores.end());
+                    return Status();
+                },
+                shard_buffer);
         }
     };
     size_t n_threads = threads > 0 ? static_cast<size_t>(threads) : std::max(1u, std::thread::hardware_concurrency());

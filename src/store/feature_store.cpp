@@ -490,8 +490,34 @@ namespace {
 // Decoding checks that records are well-formed and consistent with the manifest (order, slice, keep, counts).
 class StoreCursor {
    public:
-    StoreCursor(const std::string& dir, const Manifest& m, size_t shard_begin, size_t shard_end, bool check_sha256)
-        : dir_(&dir), m_(&m), shard_pos_(shard_begin), shard_end_(shard_end), check_sha256_(check_sha256) {}
+    // `scratch`, if given, holds the loaded shard instead of a buffer of the cursor's own (reused across cursors).
+    StoreCursor(const std::string& dir, const Manifest& m, size_t shard_begin, size_t shard_end, bool check_sha256,
+                std::string* scratch = nullptr)
+        : dir_(&dir),
+          m_(&m),
+          shard_pos_(shard_begin),
+          shard_end_(shard_end),
+          check_sha256_(check_sha256),
+          bytes_(scratch != nullptr ? scratch : &own_bytes_) {}
+    StoreCursor(StoreCursor&& other) noexcept { *this = std::move(other); }
+    StoreCursor& operator=(StoreCursor&& other) noexcept {
+        dir_ = other.dir_;
+        m_ = other.m_;
+        shard_pos_ = other.shard_pos_;
+        shard_end_ = other.shard_end_;
+        check_sha256_ = other.check_sha256_;
+        const bool own = other.bytes_ == &other.own_bytes_;
+        own_bytes_ = std::move(other.own_bytes_);
+        bytes_ = own ? &own_bytes_ : other.bytes_;
+        reader_ = other.reader_;
+        loaded_ = other.loaded_;
+        rows_left_ = other.rows_left_;
+        row_in_shard_ = other.row_in_shard_;
+        have_prev_ = other.have_prev_;
+        prev_record_idx_ = other.prev_record_idx_;
+        record_bytes_ = other.record_bytes_;
+        return *this;
+    }
 
     // Fills `out` with the next sample and returns true, or returns false at the end.
     Result<bool> next(StoredSample& out) {
@@ -502,9 +528,9 @@ class StoreCursor {
                 ++shard_pos_;
             }
             if (shard_pos_ >= shard_end_) return false;
-            MONA_RETURN_IF_ERROR(load_shard(*dir_, *m_, shard_pos_, check_sha256_, bytes_));
+            MONA_RETURN_IF_ERROR(load_shard(*dir_, *m_, shard_pos_, check_sha256_, *bytes_));
             loaded_ = true;
-            reader_ = ByteReader(bytes_.data() + kHeaderBytes, bytes_.data() + bytes_.size() - kTrailerBytes);
+            reader_ = ByteReader(bytes_->data() + kHeaderBytes, bytes_->data() + bytes_->size() - kTrailerBytes);
             rows_left_ = m_->shards[shard_pos_].n_rows;
             row_in_shard_ = 0;
         }
@@ -512,7 +538,7 @@ class StoreCursor {
         const size_t remaining_before = reader_.remaining();
         if (const char* field = decode_record(reader_, out, m_->values))
             return record_error(std::string("cannot decode ") + field);
-        const char* body_end = bytes_.data() + bytes_.size() - kTrailerBytes;
+        const char* body_end = bytes_->data() + bytes_->size() - kTrailerBytes;
         record_bytes_ = std::string_view(body_end - remaining_before, remaining_before - reader_.remaining());
         if (row_in_shard_ == 0 && out.record_idx != entry.first_record_idx) {
             return record_error("record_idx " + std::to_string(out.record_idx) +
@@ -562,7 +588,8 @@ class StoreCursor {
     size_t shard_pos_;
     size_t shard_end_;
     bool check_sha256_;
-    std::string bytes_;
+    std::string own_bytes_;
+    std::string* bytes_;  // own_bytes_ or the caller's scratch buffer
     ByteReader reader_{nullptr, nullptr};
     bool loaded_ = false;
     uint64_t rows_left_ = 0;
@@ -620,8 +647,13 @@ Status StoreReader::for_each(const SampleFn& fn) const {
 }
 
 Status StoreReader::for_each_in_shard(size_t shard_idx, const SampleFn& fn) const {
+    std::string scratch;
+    return for_each_in_shard(shard_idx, fn, scratch);
+}
+
+Status StoreReader::for_each_in_shard(size_t shard_idx, const SampleFn& fn, std::string& scratch) const {
     MONA_ASSERT(shard_idx < impl_->manifest.shards.size(), "for_each_in_shard: shard_idx out of range");
-    StoreCursor cursor(impl_->dir, impl_->manifest, shard_idx, shard_idx + 1, false);
+    StoreCursor cursor(impl_->dir, impl_->manifest, shard_idx, shard_idx + 1, false, &scratch);
     return run_cursor(cursor, fn);
 }
 
