@@ -37,23 +37,23 @@ namespace mona {
 // J(a, p) against a dense prototype, O(nnz(a)).
 double jaccard(const SparseVec& a, const Prototype& p);
 
-// Several prototypes laid out for scoring them together: in groups of 4 targets (the last group holds the 1-4
-// left), each group latent-major, so one load gives a latent's value in the group's targets and a group's table
-// (d_sae × 16 bytes, 2 MB at d_sae 131,072) stays in a core's L2 cache while a sample is scored.
+// Several prototypes laid out for scoring them together: in groups of 4 targets (the last group padded with zero
+// targets), each group latent-major, so one 16-byte load gives a latent's value in the group's 4 targets and a
+// group's table (d_sae × 16 bytes: 74 KB at d_sae 4,608, 2 MB at 131,072) stays in a core's cache.
 struct PrototypeBlock {
     size_t n_targets = 0;
     size_t n_groups = 0;      // ceil(n_targets / 4)
     size_t d_sae = 0;         // latents
-    std::vector<float> rows;  // group g starts at g·d_sae·4: rows[g·d_sae·4 + latent·width(g) + j] = target 4g+j
+    std::vector<float> rows;  // [n_groups × d_sae × 4]: rows[(g·d_sae + latent)·4 + j] = target 4g+j (0: padding)
     std::vector<double> l1;   // [n_targets]
-    size_t group_width(size_t g) const { return std::min<size_t>(4, n_targets - 4 * g); }
 };
 // The block of `prototypes` (all of one width). Preconditions (asserted): equal dense sizes.
 PrototypeBlock make_prototype_block(const std::vector<Prototype>& prototypes);
 
 // scores[t] = jaccard(a, prototypes[t]) for every target of the block, bit for bit (each target's Σmin is summed
 // in double in a's entry order, exactly as the single-target jaccard): per group of 4 targets one pass over a's
-// entries, the 4 minima side by side (vector instructions, no branch), the rows prefetched ahead. scores has
+// entries, the 4 minima and sums side by side (AVX: one MINPD and one ADDPD per entry, no branch; a scalar loop
+// without AVX), the rows prefetched 16 entries ahead. scores has
 // block.n_targets entries. Preconditions (asserted): as jaccard(a, p), with block.d_sae as the prototype width.
 void jaccard_block(const SparseVec& a, const PrototypeBlock& block, double* scores);
 

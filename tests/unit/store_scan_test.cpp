@@ -49,6 +49,7 @@ TEST(JaccardBlock, EqualsSingleTargetJaccardBitForBit) {
         prototypes[0].l1 = 0.0;
         const PrototypeBlock block = make_prototype_block(prototypes);
         ASSERT_EQ((n_targets + 3) / 4, block.n_groups);
+        ASSERT_EQ(block.n_groups * 4 * d, block.rows.size());
         std::vector<double> got(n_targets);
         for (int trial = 0; trial < 300; ++trial) {
             SparseVec a = random_vec(rng, d, trial % 10 == 0 ? 0 : 200);
@@ -63,21 +64,36 @@ TEST(JaccardBlock, EqualsSingleTargetJaccardBitForBit) {
     }
 }
 
-TEST(JaccardBlock, NanPassesThroughLikeJaccard) {
+TEST(JaccardBlock, NanAndSignedZerosAsJaccard) {
     std::mt19937 rng(6);
-    std::vector<Prototype> prototypes = {random_prototype(rng, 50), random_prototype(rng, 50)};
+    // NaN and signed zeros on either side: min's operand order decides which one survives, so the block's
+    // vector min must pick the same operand as jaccard's std::min.
+    std::vector<Prototype> prototypes = {random_prototype(rng, 50), random_prototype(rng, 50),
+                                         random_prototype(rng, 50)};
+    prototypes[1].dense[7] = std::numeric_limits<float>::quiet_NaN();
+    prototypes[2].dense[3] = -0.0f;
+    prototypes[0].dense[9] = 0.0f;
     const PrototypeBlock block = make_prototype_block(prototypes);
-    SparseVec a;
-    a.idx = {1, 7};
-    a.val = {std::numeric_limits<float>::quiet_NaN(), 1.0f};
-    a.l1 = 1.0;
-    double got[2];
-    jaccard_block(a, block, got);
-    for (size_t t = 0; t < 2; ++t) {
-        const double want = jaccard(a, prototypes[t]);
-        EXPECT_EQ(std::isnan(want), std::isnan(got[t]));
-        if (!std::isnan(want)) {
-            EXPECT_EQ(want, got[t]);
+    const std::vector<SparseVec> samples = [] {
+        std::vector<SparseVec> out(3);
+        out[0].idx = {1, 7};
+        out[0].val = {std::numeric_limits<float>::quiet_NaN(), 1.0f};
+        out[1].idx = {3, 9, 20};
+        out[1].val = {0.0f, -0.0f, 2.0f};
+        out[2].idx = {3, 7};
+        out[2].val = {-0.0f, 0.5f};
+        for (SparseVec& v : out) v.l1 = 1.0;
+        return out;
+    }();
+    for (const SparseVec& a : samples) {
+        double got[3];
+        jaccard_block(a, block, got);
+        for (size_t t = 0; t < 3; ++t) {
+            const double want = jaccard(a, prototypes[t]);
+            EXPECT_EQ(std::isnan(want), std::isnan(got[t])) << t;
+            if (!std::isnan(want)) {
+                EXPECT_EQ(0, std::memcmp(&want, &got[t], sizeof(double))) << t << ": " << want << " vs " << got[t];
+            }
         }
     }
 }
