@@ -94,7 +94,7 @@ class StoreE2eTest : public ::testing::Test {
         return reaped == pid && WIFSIGNALED(status);
     }
     // The embed command as an argument list (for the kill harness), quiet and on one thread. These tests compare
-    // stores with `mona select`, whose pool store is exact: they ask for f32 values (the CLI default is bf16).
+    // stores with `mona select`, whose pool store is exact: they ask for f32 values (the CLI default is q8).
     static std::vector<std::string> embed_argv(const std::string& store) {
         return {"embed", "--model",  model_, "--sae", sae_dir_, "--pool",  pool_,       "--shard-rows",
                 "3",     "--values", "f32",  "--out", store,    "--quiet", "--threads", "1"};
@@ -159,24 +159,24 @@ TEST_F(StoreE2eTest, ScoreFromAStoreEqualsSelect) {
     EXPECT_EQ(41u, tsv_rows(dir_ + "/score-full/math/scores.tsv").size());
 }
 
-// Issue 16: `mona embed` writes bf16 values by default (docs/store.md); score reads them (decoded exactly as the
+// Issue 16: `mona embed` writes q8 values by default (docs/store.md); score reads them (decoded exactly as the
 // store defines), names the encoding in its manifest, and a resume with other values is refused by name.
-TEST_F(StoreE2eTest, DefaultEmbedWritesBf16ValuesThatScore) {
-    const std::string store = dir_ + "/store-bf16";
+TEST_F(StoreE2eTest, DefaultEmbedWritesQ8ValuesThatScore) {
+    const std::string store = dir_ + "/store-q8";
     const std::string embed = "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
                               quote(pool_) + " --shard-rows 3 --out " + quote(store);
     Out made = mona(embed);
     ASSERT_EQ(0, made.code) << made.err;
     const std::string manifest = fixtures::read_file(store + "/manifest.json");
-    EXPECT_NE(manifest.find("\"values\": \"bf16\""), std::string::npos) << manifest;
+    EXPECT_NE(manifest.find("\"values\": \"q8\""), std::string::npos) << manifest;
     EXPECT_NE(manifest.find("\"format_version\": 2"), std::string::npos) << manifest;
-    Out other = mona(embed + " --values q8");
+    Out other = mona(embed + " --values bf16");
     EXPECT_EQ(1, other.code);
-    EXPECT_NE(other.err.find("'values' differs (store: bf16, now: q8)"), std::string::npos) << other.err;
-    Out score = mona(score_args({store}, dir_ + "/score-bf16"));
+    EXPECT_NE(other.err.find("'values' differs (store: q8, now: bf16)"), std::string::npos) << other.err;
+    Out score = mona(score_args({store}, dir_ + "/score-q8"));
     ASSERT_EQ(0, score.code) << score.err;
-    EXPECT_EQ(41u, tsv_rows(dir_ + "/score-bf16/math/scores.tsv").size());
-    EXPECT_NE(fixtures::read_file(dir_ + "/score-bf16/manifest.json").find("\"store_values\": \"bf16\""),
+    EXPECT_EQ(41u, tsv_rows(dir_ + "/score-q8/math/scores.tsv").size());
+    EXPECT_NE(fixtures::read_file(dir_ + "/score-q8/manifest.json").find("\"store_values\": \"q8\""),
               std::string::npos);
     Out bad = mona(embed + "-x --values fp8");
     EXPECT_EQ(2, bad.code);
