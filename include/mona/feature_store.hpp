@@ -30,7 +30,8 @@
 // crash and re-embedded on resume.
 //
 // manifest.json (a JSON object; keys sorted, 2-space indent, no timestamps, so equal stores have equal bytes):
-//   "format": "mona-feature-store", "format_version": 1,
+//   "format": "mona-feature-store", "format_version": 1 or 2 (see "Format versions" below),
+//   "values": "bf16" | "q8"    (format 2 only) how the values are encoded; format 1 = "f32";
 //   "params": {...}            the caller's run parameters, verbatim as JSON values;
 //   "keep": m                  latents kept per sample (0 = all);
 //   "shard_rows": r            samples per shard;
@@ -40,11 +41,12 @@
 //               "first_record_idx", "last_record_idx"}, ...]
 //
 // Shard file (all integers little-endian; "varint" = unsigned LEB128, 7 bits per byte, low groups first):
-//   header, 40 bytes: magic "MONASHRD", u32 format version (1), u32 zero, u64 shard index, u64 first row
-//                     (= index · shard_rows), u64 n_rows
+//   header, 40 bytes: magic "MONASHRD", u32 format version (the manifest's), u32 zero, u64 shard index,
+//                     u64 first row (= index · shard_rows), u64 n_rows
 //   n_rows records:   varint record_idx, varint source_pos, varint n_tokens, varint id length, id bytes,
 //                     f64 l1, varint nnz, nnz varints (first latent index, then each gap to the previous index
-//                     minus 1), nnz f32 values
+//                     minus 1), the value block: nnz f32 values (format 1), or the block of the store's value
+//                     encoding (format 2: bf16 or q8, defined in src/store/value_codec.hpp)
 //   trailer, 4 bytes: u32 CRC-32 (zlib polynomial) of every byte before it.
 // The manifest also records each shard's size, CRC-32 and SHA-256, so a replaced or truncated file is caught
 // as well as a flipped byte. Every error names the shard file.
@@ -54,6 +56,18 @@
 // (tests/unit/store_test.cpp, SizeIsDocumented): nnz = 1500 → ~7.9 KB/sample (vs 12 KB for raw u32+f32 pairs);
 // keep = 256 → ~1.5 KB/sample; keep = 64 → ~0.4 KB/sample. Real SAE features cluster less evenly; report the
 // store's actual bytes/sample with StoreReader::bytes_on_disk() / size().
+//
+// Format versions. A store whose values are f32 is written as format 1, byte for byte what mona wrote before
+// value encodings existed (so those stores, and every output scored from them, are unchanged); a store with
+// values bf16 or q8 is format 2 ("values" in the manifest, version 2 in every shard header). Readers read both;
+// resuming or combining stores refuses a different value encoding by name ('values' differs). A newer version
+// is refused as kUnsupported. tests/fixtures/store-v1 is a store written by mona before format 2.
+//
+// Value encodings (ValueEncoding). Every non-zero latent is kept (unless keep says otherwise); only the bytes
+// of its value change: f32 (4 bytes, exact), bf16 (2 bytes, relative error <= 2^-8), q8 (1 byte on a per-sample
+// logarithmic grid, 8 bytes of grid per sample; relative error <= (ratio − 1)/2, ~1.8 % for values spread
+// over 10^4; values must be >= 0). Readers hand out the decoded floats, defined bit for bit by the encoding, so
+// scoring a compressed store scores exactly those values; l1 stays the exact f64 norm in every encoding.
 //
 // Truncation. With keep = m > 0 the writer stores only the m largest values of each vector (ties: lower latent
 // index first), in ascending index order; the stored l1 stays the caller's exact L1 norm of the full vector,
@@ -78,6 +92,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mona/status.hpp"
@@ -85,8 +100,11 @@
 
 namespace mona {
 
-inline constexpr uint32_t kStoreFormatVersion = 1;
-inline constexpr uint64_t kDefaultShardRows = 1024;  // "shard_rows = 0": ~8 MB shards at nnz = 1500
+inline constexpr uint32_t kStoreFormatVersion = 2;     // the newest format this mona reads and writes
+inline constexpr uint32_t kStoreFormatVersionF32 = 1;  // what an f32 store is written as (see "Format versions")
+inline constexpr uint64_t kDefaultShardRows = 1024;    // "shard_rows = 0": ~8 MB shards at nnz = 1500
+
+struct MergeOptions;
 
 // One pooled sample as stored.
 struct StoredSample {
@@ -107,13 +125,21 @@ bool belongs_to_slice(uint64_t record_idx, uint32_t slice_idx, uint32_t n_slices
 // v.l1 unchanged. keep = 0 or keep >= v.nnz() returns `v` unchanged. O(nnz) average.
 SparseVec truncate_top(const SparseVec& v, uint32_t keep);
 
+// How a store writes its values (see "Value encodings" above).
+enum class ValueEncoding : uint8_t { kF32 = 0, kBf16 = 1, kQ8 = 2 };
+// "f32", "bf16", "q8": the names in manifest.json and on the command line.
+const char* value_encoding_name(ValueEncoding encoding);
+// The encoding of a name; kInvalidInput naming the choices otherwise.
+Result<ValueEncoding> parse_value_encoding(const std::string& name);
+
 struct StoreOptions {
-    uint32_t keep = 0;               // latents stored per sample, the largest by value; 0 = all
-    uint64_t shard_rows = 0;         // samples per shard file; 0 = auto (kDefaultShardRows)
-    std::string params_json = "{}";  // run parameters: a JSON object, stored under "params"; "" means {}
-    bool resume = false;             // continue an existing store in `dir` (a missing store starts fresh)
-    uint32_t slice_idx = 0;          // this store holds the records with record_idx % n_slices == slice_idx
-    uint32_t n_slices = 1;           // number of slices the pool is split into (1 = the whole pool)
+    uint32_t keep = 0;                           // latents stored per sample, the largest by value; 0 = all
+    ValueEncoding values = ValueEncoding::kF32;  // how values are written (f32 = exact, format 1)
+    uint64_t shard_rows = 0;                     // samples per shard file; 0 = auto (kDefaultShardRows)
+    std::string params_json = "{}";              // run parameters: a JSON object, stored under "params"; "" means {}
+    bool resume = false;                         // continue an existing store in `dir` (a missing store starts fresh)
+    uint32_t slice_idx = 0;                      // this store holds the records with record_idx % n_slices == slice_idx
+    uint32_t n_slices = 1;                       // number of slices the pool is split into (1 = the whole pool)
 };
 
 // Writes one store. Move-only; one thread; one writer per directory (flock on <dir>/.lock).
@@ -121,7 +147,7 @@ class StoreWriter {
    public:
     // Creates `dir` if needed and opens it for writing.
     //   resume = false: `dir` must not hold a store (manifest.json) yet; an empty store is written at once.
-    //   resume = true:  if `dir` holds a store, its keep, shard_rows, slice and params must equal the options
+    //   resume = true:  if `dir` holds a store, its keep, values, shard_rows, slice and params must equal the options
     //                   (else kInvalidInput "cannot resume <dir>: parameter 'layer' differs (store: 20, now:
     //                   21)"; nested keys are named with dots); its last shard is checked (size, CRC-32,
     //                   SHA-256), and appending continues after its n_done() samples. A committed store may be
@@ -138,11 +164,11 @@ class StoreWriter {
     // Releases the lock. Does NOT commit: samples after the last completed shard are dropped (as in a crash).
     ~StoreWriter();
 
-    // Appends one sample (truncated to `keep` if set). record_idx must be above the previous sample's and belong
-    // to this store's slice; vec.idx strictly increasing, vec.val the same length with finite values, vec.l1
-    // finite and >= 0. Every shard_rows-th append writes a shard and rewrites the manifest (fsync + rename).
-    // Errors: kInvalidInput naming record_idx and id (the store is unchanged), kIo (the writer then refuses
-    // further appends; reopen with resume).
+    // Appends one sample (truncated to `keep` if set, values encoded as the store says). record_idx must be above
+    // the previous sample's and belong to this store's slice; vec.idx strictly increasing, vec.val the same
+    // length with finite values (and >= 0 for q8), vec.l1 finite and >= 0. Every shard_rows-th append writes a shard
+    // and rewrites the manifest (fsync + rename). Errors: kInvalidInput naming record_idx and id (the store is
+    // unchanged), kIo (the writer then refuses further appends; reopen with resume).
     Status append(const StoredSample& sample);
 
     // Writes the last, partial shard (if any) and marks the manifest complete. Further append() calls are bugs;
@@ -160,6 +186,9 @@ class StoreWriter {
 
    private:
     struct Impl;
+    friend Status merge_stores(const std::string&, const std::vector<std::string>&, const MergeOptions&);
+    // Appends a record already encoded in this store's format (keep and values), for merge_stores.
+    Status append_encoded(uint64_t record_idx, std::string_view record);
     explicit StoreWriter(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
@@ -189,6 +218,9 @@ class StoreReader {
     Status for_each(const SampleFn& fn) const;
     // The same for shard `shard_idx` < n_shards() alone (for scoring shards on several threads).
     Status for_each_in_shard(size_t shard_idx, const SampleFn& fn) const;
+    // The same, loading the shard into `scratch` (a caller's buffer reused shard after shard, so a thread scoring
+    // many shards allocates and faults in its ~10 MB shard buffer once).
+    Status for_each_in_shard(size_t shard_idx, const SampleFn& fn, std::string& scratch) const;
 
     // Reads every shard and checks size, header, CRC-32, SHA-256 against the manifest and the decoded records
     // (count, record order, slice, index order, keep). Returns the first error, naming the shard file.
@@ -199,6 +231,8 @@ class StoreReader {
     const std::string& params_json() const;
     uint64_t size() const;  // samples
     uint32_t keep() const;
+    ValueEncoding values() const;
+    uint32_t format_version() const;  // 1 (f32) or 2 (bf16, q8)
     uint64_t shard_rows() const;
     uint32_t slice_idx() const;
     uint32_t n_slices() const;
@@ -217,9 +251,9 @@ class StoreReader {
 // Several slice stores of one pool, read as one store. Move-only; const methods are safe from many threads.
 class StoreSet {
    public:
-    // Opens every directory (StoreReader::open) and checks that they form one pool: all complete, equal params
-    // and keep, equal n_slices = dirs.size(), and slice indices 0..n-1 each exactly once. A single store of the
-    // whole pool (n_slices = 1) is a valid set. Errors: kInvalidInput naming the directory and the parameter,
+    // Opens every directory (StoreReader::open) and checks that they form one pool: all complete, equal params,
+    // keep and values, equal n_slices = dirs.size(), and slice indices 0..n-1 each exactly once. A single store of
+    // the whole pool (n_slices = 1) is a valid set. Errors: kInvalidInput naming the directory and the parameter,
     // the missing or repeated slice, or an incomplete store; StoreReader::open's errors.
     static Result<StoreSet> open(const std::vector<std::string>& dirs);
 
@@ -238,11 +272,16 @@ class StoreSet {
     const std::string& params_json() const;
     uint64_t size() const;
     uint32_t keep() const;
+    ValueEncoding values() const;
     size_t n_stores() const;
     const StoreReader& store(size_t store_idx) const;  // in slice order
 
    private:
     struct Impl;
+    friend Status merge_stores(const std::string&, const std::vector<std::string>&, const MergeOptions&);
+    // for_each, also passing each sample's encoded record bytes (valid during the call), for merge_stores.
+    using RecordFn = std::function<Status(const StoredSample&, std::string_view)>;
+    Status for_each_record(const RecordFn& fn) const;
     explicit StoreSet(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
@@ -252,8 +291,9 @@ struct MergeOptions {
     bool resume = false;      // continue an interrupted merge into `out_dir` (as StoreOptions::resume)
 };
 
-// Writes the samples of StoreSet::open(dirs) into one store at `out_dir` (slice 0 of 1, the inputs' params and
-// keep), in source order, through a StoreWriter, so it is atomic and resumable in the same way. With the same
+// Writes the samples of StoreSet::open(dirs) into one store at `out_dir` (slice 0 of 1, the inputs' params,
+// keep and values; each record's bytes are copied as stored, so compressed values are never re-encoded), in
+// source order, through a StoreWriter, so it is atomic and resumable in the same way. With the same
 // shard_rows the result is byte-identical to the store a single writer would have produced from the whole pool.
 // Errors: those of StoreSet::open, StoreWriter::open/append/commit and the reads.
 Status merge_stores(const std::string& out_dir, const std::vector<std::string>& dirs, const MergeOptions& options = {});

@@ -57,6 +57,7 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
     MONA_TRY(nlohmann::json params, store_params(config, engine));
     StoreOptions sopts;
     sopts.keep = options.keep;
+    sopts.values = options.values;
     sopts.shard_rows = options.shard_rows;
     sopts.params_json = params.dump();
     sopts.resume = true;

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "jobs/config.hpp"
+#include "mona/feature_store.hpp"
 #include "mona/status.hpp"
 #include "util/comm.hpp"
 
@@ -14,9 +15,14 @@ namespace mona {
 // pooling, template, format, max_tokens, pool sha256); running the same command again resumes an interrupted
 // store (records up to the last completed shard are skipped without touching the model) and refuses, naming the
 // parameter, if anything differs. Only records with record_idx % n_slices == slice_idx are embedded.
+// `mona embed --values`' default (docs/store.md has the measurement that chose it). The job's own default below
+// stays f32 (exact), so `mona select`'s pool store and the library API are unchanged unless asked.
+inline constexpr ValueEncoding kEmbedCliValues = ValueEncoding::kQ8;
+
 struct EmbedStoreOptions {
-    uint32_t keep = 0;        // latents kept per sample (largest first; exact L1 still stored); 0 = all
-    uint64_t shard_rows = 0;  // samples per shard file; 0 = the store's default
+    uint32_t keep = 0;  // latents kept per sample (largest first; exact L1 still stored); 0 = all
+    ValueEncoding values = ValueEncoding::kF32;  // how the store writes values (store/value_codec.hpp)
+    uint64_t shard_rows = 0;                     // samples per shard file; 0 = the store's default
     uint32_t slice_idx = 0;
     uint32_t n_slices = 1;
 };

@@ -10,6 +10,7 @@
 #include "jobs/run_support.hpp"
 #include "jobs/selection_writer.hpp"
 #include "score/jaccard.hpp"
+#include "score/store_scan.hpp"
 #include "store/feature_store.hpp"
 
 namespace mona {
@@ -129,6 +130,8 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     }
     if (config.k > 0 && config.k == engine->sae.info().k) config.k = 0;  // the SAE's own k: nothing overridden
     extra = {{"stores", store_dirs}, {"store_keep", stores.keep()}};
+    // Named only when compressed, so the manifest of a score over an f32 store keeps its bytes.
+    if (stores.values() != ValueEncoding::kF32) extra["store_values"] = value_encoding_name(stores.values());
     return embed_targets(config, *engine, run);
 }
 
@@ -156,31 +159,41 @@ std::vector<Prototype> unpack_prototypes(const std::string& bytes) {
 }
 
 // One rank's share of the scoring: the store shards numbered unit_idx (the stores in slice order, then their
-// shards) with unit_idx % n_ranks == rank. Packs the status, then every row and its score per target.
+// shards) with unit_idx % n_ranks == rank, scored on `threads` threads, all targets together per sample
+// (score/store_scan.hpp: the same bits as jaccard() target by target). Packs the status, then every row and its
+// score per target.
 std::string score_share(const std::vector<std::string>& store_dirs, const std::vector<Prototype>& prototypes,
-                        const Comm& comm) {
+                        int threads, const Comm& comm) {
     std::vector<PoolRow> rows;
     std::vector<std::vector<double>> scores(prototypes.size());
     const Status status = [&]() -> Status {
         MONA_TRY(StoreSet stores, StoreSet::open(store_dirs));
+        std::vector<StoreUnit> units;
         size_t unit_idx = 0;
         for (size_t store_idx = 0; store_idx < stores.n_stores(); ++store_idx) {
             const StoreReader& reader = stores.store(store_idx);
             for (size_t shard_idx = 0; shard_idx < reader.n_shards(); ++shard_idx, ++unit_idx) {
                 if (unit_idx % static_cast<size_t>(comm.size()) != static_cast<size_t>(comm.rank())) continue;
-                MONA_RETURN_IF_ERROR(reader.for_each_in_shard(shard_idx, [&](const StoredSample& stored) -> Status {
-                    PoolRow row;
-                    row.record_idx = stored.record_idx;
-                    row.line_no = stored.source_pos;
-                    row.id = stored.id;
-                    row.n_tokens = stored.n_tokens;
-                    rows.push_back(std::move(row));
-                    for (size_t target_idx = 0; target_idx < prototypes.size(); ++target_idx) {
-                        scores[target_idx].push_back(jaccard(stored.vec, prototypes[target_idx]));
-                    }
-                    return Status();
-                }));
+                units.push_back({store_idx, shard_idx});
             }
+        }
+        const PrototypeBlock block = make_prototype_block(prototypes);
+        std::vector<ScoredUnit> scored;
+        MONA_RETURN_IF_ERROR(score_units(stores, units, block, threads, scored));
+        const size_t n_targets = prototypes.size();
+        for (ScoredUnit& unit : scored) {
+            for (size_t row_idx = 0; row_idx < unit.record_idx.size(); ++row_idx) {
+                PoolRow row;
+                row.record_idx = unit.record_idx[row_idx];
+                row.line_no = unit.source_pos[row_idx];
+                row.id = std::move(unit.id[row_idx]);
+                row.n_tokens = unit.n_tokens[row_idx];
+                rows.push_back(std::move(row));
+                for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+                    scores[target_idx].push_back(unit.scores[row_idx * n_targets + target_idx]);
+                }
+            }
+            unit = ScoredUnit();  // release as soon as copied
         }
         return Status();
     }();
@@ -278,7 +291,7 @@ Result<SelectSummary> score_and_write(const SelectConfig& config, std::optional<
     comm.broadcast(packed);
     const std::vector<Prototype> prototypes = comm.is_root() ? run.prototypes : unpack_prototypes(packed);
     const auto t_score = Clock::now();
-    std::vector<std::string> shares = comm.gather(score_share(store_dirs, prototypes, comm));
+    std::vector<std::string> shares = comm.gather(score_share(store_dirs, prototypes, config.threads, comm));
     Result<SelectSummary> summary = SelectSummary();
     if (comm.is_root()) {
         summary = [&]() -> Result<SelectSummary> {

@@ -66,6 +66,12 @@ Result<SelectSummary> run_select(const SelectConfig& config) {
     EmbedStoreOptions options;
     options.shard_rows = config.store_shard_rows;
     if (own_store) MONA_RETURN_IF_ERROR(discard_other_store(embed_config, options, *engine));
+    // A --store written by `mona embed` (q8 values by default) is resumed with its own value encoding.
+    if (!own_store) {
+        if (Result<StoreReader> existing = StoreReader::open(embed_config.out_dir); existing.ok()) {
+            options.values = existing->values();
+        }
+    }
     Result<SelectSummary> summary = [&]() -> Result<SelectSummary> {
         const auto t_pool = Clock::now();
         MONA_TRY(EmbedSummary embedded, embed_pool(embed_config, options, *engine));

@@ -24,6 +24,7 @@
 
 #include "io/atomic_file.hpp"
 #include "sae/topk.hpp"
+#include "store/value_codec.hpp"
 #include "util/bytes.hpp"
 #include "util/sha256.hpp"
 
@@ -64,7 +65,7 @@ std::string hex32(uint32_t value) {
 
 // ---- records (the varints and bounded reads of util/bytes.hpp) -------------------------------------------------
 
-void encode_record(std::string& out, const StoredSample& sample, const SparseVec& vec) {
+void encode_record(std::string& out, const StoredSample& sample, const SparseVec& vec, ValueEncoding values) {
     put_varint(out, sample.record_idx);
     put_varint(out, sample.source_pos);
     put_varint(out, sample.n_tokens);
@@ -78,13 +79,11 @@ void encode_record(std::string& out, const StoredSample& sample, const SparseVec
         put_varint(out, k == 0 ? vec.idx[k] : static_cast<uint64_t>(vec.idx[k]) - prev - 1);
         prev = vec.idx[k];
     }
-    const size_t at = out.size();
-    out.resize(at + vec.val.size() * sizeof(float));
-    if (!vec.val.empty()) std::memcpy(out.data() + at, vec.val.data(), vec.val.size() * sizeof(float));
+    store_detail::encode_values(out, values, vec.val.data(), vec.val.size());
 }
 
 // Decodes one record; returns the name of the field that could not be read, or nullptr on success.
-const char* decode_record(ByteReader& in, StoredSample& out) {
+const char* decode_record(ByteReader& in, StoredSample& out, ValueEncoding values) {
     uint64_t n_tokens = 0;
     uint64_t id_len = 0;
     uint64_t nnz = 0;
@@ -96,9 +95,9 @@ const char* decode_record(ByteReader& in, StoredSample& out) {
     if (!in.varint(id_len) || !in.bytes(id_len, data)) return "id";
     out.id.assign(data, id_len);
     if (!in.raw<double>(out.vec.l1)) return "l1";
-    // Each latent takes at least 5 bytes (1-byte gap + f32), so a larger nnz cannot be genuine; checking first
-    // keeps a corrupted count from allocating.
-    if (!in.varint(nnz) || nnz > in.remaining() / 5) return "nnz";
+    // Each latent takes at least a 1-byte gap and its value's bytes, so a larger nnz cannot be genuine; checking
+    // first keeps a corrupted count from allocating.
+    if (!in.varint(nnz) || nnz > in.remaining() / store_detail::min_bytes_per_latent(values)) return "nnz";
     out.vec.idx.resize(nnz);
     out.vec.val.resize(nnz);
     uint64_t prev = 0;
@@ -110,8 +109,8 @@ const char* decode_record(ByteReader& in, StoredSample& out) {
         out.vec.idx[k] = static_cast<uint32_t>(index);
         prev = index;
     }
-    if (!in.bytes(nnz * sizeof(float), data)) return "values";
-    if (nnz > 0) std::memcpy(out.vec.val.data(), data, nnz * sizeof(float));
+    if (!in.bytes(store_detail::value_block_bytes(values, nnz), data)) return "values";
+    store_detail::decode_values(data, values, nnz, out.vec.val.data());
     return nullptr;
 }
 
@@ -130,6 +129,7 @@ struct ShardEntry {
 struct Manifest {
     Json params = Json::object();
     uint32_t keep = 0;
+    ValueEncoding values = ValueEncoding::kF32;
     uint64_t shard_rows = kDefaultShardRows;
     uint32_t slice_idx = 0;
     uint32_t n_slices = 1;
@@ -137,6 +137,11 @@ struct Manifest {
     bool complete = false;
     std::vector<ShardEntry> shards;
 };
+
+// Format 1 for f32 stores (the bytes of every store written before value encodings), 2 for the others.
+uint32_t format_version_of(ValueEncoding values) {
+    return values == ValueEncoding::kF32 ? kStoreFormatVersionF32 : kStoreFormatVersion;
+}
 
 std::string manifest_text(const Manifest& m) {
     Json shards = Json::array();
@@ -149,11 +154,13 @@ std::string manifest_text(const Manifest& m) {
                           {"first_record_idx", entry.first_record_idx},
                           {"last_record_idx", entry.last_record_idx}});
     }
-    Json doc = {{"format", kFormatName},      {"format_version", kStoreFormatVersion},
+    Json doc = {{"format", kFormatName},      {"format_version", format_version_of(m.values)},
                 {"params", m.params},         {"keep", m.keep},
                 {"shard_rows", m.shard_rows}, {"slice", {{"index", m.slice_idx}, {"count", m.n_slices}}},
                 {"n_samples", m.n_samples},   {"complete", m.complete},
                 {"shards", std::move(shards)}};
+    // Format 1 has no "values": an f32 store keeps the bytes it had before value encodings existed.
+    if (m.values != ValueEncoding::kF32) doc["values"] = value_encoding_name(m.values);
     return doc.dump(2) + "\n";
 }
 
@@ -206,11 +213,20 @@ class ManifestParser {
         if (format != kFormatName)
             return error("format", "expected \"" + std::string(kFormatName) + "\", found \"" + format + "\"");
         MONA_TRY(uint32_t version, u32(doc, "format_version", ""));
-        if (version != kStoreFormatVersion) {
+        if (version > kStoreFormatVersion || version == 0) {
             return unsupported(path_ + ": store format version " + std::to_string(version) +
-                               ", this mona reads version " + std::to_string(kStoreFormatVersion));
+                               ", this mona reads versions 1 to " + std::to_string(kStoreFormatVersion));
         }
         Manifest m;
+        if (version == kStoreFormatVersionF32) {
+            if (doc.contains("values")) return error("values", "not part of store format 1 (its values are f32)");
+        } else {
+            MONA_TRY(std::string values, str(doc, "values", ""));
+            Result<ValueEncoding> encoding = parse_value_encoding(values);
+            if (!encoding.ok()) return error("values", encoding.status().message());
+            if (*encoding == ValueEncoding::kF32) return error("values", "f32 stores are format 1");
+            m.values = *encoding;
+        }
         MONA_TRY(const Json* params, member(doc, "params", "params"));
         if (!params->is_object())
             return error("params", std::string("expected an object, found ") + params->type_name());
@@ -375,9 +391,9 @@ Status load_shard(const std::string& dir, const Manifest& m, size_t shard_idx, b
     header.raw(n_rows);
     if (std::memcmp(magic, kShardMagic, sizeof(kShardMagic)) != 0)
         return invalid_input(path + ": not a mona shard (bad magic)");
-    if (version != kStoreFormatVersion) {
-        return unsupported(path + ": shard format version " + std::to_string(version) + ", this mona reads version " +
-                           std::to_string(kStoreFormatVersion));
+    if (version != format_version_of(m.values)) {
+        return invalid_input(path + ": shard format version " + std::to_string(version) + ", manifest.json says " +
+                             std::to_string(format_version_of(m.values)));
     }
     if (file_shard_idx != shard_idx || first_row != shard_idx * m.shard_rows || n_rows != entry.n_rows) {
         return invalid_input(path + ": header says shard " + std::to_string(file_shard_idx) + ", first row " +
@@ -474,8 +490,34 @@ namespace {
 // Decoding checks that records are well-formed and consistent with the manifest (order, slice, keep, counts).
 class StoreCursor {
    public:
-    StoreCursor(const std::string& dir, const Manifest& m, size_t shard_begin, size_t shard_end, bool check_sha256)
-        : dir_(&dir), m_(&m), shard_pos_(shard_begin), shard_end_(shard_end), check_sha256_(check_sha256) {}
+    // `scratch`, if given, holds the loaded shard instead of a buffer of the cursor's own (reused across cursors).
+    StoreCursor(const std::string& dir, const Manifest& m, size_t shard_begin, size_t shard_end, bool check_sha256,
+                std::string* scratch = nullptr)
+        : dir_(&dir),
+          m_(&m),
+          shard_pos_(shard_begin),
+          shard_end_(shard_end),
+          check_sha256_(check_sha256),
+          bytes_(scratch != nullptr ? scratch : &own_bytes_) {}
+    StoreCursor(StoreCursor&& other) noexcept { *this = std::move(other); }
+    StoreCursor& operator=(StoreCursor&& other) noexcept {
+        dir_ = other.dir_;
+        m_ = other.m_;
+        shard_pos_ = other.shard_pos_;
+        shard_end_ = other.shard_end_;
+        check_sha256_ = other.check_sha256_;
+        const bool own = other.bytes_ == &other.own_bytes_;
+        own_bytes_ = std::move(other.own_bytes_);
+        bytes_ = own ? &own_bytes_ : other.bytes_;
+        reader_ = other.reader_;
+        loaded_ = other.loaded_;
+        rows_left_ = other.rows_left_;
+        row_in_shard_ = other.row_in_shard_;
+        have_prev_ = other.have_prev_;
+        prev_record_idx_ = other.prev_record_idx_;
+        record_bytes_ = other.record_bytes_;
+        return *this;
+    }
 
     // Fills `out` with the next sample and returns true, or returns false at the end.
     Result<bool> next(StoredSample& out) {
@@ -486,14 +528,18 @@ class StoreCursor {
                 ++shard_pos_;
             }
             if (shard_pos_ >= shard_end_) return false;
-            MONA_RETURN_IF_ERROR(load_shard(*dir_, *m_, shard_pos_, check_sha256_, bytes_));
+            MONA_RETURN_IF_ERROR(load_shard(*dir_, *m_, shard_pos_, check_sha256_, *bytes_));
             loaded_ = true;
-            reader_ = ByteReader(bytes_.data() + kHeaderBytes, bytes_.data() + bytes_.size() - kTrailerBytes);
+            reader_ = ByteReader(bytes_->data() + kHeaderBytes, bytes_->data() + bytes_->size() - kTrailerBytes);
             rows_left_ = m_->shards[shard_pos_].n_rows;
             row_in_shard_ = 0;
         }
         const ShardEntry& entry = m_->shards[shard_pos_];
-        if (const char* field = decode_record(reader_, out)) return record_error(std::string("cannot decode ") + field);
+        const size_t remaining_before = reader_.remaining();
+        if (const char* field = decode_record(reader_, out, m_->values))
+            return record_error(std::string("cannot decode ") + field);
+        const char* body_end = bytes_->data() + bytes_->size() - kTrailerBytes;
+        record_bytes_ = std::string_view(body_end - remaining_before, remaining_before - reader_.remaining());
         if (row_in_shard_ == 0 && out.record_idx != entry.first_record_idx) {
             return record_error("record_idx " + std::to_string(out.record_idx) +
                                 ", manifest.json says the shard starts at " + std::to_string(entry.first_record_idx));
@@ -515,6 +561,9 @@ class StoreCursor {
         ++row_in_shard_;
         return true;
     }
+
+    // The encoded bytes of the sample next() returned last (valid until the next call).
+    std::string_view record_bytes() const { return record_bytes_; }
 
    private:
     Status finish_shard() {
@@ -539,13 +588,15 @@ class StoreCursor {
     size_t shard_pos_;
     size_t shard_end_;
     bool check_sha256_;
-    std::string bytes_;
+    std::string own_bytes_;
+    std::string* bytes_;  // own_bytes_ or the caller's scratch buffer
     ByteReader reader_{nullptr, nullptr};
     bool loaded_ = false;
     uint64_t rows_left_ = 0;
     uint64_t row_in_shard_ = 0;
     bool have_prev_ = false;
     uint64_t prev_record_idx_ = 0;
+    std::string_view record_bytes_;
 };
 
 Status run_cursor(StoreCursor& cursor, const SampleFn& fn) {
@@ -596,8 +647,13 @@ Status StoreReader::for_each(const SampleFn& fn) const {
 }
 
 Status StoreReader::for_each_in_shard(size_t shard_idx, const SampleFn& fn) const {
+    std::string scratch;
+    return for_each_in_shard(shard_idx, fn, scratch);
+}
+
+Status StoreReader::for_each_in_shard(size_t shard_idx, const SampleFn& fn, std::string& scratch) const {
     MONA_ASSERT(shard_idx < impl_->manifest.shards.size(), "for_each_in_shard: shard_idx out of range");
-    StoreCursor cursor(impl_->dir, impl_->manifest, shard_idx, shard_idx + 1, false);
+    StoreCursor cursor(impl_->dir, impl_->manifest, shard_idx, shard_idx + 1, false, &scratch);
     return run_cursor(cursor, fn);
 }
 
@@ -610,6 +666,8 @@ const std::string& StoreReader::dir() const { return impl_->dir; }
 const std::string& StoreReader::params_json() const { return impl_->params_dump; }
 uint64_t StoreReader::size() const { return impl_->manifest.n_samples; }
 uint32_t StoreReader::keep() const { return impl_->manifest.keep; }
+ValueEncoding StoreReader::values() const { return impl_->manifest.values; }
+uint32_t StoreReader::format_version() const { return format_version_of(impl_->manifest.values); }
 uint64_t StoreReader::shard_rows() const { return impl_->manifest.shard_rows; }
 uint32_t StoreReader::slice_idx() const { return impl_->manifest.slice_idx; }
 uint32_t StoreReader::n_slices() const { return impl_->manifest.n_slices; }
@@ -647,12 +705,16 @@ struct StoreWriter::Impl {
 
     Status write_manifest() { return write_file_atomic(join_path(dir, kManifestName), manifest_text(manifest)); }
 
+    // Adds one record (encode appends its bytes to `pending`) and writes the shard when it is full.
+    template <class Encode>
+    Status add_record(uint64_t record_idx, const Encode& encode);
+
     Status flush_shard() {
         const size_t shard_idx = manifest.shards.size();
         std::string bytes;
         bytes.reserve(kHeaderBytes + pending.size() + kTrailerBytes);
         bytes.append(kShardMagic, sizeof(kShardMagic));
-        put_raw<uint32_t>(bytes, kStoreFormatVersion);
+        put_raw<uint32_t>(bytes, format_version_of(manifest.values));
         put_raw<uint32_t>(bytes, 0);
         put_raw<uint64_t>(bytes, shard_idx);
         put_raw<uint64_t>(bytes, shard_idx * manifest.shard_rows);
@@ -745,6 +807,7 @@ Result<StoreWriter> StoreWriter::open(const std::string& dir, const StoreOptions
     Manifest& m = impl->manifest;
     m.params = std::move(params);
     m.keep = options.keep;
+    m.values = options.values;
     m.shard_rows = options.shard_rows == 0 ? kDefaultShardRows : options.shard_rows;
     m.slice_idx = options.slice_idx;
     m.n_slices = options.n_slices;
@@ -765,6 +828,9 @@ Result<StoreWriter> StoreWriter::open(const std::string& dir, const StoreOptions
         };
         if (stored.keep != m.keep)
             return differs("store option", "keep", std::to_string(stored.keep), std::to_string(m.keep));
+        if (stored.values != m.values) {
+            return differs("store option", "values", value_encoding_name(stored.values), value_encoding_name(m.values));
+        }
         if (stored.shard_rows != m.shard_rows) {
             return differs("store option", "shard_rows", std::to_string(stored.shard_rows),
                            std::to_string(m.shard_rows));
@@ -801,6 +867,25 @@ Result<StoreWriter> StoreWriter::open(const std::string& dir, const StoreOptions
     return StoreWriter(std::move(impl));
 }
 
+template <class Encode>
+Status StoreWriter::Impl::add_record(uint64_t record_idx, const Encode& encode) {
+    Status status = reopen_for_append();
+    if (!status.ok()) {
+        failed = status;
+        return status;
+    }
+    if (pending_rows == 0) pending_first_record_idx = record_idx;
+    encode(pending);
+    ++pending_rows;
+    ++n_appended;
+    last_record_idx = record_idx;
+    if (pending_rows == manifest.shard_rows) {
+        status = flush_shard();
+        if (!status.ok()) failed = status;
+    }
+    return status;
+}
+
 Status StoreWriter::append(const StoredSample& sample) {
     Impl& w = *impl_;
     MONA_ASSERT(!w.committed, "StoreWriter::append after commit");
@@ -827,26 +912,33 @@ Status StoreWriter::append(const StoredSample& sample) {
         if (!std::isfinite(vec.val[k])) return bad("value at latent " + std::to_string(vec.idx[k]) + " is not finite");
     }
     if (!std::isfinite(vec.l1) || vec.l1 < 0) return bad("l1 must be finite and >= 0");
+    if (w.manifest.values == ValueEncoding::kQ8) {
+        for (size_t k = 0; k < vec.val.size(); ++k) {
+            if (vec.val[k] < 0.0f) {  // -0.0 is zero: it decodes as +0.0
+                return bad("value at latent " + std::to_string(vec.idx[k]) +
+                           " is negative: values q8 stores only values >= 0 (use f32 or bf16)");
+            }
+        }
+    }
 
-    Status status = w.reopen_for_append();
-    if (!status.ok()) {
-        w.failed = status;
-        return status;
+    return w.add_record(sample.record_idx, [&](std::string& out) {
+        if (w.manifest.keep > 0 && vec.nnz() > w.manifest.keep) {
+            encode_record(out, sample, truncate_top(vec, w.manifest.keep), w.manifest.values);
+        } else {
+            encode_record(out, sample, vec, w.manifest.values);
+        }
+    });
+}
+
+Status StoreWriter::append_encoded(uint64_t record_idx, std::string_view record) {
+    Impl& w = *impl_;
+    MONA_ASSERT(!w.committed, "StoreWriter::append_encoded after commit");
+    if (!w.failed.ok()) return w.failed;
+    if (w.last_record_idx && record_idx <= *w.last_record_idx) {
+        return invalid_input(w.dir + ": record " + std::to_string(record_idx) + " is not after the previous sample's " +
+                             std::to_string(*w.last_record_idx));
     }
-    if (w.pending_rows == 0) w.pending_first_record_idx = sample.record_idx;
-    if (w.manifest.keep > 0 && vec.nnz() > w.manifest.keep) {
-        encode_record(w.pending, sample, truncate_top(vec, w.manifest.keep));
-    } else {
-        encode_record(w.pending, sample, vec);
-    }
-    ++w.pending_rows;
-    ++w.n_appended;
-    w.last_record_idx = sample.record_idx;
-    if (w.pending_rows == w.manifest.shard_rows) {
-        status = w.flush_shard();
-        if (!status.ok()) w.failed = status;
-    }
-    return status;
+    return w.add_record(record_idx, [&](std::string& out) { out.append(record); });
 }
 
 Status StoreWriter::commit() {
@@ -912,6 +1004,11 @@ Result<StoreSet> StoreSet::open(const std::vector<std::string>& dirs) {
         slot = std::move(store);
         if (first == nullptr) first = &*slot;
         const StoreReader& added = *slot;
+        if (added.values() != first->values()) {
+            return invalid_input(std::string("cannot combine stores: 'values' differs between ") + first->dir() + " (" +
+                                 value_encoding_name(first->values()) + ") and " + dir + " (" +
+                                 value_encoding_name(added.values()) + ")");
+        }
         if (added.keep() != first->keep()) {
             return invalid_input("cannot combine stores: 'keep' differs between " + first->dir() + " (" +
                                  std::to_string(first->keep()) + ") and " + dir + " (" + std::to_string(added.keep()) +
@@ -930,6 +1027,10 @@ Result<StoreSet> StoreSet::open(const std::vector<std::string>& dirs) {
 }
 
 Status StoreSet::for_each(const SampleFn& fn) const {
+    return for_each_record([&fn](const StoredSample& sample, std::string_view) { return fn(sample); });
+}
+
+Status StoreSet::for_each_record(const RecordFn& fn) const {
     const size_t n_stores = impl_->stores.size();
     std::vector<StoreCursor> cursors;
     cursors.reserve(n_stores);
@@ -953,7 +1054,7 @@ Status StoreSet::for_each(const SampleFn& fn) const {
             if (best == n_stores || heads[store_idx].record_idx < heads[best].record_idx) best = store_idx;
         }
         if (best == n_stores) return Status();
-        MONA_RETURN_IF_ERROR(fn(heads[best]));
+        MONA_RETURN_IF_ERROR(fn(heads[best], cursors[best].record_bytes()));
         MONA_TRY(live[best], cursors[best].next(heads[best]));
     }
 }
@@ -966,6 +1067,7 @@ Status StoreSet::verify() const {
 const std::string& StoreSet::params_json() const { return impl_->stores.front().params_json(); }
 uint64_t StoreSet::size() const { return impl_->n_samples; }
 uint32_t StoreSet::keep() const { return impl_->stores.front().keep(); }
+ValueEncoding StoreSet::values() const { return impl_->stores.front().values(); }
 size_t StoreSet::n_stores() const { return impl_->stores.size(); }
 const StoreReader& StoreSet::store(size_t store_idx) const {
     MONA_ASSERT(store_idx < impl_->stores.size(), "StoreSet::store: index out of range");
@@ -987,14 +1089,17 @@ Status merge_stores(const std::string& out_dir, const std::vector<std::string>& 
     store_options.shard_rows = options.shard_rows == 0 ? set.store(0).shard_rows() : options.shard_rows;
     store_options.params_json = set.params_json();
     store_options.resume = options.resume;
+    store_options.values = set.values();
     MONA_TRY(StoreWriter writer, StoreWriter::open(out_dir, store_options));
     uint64_t n_skip = writer.n_done();
-    MONA_RETURN_IF_ERROR(set.for_each([&](const StoredSample& sample) -> Status {
+    // Records are copied as stored (decoded and checked on the way): a compressed value is never re-encoded, and
+    // an f32 record's bytes are what append() would write.
+    MONA_RETURN_IF_ERROR(set.for_each_record([&](const StoredSample& sample, std::string_view record) -> Status {
         if (n_skip > 0) {
             --n_skip;
             return Status();
         }
-        return writer.append(sample);
+        return writer.append_encoded(sample.record_idx, record);
     }));
     return writer.commit();
 }

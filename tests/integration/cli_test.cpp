@@ -84,7 +84,7 @@ const std::map<std::string, std::vector<std::string>>& expected_flags() {
         {"embed", {"model",    "model-sha256", "sae",           "pool*",      "out*",         "layer",
                    "k",        "tokens",       "pooling",       "max-tokens", "batch-tokens", "threads",
                    "template", "cpu-repack",   "system-prompt", "format",     "skip-bad",     "keep",
-                   "shard",    "shard-rows",   "quiet",         "verbose"}},
+                   "shard",    "values",       "shard-rows",    "quiet",      "verbose"}},
         {"score",
          {"model", "model-sha256", "sae", "pool", "target*", "label", "out*", "overwrite", "ratio", "count", "merge",
           "quota", "batch-tokens", "threads", "store*", "quiet", "verbose"}},

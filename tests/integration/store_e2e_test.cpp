@@ -37,7 +37,7 @@ std::string quote(const std::string& arg) { return fixtures::shell_quote(arg); }
 class StoreE2eTest : public ::testing::Test {
    protected:
     static void SetUpTestSuite() {
-        for (const char* var : {"MONA_MODEL", "MONA_SAE", "MONA_KEEP", "MONA_SHARD", "MONA_SHARD_ROWS"})
+        for (const char* var : {"MONA_MODEL", "MONA_SAE", "MONA_KEEP", "MONA_SHARD", "MONA_SHARD_ROWS", "MONA_VALUES"})
             ::unsetenv(var);
         dir_ = fixtures::make_temp_dir("mona-store-e2e");
         model_ = dir_ + "/tiny.gguf";
@@ -93,14 +93,15 @@ class StoreE2eTest : public ::testing::Test {
         const pid_t reaped = ::waitpid(pid, &status, 0);
         return reaped == pid && WIFSIGNALED(status);
     }
-    // The embed command as an argument list (for the kill harness), quiet and on one thread.
+    // The embed command as an argument list (for the kill harness), quiet and on one thread. These tests compare
+    // stores with `mona select`, whose pool store is exact: they ask for f32 values (the CLI default is q8).
     static std::vector<std::string> embed_argv(const std::string& store) {
-        return {"embed",        "--model", model_,  "--sae", sae_dir_,  "--pool",    pool_,
-                "--shard-rows", "3",       "--out", store,   "--quiet", "--threads", "1"};
+        return {"embed", "--model",  model_, "--sae", sae_dir_, "--pool",  pool_,       "--shard-rows",
+                "3",     "--values", "f32",  "--out", store,    "--quiet", "--threads", "1"};
     }
     static std::string embed_args(const std::string& store, const std::string& extra = "") {
         return "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
-               " --shard-rows 3 --out " + quote(store) + " " + extra;
+               " --shard-rows 3 --values f32 --out " + quote(store) + " " + extra;
     }
     static std::string score_args(const std::vector<std::string>& stores, const std::string& out) {
         std::string args = "score --target math=" + quote(target_) + " --count 8 --out " + quote(out);
@@ -156,6 +157,30 @@ TEST_F(StoreE2eTest, ScoreFromAStoreEqualsSelect) {
             << file;
     }
     EXPECT_EQ(41u, tsv_rows(dir_ + "/score-full/math/scores.tsv").size());
+}
+
+// Issue 16: `mona embed` writes q8 values by default (docs/store.md); score reads them (decoded exactly as the
+// store defines), names the encoding in its manifest, and a resume with other values is refused by name.
+TEST_F(StoreE2eTest, DefaultEmbedWritesQ8ValuesThatScore) {
+    const std::string store = dir_ + "/store-q8";
+    const std::string embed = "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
+                              quote(pool_) + " --shard-rows 3 --out " + quote(store);
+    Out made = mona(embed);
+    ASSERT_EQ(0, made.code) << made.err;
+    const std::string manifest = fixtures::read_file(store + "/manifest.json");
+    EXPECT_NE(manifest.find("\"values\": \"q8\""), std::string::npos) << manifest;
+    EXPECT_NE(manifest.find("\"format_version\": 2"), std::string::npos) << manifest;
+    Out other = mona(embed + " --values bf16");
+    EXPECT_EQ(1, other.code);
+    EXPECT_NE(other.err.find("'values' differs (store: q8, now: bf16)"), std::string::npos) << other.err;
+    Out score = mona(score_args({store}, dir_ + "/score-q8"));
+    ASSERT_EQ(0, score.code) << score.err;
+    EXPECT_EQ(41u, tsv_rows(dir_ + "/score-q8/math/scores.tsv").size());
+    EXPECT_NE(fixtures::read_file(dir_ + "/score-q8/manifest.json").find("\"store_values\": \"q8\""),
+              std::string::npos);
+    Out bad = mona(embed + "-x --values fp8");
+    EXPECT_EQ(2, bad.code);
+    EXPECT_NE(bad.err.find("--values: value encoding 'fp8': expected f32, bf16 or q8"), std::string::npos) << bad.err;
 }
 
 TEST_F(StoreE2eTest, SlicesScoreAndMergeAsOnePool) {

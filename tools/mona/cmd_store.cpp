@@ -15,6 +15,9 @@ namespace {
 Result<EmbedStoreOptions> embed_options_from_args(const ParsedArgs& args) {
     EmbedStoreOptions options;
     options.keep = args.get_int<uint32_t>("keep");
+    Result<ValueEncoding> values = parse_value_encoding(args.get("values"));
+    if (!values.ok()) return invalid_input("--values: " + values.status().message());
+    options.values = *values;
     if (args.has("shard-rows")) options.shard_rows = args.get_int<uint64_t>("shard-rows");
     if (args.has("shard")) {
         const std::string text = args.get("shard");

@@ -332,6 +332,10 @@ std::vector<FlagSpec> make_flag_table() {
          I(embed.keep), "all", on({"embed"}), false, 0, UINT32_MAX},
         {"shard", 0, K::kString, "I/N", "embed only records with index % N == I (one of N machines)", S("0/1"), "",
          on({"embed"})},
+        {"values", 0, K::kString, "ENC",
+         "how the store writes each latent's value: f32 (exact, 4 bytes), bf16 (2 bytes), q8 (1 byte on a "
+         "per-sample log grid; docs/store.md)",
+         S(value_encoding_name(kEmbedCliValues)), "", on({"embed"})},
         {"shard-rows",
          0,
          K::kInt,

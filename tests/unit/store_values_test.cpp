@@ -1,0 +1,524 @@
+// Store value encodings (issue 16): the bf16 and q8 codecs against plain references (nearest representable value
+// found by brute force), their round-trip error bounds, the exact L1 norm, compressed stores end to end (read,
+// resume refusing another encoding by name, slices, merge byte-identical), and the format-1 store written by
+// mona before value encodings existed (tests/fixtures/store-v1), which must stay readable and be written again
+// byte for byte by an f32 store.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "store/feature_store.hpp"
+#include "store/value_codec.hpp"
+
+namespace mona {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace store_detail;
+
+const char* const kParams = R"({"model": "tiny.gguf", "layer": 20})";
+
+std::string fresh_dir(const std::string& stem) {
+    const std::string dir = ::testing::TempDir() + "mona_store_values_test_" + std::to_string(::getpid()) + "_" + stem;
+    fs::remove_all(dir);
+    return dir;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream content;
+    content << in.rdbuf();
+    return content.str();
+}
+
+std::map<std::string, std::string> dir_files(const std::string& dir) {
+    std::map<std::string, std::string> files;
+    for (const auto& item : fs::directory_iterator(dir)) {
+        const std::string name = item.path().filename().string();
+        if (name != ".lock") files[name] = read_file(item.path().string());
+    }
+    return files;
+}
+
+// Positive values spread over `decades` powers of ten (as pooled SAE codes are), some exact zeros, l1 exact.
+std::vector<StoredSample> random_samples(size_t n, uint32_t seed, double decades = 4.0, size_t max_nnz = 300) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> exponent(-decades, 0.0);
+    std::vector<StoredSample> samples(n);
+    for (size_t row = 0; row < n; ++row) {
+        StoredSample& s = samples[row];
+        s.record_idx = row * 3;
+        s.source_pos = row * 100;
+        s.id = std::to_string(row);
+        s.id.insert(0, 1, 's');
+        s.n_tokens = 1 + rng() % 500;
+        const size_t nnz = rng() % (max_nnz + 1);
+        uint32_t index = 0;
+        for (size_t k = 0; k < nnz; ++k) {
+            index += 1 + rng() % 200;
+            s.vec.idx.push_back(index);
+            const float value = rng() % 50 == 0 ? 0.0f : static_cast<float>(3.0 * std::pow(10.0, exponent(rng)));
+            s.vec.val.push_back(value);
+            s.vec.l1 += value;
+        }
+    }
+    return samples;
+}
+
+StoreOptions options(ValueEncoding values, uint64_t shard_rows = 16, bool resume = false) {
+    StoreOptions opts;
+    opts.values = values;
+    opts.shard_rows = shard_rows;
+    opts.params_json = kParams;
+    opts.resume = resume;
+    return opts;
+}
+
+void write_store(const std::string& dir, const std::vector<StoredSample>& samples, const StoreOptions& opts) {
+    Result<StoreWriter> writer = StoreWriter::open(dir, opts);
+    ASSERT_TRUE(writer.ok()) << writer.status().message();
+    for (const StoredSample& sample : samples) {
+        Status status = writer->append(sample);
+        ASSERT_TRUE(status.ok()) << status.message();
+    }
+    Status status = writer->commit();
+    ASSERT_TRUE(status.ok()) << status.message();
+}
+
+std::vector<StoredSample> read_store(const std::string& dir) {
+    Result<StoreReader> reader = StoreReader::open(dir);
+    EXPECT_TRUE(reader.ok()) << reader.status().message();
+    std::vector<StoredSample> out;
+    if (!reader.ok()) return out;
+    Status status = reader->for_each([&out](const StoredSample& s) {
+        out.push_back(s);
+        return Status();
+    });
+    EXPECT_TRUE(status.ok()) << status.message();
+    return out;
+}
+
+// ---- references ------------------------------------------------------------------------------------------------
+
+// The nearest bf16 to `value` by brute force over the two neighbours (truncation and the next bf16 up), ties to
+// the even bit pattern.
+uint16_t reference_bf16(float value) {
+    const uint32_t bits = std::bit_cast<uint32_t>(value);
+    const uint16_t down = static_cast<uint16_t>(bits >> 16);
+    const uint16_t up = static_cast<uint16_t>(down + 1);
+    const double v = value;
+    const double d_down = std::fabs(double(float_from_bf16(down)) - v);
+    const float up_value = float_from_bf16(up);
+    if (!std::isfinite(up_value)) return down;  // never round a finite value to infinity
+    const double d_up = std::fabs(double(up_value) - v);
+    if (d_down < d_up) return down;
+    if (d_up < d_down) return up;
+    return (down & 1u) == 0 ? down : up;
+}
+
+// The q8 grid as the format defines it, written out plainly: g[1] = lo, g[c+1] = g[c] * ratio in float.
+std::vector<float> reference_grid(float lo, float ratio) {
+    std::vector<float> grid(256, 0.0f);
+    float value = lo;
+    for (int code = 1; code < 256; ++code) {
+        grid[code] = value;
+        value = value * ratio;
+    }
+    return grid;
+}
+
+// The nearest grid value by scanning all codes 1..255 (ties: the lower code); 0 only for value 0.
+int reference_code(const std::vector<float>& grid, float value) {
+    if (value == 0.0f) return 0;
+    int best = 1;
+    for (int code = 2; code < 256; ++code) {
+        if (std::fabs(double(grid[code]) - value) < std::fabs(double(grid[best]) - value)) best = code;
+    }
+    return best;
+}
+
+// ---- codecs ----------------------------------------------------------------------------------------------------
+
+TEST(StoreValues, NamesRoundTripAndUnknownNamesAreRefused) {
+    for (ValueEncoding e : {ValueEncoding::kF32, ValueEncoding::kBf16, ValueEncoding::kQ8}) {
+        Result<ValueEncoding> parsed = parse_value_encoding(value_encoding_name(e));
+        ASSERT_TRUE(parsed.ok());
+        EXPECT_EQ(e, *parsed);
+    }
+    Result<ValueEncoding> bad = parse_value_encoding("fp8");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(std::string::npos, bad.status().message().find("f32, bf16 or q8")) << bad.status().message();
+}
+
+TEST(StoreValues, Bf16IsNearestTiesToEvenAgainstBruteForce) {
+    std::mt19937 rng(11);
+    std::vector<float> values = {0.0f,
+                                 -0.0f,
+                                 1.0f,
+                                 std::numeric_limits<float>::denorm_min(),
+                                 std::numeric_limits<float>::max(),
+                                 -std::numeric_limits<float>::max(),
+                                 std::bit_cast<float>(0x3F808000u),  // exactly halfway, even below
+                                 std::bit_cast<float>(0x3F818000u),  // exactly halfway, odd below
+                                 1e-30f,
+                                 -3.5f};
+    for (int i = 0; i < 200000; ++i) {
+        const float v = std::bit_cast<float>(static_cast<uint32_t>(rng()));
+        if (std::isfinite(v)) values.push_back(v);
+    }
+    for (float v : values) {
+        const uint16_t bits = bf16_from_float(v);
+        ASSERT_EQ(reference_bf16(v), bits) << v;
+        const float back = float_from_bf16(bits);
+        ASSERT_TRUE(std::isfinite(back)) << v;
+        // Relative error <= 2^-8 for normal values (half a unit in the last of the significand's 8 bits).
+        if (std::fabs(v) >= std::numeric_limits<float>::min() && std::fabs(v) < 3e38f) {
+            ASSERT_LE(std::fabs(double(back) - v), std::ldexp(std::fabs(double(v)), -8)) << v;
+        }
+        ASSERT_EQ(bits, bf16_from_float(back)) << "a bf16 value encodes to itself: " << v;
+    }
+}
+
+TEST(StoreValues, Q8CodesAreTheNearestGridValueAgainstBruteForce) {
+    std::mt19937 rng(12);
+    for (int trial = 0; trial < 300; ++trial) {
+        const double decades = 0.5 + (trial % 12);
+        std::uniform_real_distribution<double> exponent(-decades, 0.0);
+        std::vector<float> values(1 + rng() % 400);
+        const double scale = std::pow(10.0, double(int(rng() % 20)) - 10.0);
+        for (float& v : values) v = rng() % 30 == 0 ? 0.0f : static_cast<float>(scale * std::pow(10.0, exponent(rng)));
+        const Q8Grid grid = q8_grid_for(values.data(), values.size());
+        const std::vector<float> ref = reference_grid(grid.lo, grid.ratio);
+        for (int code = 0; code < 256; ++code) ASSERT_EQ(ref[code], grid.table[code]) << code;
+        // The grid spans the values: lo is the smallest positive value, the top within rounding of the largest.
+        float lo = 0, hi = 0;
+        for (float v : values) {
+            if (v > 0) lo = lo == 0 ? v : std::min(lo, v), hi = std::max(hi, v);
+        }
+        if (lo == 0) continue;
+        EXPECT_EQ(lo, grid.lo);
+        EXPECT_NEAR(hi, grid.table[255], 1e-4 * hi);
+        const double half_step = (double(grid.ratio) - 1.0) / 2.0;
+        std::string block;
+        encode_values(block, ValueEncoding::kQ8, values.data(), values.size());
+        ASSERT_EQ(value_block_bytes(ValueEncoding::kQ8, values.size()), block.size());
+        std::vector<float> decoded(values.size());
+        decode_values(block.data(), ValueEncoding::kQ8, values.size(), decoded.data());
+        for (size_t k = 0; k < values.size(); ++k) {
+            const int code = static_cast<unsigned char>(block[8 + k]);
+            ASSERT_EQ(reference_code(ref, values[k]), code) << values[k];
+            ASSERT_EQ(ref[code], decoded[k]);
+            if (values[k] == 0.0f) {
+                ASSERT_EQ(0.0f, decoded[k]);
+            } else {
+                // Between neighbours g and g·ratio the nearest is within (ratio − 1)/2 of the value, relatively,
+                // up to the float rounding of the grid (a few ulps per step, 255 steps).
+                ASSERT_LE(std::fabs(double(decoded[k]) - values[k]), values[k] * (half_step + 1e-4)) << values[k];
+            }
+        }
+    }
+}
+
+TEST(StoreValues, Q8EdgeCases) {
+    // All equal, a single value, only zeros, and values near FLT_MAX (the grid must stay finite).
+    const std::vector<std::vector<float>> cases = {{2.5f, 2.5f, 2.5f},
+                                                   {7.0f},
+                                                   {0.0f, 0.0f},
+                                                   {std::numeric_limits<float>::max(), 1.0f, 3e38f},
+                                                   {std::numeric_limits<float>::denorm_min(), 1.0f}};
+    for (const auto& values : cases) {
+        std::string block;
+        encode_values(block, ValueEncoding::kQ8, values.data(), values.size());
+        std::vector<float> decoded(values.size());
+        decode_values(block.data(), ValueEncoding::kQ8, values.size(), decoded.data());
+        for (size_t k = 0; k < values.size(); ++k) {
+            ASSERT_TRUE(std::isfinite(decoded[k]));
+            if (values[k] == 0.0f) {
+                EXPECT_EQ(0.0f, decoded[k]);
+            }
+        }
+        if (values.size() <= 3 && values[0] != 0.0f && values[0] == values.back()) {
+            EXPECT_EQ(values[0], decoded[0]);  // one distinct value is stored exactly
+        }
+    }
+    // The largest value must not decode to infinity.
+    const std::vector<float> big = {std::numeric_limits<float>::max(), 1e-30f};
+    std::string block;
+    encode_values(block, ValueEncoding::kQ8, big.data(), big.size());
+    std::vector<float> decoded(2);
+    decode_values(block.data(), ValueEncoding::kQ8, 2, decoded.data());
+    EXPECT_TRUE(std::isfinite(decoded[0]));
+    EXPECT_EQ(1e-30f, decoded[1]);
+}
+
+// ---- stores ----------------------------------------------------------------------------------------------------
+
+TEST(StoreValues, CompressedStoresDecodeExactlyAsTheCodecAndKeepTheExactL1) {
+    const std::vector<StoredSample> samples = random_samples(150, 21);
+    for (ValueEncoding e : {ValueEncoding::kBf16, ValueEncoding::kQ8}) {
+        SCOPED_TRACE(value_encoding_name(e));
+        const std::string dir = fresh_dir(std::string("rt_") + value_encoding_name(e));
+        write_store(dir, samples, options(e));
+        Result<StoreReader> reader = StoreReader::open(dir);
+        ASSERT_TRUE(reader.ok()) << reader.status().message();
+        EXPECT_EQ(e, reader->values());
+        EXPECT_EQ(2u, reader->format_version());
+        EXPECT_TRUE(reader->verify().ok());
+        EXPECT_NE(
+            std::string::npos,
+            read_file(dir + "/manifest.json").find(std::string("\"values\": \"") + value_encoding_name(e) + "\""));
+        const std::vector<StoredSample> back = read_store(dir);
+        ASSERT_EQ(samples.size(), back.size());
+        for (size_t row = 0; row < samples.size(); ++row) {
+            const StoredSample& a = samples[row];
+            const StoredSample& b = back[row];
+            EXPECT_EQ(a.record_idx, b.record_idx);
+            EXPECT_EQ(a.id, b.id);
+            EXPECT_EQ(a.vec.idx, b.vec.idx);
+            EXPECT_EQ(0, std::memcmp(&a.vec.l1, &b.vec.l1, sizeof(double))) << "l1 must stay exact";
+            std::string block;
+            encode_values(block, e, a.vec.val.data(), a.vec.val.size());
+            std::vector<float> expected(a.vec.val.size());
+            decode_values(block.data(), e, expected.size(), expected.data());
+            ASSERT_EQ(expected, b.vec.val) << "row " << row;
+            for (size_t k = 0; k < a.vec.val.size(); ++k) {
+                const double bound = e == ValueEncoding::kBf16 ? std::ldexp(1.0, -8) : 0.03;  // 4 decades: ~1.9 %
+                ASSERT_LE(std::fabs(double(b.vec.val[k]) - a.vec.val[k]), bound * a.vec.val[k]) << row << "/" << k;
+            }
+        }
+        fs::remove_all(dir);
+    }
+}
+
+TEST(StoreValues, CompressedStoresAreSmaller) {
+    const std::vector<StoredSample> samples = random_samples(100, 22, 4.0, 1500);
+    std::map<ValueEncoding, double> per_sample;
+    size_t n_values = 0;
+    for (const StoredSample& s : samples) n_values += s.vec.nnz();
+    for (ValueEncoding e : {ValueEncoding::kF32, ValueEncoding::kBf16, ValueEncoding::kQ8}) {
+        const std::string dir = fresh_dir(std::string("size_") + value_encoding_name(e));
+        write_store(dir, samples, options(e, 100));
+        Result<StoreReader> reader = StoreReader::open(dir);
+        ASSERT_TRUE(reader.ok());
+        per_sample[e] = double(reader->bytes_on_disk());
+        fs::remove_all(dir);
+    }
+    // Same indices and fixed fields; the value blocks differ by exactly 2 bytes (bf16) or 3 bytes minus the 8-byte
+    // grid of each non-empty sample (q8) per value.
+    size_t n_nonempty = 0;
+    for (const StoredSample& s : samples) n_nonempty += s.vec.nnz() > 0;
+    EXPECT_EQ(per_sample[ValueEncoding::kF32] - 2.0 * n_values, per_sample[ValueEncoding::kBf16]);
+    EXPECT_EQ(per_sample[ValueEncoding::kF32] - 3.0 * n_values + 8.0 * n_nonempty, per_sample[ValueEncoding::kQ8]);
+}
+
+TEST(StoreValues, ResumeAndSetsRefuseAnotherEncodingByName) {
+    const std::vector<StoredSample> samples = random_samples(40, 23, 3.0, 20);
+    const std::string dir = fresh_dir("resume_mix");
+    write_store(dir, samples, options(ValueEncoding::kQ8, 8));
+    for (ValueEncoding e : {ValueEncoding::kF32, ValueEncoding::kBf16}) {
+        Result<StoreWriter> writer = StoreWriter::open(dir, options(e, 8, /*resume=*/true));
+        ASSERT_FALSE(writer.ok());
+        EXPECT_NE(std::string::npos, writer.status().message().find("'values' differs (store: q8, now: "))
+            << writer.status().message();
+    }
+    Result<StoreWriter> same = StoreWriter::open(dir, options(ValueEncoding::kQ8, 8, /*resume=*/true));
+    EXPECT_TRUE(same.ok()) << same.status().message();
+
+    // Two slices of one pool with different encodings do not form a set.
+    std::vector<StoredSample> even, odd;
+    for (const StoredSample& s : samples) {
+        StoredSample copy = s;
+        copy.record_idx = s.record_idx;
+        (s.record_idx % 2 == 0 ? even : odd).push_back(copy);
+    }
+    const std::string a = fresh_dir("mix_a");
+    const std::string b = fresh_dir("mix_b");
+    StoreOptions oa = options(ValueEncoding::kQ8, 8);
+    oa.slice_idx = 0;
+    oa.n_slices = 2;
+    StoreOptions ob = options(ValueEncoding::kBf16, 8);
+    ob.slice_idx = 1;
+    ob.n_slices = 2;
+    write_store(a, even, oa);
+    write_store(b, odd, ob);
+    Result<StoreSet> set = StoreSet::open({a, b});
+    ASSERT_FALSE(set.ok());
+    EXPECT_NE(std::string::npos, set.status().message().find("'values' differs")) << set.status().message();
+    fs::remove_all(dir);
+    fs::remove_all(a);
+    fs::remove_all(b);
+}
+
+TEST(StoreValues, Q8RefusesNegativeValuesNamingTheRecord) {
+    const std::string dir = fresh_dir("negative");
+    Result<StoreWriter> writer = StoreWriter::open(dir, options(ValueEncoding::kQ8));
+    ASSERT_TRUE(writer.ok());
+    StoredSample s;
+    s.record_idx = 4;
+    s.id = "neg";
+    s.vec.idx = {1, 9};
+    s.vec.val = {1.0f, -0.5f};
+    s.vec.l1 = 1.5;
+    Status status = writer->append(s);
+    ASSERT_FALSE(status.ok());
+    EXPECT_NE(std::string::npos, status.message().find("record 4 (id \"neg\")")) << status.message();
+    EXPECT_NE(std::string::npos, status.message().find("latent 9 is negative")) << status.message();
+    s.vec.val = {1.0f, -0.0f};  // negative zero is zero
+    EXPECT_TRUE(writer->append(s).ok());
+    EXPECT_TRUE(writer->commit().ok());
+    const std::vector<StoredSample> back = read_store(dir);
+    ASSERT_EQ(1u, back.size());
+    EXPECT_EQ((std::vector<float>{1.0f, 0.0f}), back[0].vec.val);
+    fs::remove_all(dir);
+}
+
+TEST(StoreValues, CompressedSlicesMergeByteIdenticalToOneStore) {
+    const std::vector<StoredSample> samples = random_samples(90, 24, 4.0, 40);
+    for (ValueEncoding e : {ValueEncoding::kBf16, ValueEncoding::kQ8}) {
+        SCOPED_TRACE(value_encoding_name(e));
+        const std::string single = fresh_dir(std::string("merge_single_") + value_encoding_name(e));
+        write_store(single, samples, options(e, 16));
+        std::vector<std::string> dirs;
+        for (uint32_t slice = 0; slice < 3; ++slice) {
+            std::vector<StoredSample> part;
+            for (const StoredSample& s : samples) {
+                if (belongs_to_slice(s.record_idx, slice, 3)) part.push_back(s);
+            }
+            StoreOptions opts = options(e, 7);
+            opts.slice_idx = slice;
+            opts.n_slices = 3;
+            dirs.push_back(fresh_dir(std::string("merge_slice_") + value_encoding_name(e) + std::to_string(slice)));
+            write_store(dirs.back(), part, opts);
+        }
+        const std::string merged = fresh_dir(std::string("merge_out_") + value_encoding_name(e));
+        MergeOptions merge_options;
+        merge_options.shard_rows = 16;
+        Status status = merge_stores(merged, dirs, merge_options);
+        ASSERT_TRUE(status.ok()) << status.message();
+        EXPECT_EQ(dir_files(single), dir_files(merged));
+        for (const std::string& dir : dirs) fs::remove_all(dir);
+        fs::remove_all(single);
+        fs::remove_all(merged);
+    }
+}
+
+// ---- format 1 ----------------------------------------------------------------------------------------------------
+
+// The samples tests/fixtures/store-v1 holds: written by mona c1d9157 (store format 1) with the program in
+// tests/fixtures/store-v1.md, shard_rows 3.
+std::vector<StoredSample> fixture_samples() {
+    std::vector<StoredSample> samples;
+    for (uint64_t r = 0; r < 5; ++r) {
+        StoredSample s;
+        s.record_idx = r * 2;
+        s.source_pos = r * 100 + 7;
+        s.id = "v1-" + std::to_string(r);
+        s.n_tokens = 10 + static_cast<uint32_t>(r);
+        for (uint32_t k = 0; k < 4 + r; ++k) {
+            s.vec.idx.push_back(k * 37 + static_cast<uint32_t>(r));
+            const float v = std::ldexp(static_cast<float>(1 + k + 3 * r), -3);
+            s.vec.val.push_back(v);
+            s.vec.l1 += v;
+        }
+        samples.push_back(s);
+    }
+    return samples;
+}
+
+const char* const kFixtureParams =
+    R"({"model": "tiny.gguf", "layer": 2, "note": "written by mona c1d9157 , store format 1"})";
+
+TEST(StoreValues, Format1StoreFromBeforeValueEncodingsIsReadExactly) {
+    const std::string fixture = std::string(MONA_SOURCE_DIR) + "/tests/fixtures/store-v1";
+    Result<StoreReader> reader = StoreReader::open(fixture);
+    ASSERT_TRUE(reader.ok()) << reader.status().message();
+    EXPECT_EQ(1u, reader->format_version());
+    EXPECT_EQ(ValueEncoding::kF32, reader->values());
+    EXPECT_TRUE(reader->verify().ok());
+    const std::vector<StoredSample> expected = fixture_samples();
+    const std::vector<StoredSample> back = read_store(fixture);
+    ASSERT_EQ(expected.size(), back.size());
+    for (size_t row = 0; row < expected.size(); ++row) {
+        EXPECT_EQ(expected[row].record_idx, back[row].record_idx);
+        EXPECT_EQ(expected[row].source_pos, back[row].source_pos);
+        EXPECT_EQ(expected[row].id, back[row].id);
+        EXPECT_EQ(expected[row].n_tokens, back[row].n_tokens);
+        EXPECT_EQ(expected[row].vec.idx, back[row].vec.idx);
+        EXPECT_EQ(expected[row].vec.val, back[row].vec.val);
+        EXPECT_EQ(expected[row].vec.l1, back[row].vec.l1);
+    }
+}
+
+TEST(StoreValues, F32StoresAreStillWrittenAsFormat1ByteForByte) {
+    const std::string dir = fresh_dir("v1_again");
+    StoreOptions opts = options(ValueEncoding::kF32, 3);
+    opts.params_json = kFixtureParams;
+    write_store(dir, fixture_samples(), opts);
+    EXPECT_EQ(dir_files(std::string(MONA_SOURCE_DIR) + "/tests/fixtures/store-v1"), dir_files(dir));
+    fs::remove_all(dir);
+}
+
+TEST(StoreValues, UnknownVersionsAndMismatchedManifestsAreRefused) {
+    const std::string fixture = std::string(MONA_SOURCE_DIR) + "/tests/fixtures/store-v1";
+    const std::string manifest = read_file(fixture + "/manifest.json");
+    auto with_manifest = [&](const std::string& stem, const std::string& text) {
+        const std::string dir = fresh_dir(stem);
+        fs::copy(fixture, dir);
+        std::ofstream(dir + "/manifest.json", std::ios::trunc) << text;
+        return dir;
+    };
+    auto replaced = [&](const std::string& from, const std::string& to) {
+        const size_t at = manifest.find(from);
+        EXPECT_NE(std::string::npos, at) << from;
+        if (at == std::string::npos) return manifest;
+        return manifest.substr(0, at) + to + manifest.substr(at + from.size());
+    };
+    {  // a newer version
+        const std::string dir = with_manifest("v3", replaced("\"format_version\": 1", "\"format_version\": 3"));
+        Result<StoreReader> reader = StoreReader::open(dir);
+        ASSERT_FALSE(reader.ok());
+        EXPECT_EQ(StatusCode::kUnsupported, reader.status().code());
+        fs::remove_all(dir);
+    }
+    {  // format 2 without "values", and format 1 with it
+        const std::string dir =
+            with_manifest("v2_novalues", replaced("\"format_version\": 1", "\"format_version\": 2"));
+        Result<StoreReader> reader = StoreReader::open(dir);
+        ASSERT_FALSE(reader.ok());
+        EXPECT_NE(std::string::npos, reader.status().message().find("field values: missing"))
+            << reader.status().message();
+        fs::remove_all(dir);
+        const std::string dir1 =
+            with_manifest("v1_values", replaced("\"keep\": 0,", "\"keep\": 0,\n  \"values\": \"q8\","));
+        Result<StoreReader> reader1 = StoreReader::open(dir1);
+        ASSERT_FALSE(reader1.ok());
+        EXPECT_NE(std::string::npos, reader1.status().message().find("field values")) << reader1.status().message();
+        fs::remove_all(dir1);
+    }
+    {  // a format 2 manifest over format 1 shards: the shard header names the mismatch
+        const std::string dir = with_manifest(
+            "v2_over_v1", replaced("\"format_version\": 1,", "\"format_version\": 2,\n  \"values\": \"bf16\","));
+        Result<StoreReader> reader = StoreReader::open(dir);
+        ASSERT_TRUE(reader.ok()) << reader.status().message();
+        Status status = reader->verify();
+        ASSERT_FALSE(status.ok());
+        EXPECT_NE(std::string::npos, status.message().find("shard-00000.bin: shard format version 1"))
+            << status.message();
+        fs::remove_all(dir);
+    }
+}
+
+}  // namespace
+}  // namespace mona
