@@ -10,10 +10,54 @@
 #include "io/sample_reader.hpp"
 #include "jobs/manifest.hpp"
 #include "report/html_report.hpp"
+#include "score/diversity.hpp"
 #include "score/merge_select.hpp"
 #include "score/topn.hpp"
 
 namespace mona::detail {
+
+int64_t n_select_of(const SelectConfig& config, int64_t n_pool) {
+    const int64_t n_select = config.count > 0 ? config.count : std::llround(config.ratio * static_cast<double>(n_pool));
+    return std::clamp<int64_t>(n_select, 1, n_pool);
+}
+
+bool needs_candidate_vectors(const SelectConfig& config) { return config.diversity > 0.0; }
+
+std::vector<uint64_t> choose_candidates(const SelectConfig& config, SelectRun& run) {
+    const size_t n_pool = run.rows.size();
+    const auto n_select = static_cast<size_t>(n_select_of(config, static_cast<int64_t>(n_pool)));
+    const size_t n_cand = n_diversity_candidates(n_select, config.diversity_candidates, n_pool);
+    std::vector<uint64_t> records;
+    run.candidates.clear();
+    for (const auto& target_scores : run.scores) {
+        run.candidates.push_back(top_n(target_scores, n_cand));
+        for (uint64_t pos : run.candidates.back()) records.push_back(run.rows[pos].record_idx);
+    }
+    return records;
+}
+
+namespace {
+
+// One target's selection, best first: the top n, or with --diversity the MMR picks among its candidates.
+std::vector<uint64_t> select_target(const SelectConfig& config, const SelectRun& run, size_t target_idx,
+                                    size_t n_select, DiversityStats& stats) {
+    const std::vector<double>& scores = run.scores[target_idx];
+    if (!needs_candidate_vectors(config)) return top_n(scores, n_select);
+    const std::vector<uint64_t>& candidates = run.candidates[target_idx];
+    std::vector<double> cand_scores;
+    std::vector<const SparseVec*> cand_vecs;
+    for (uint64_t pos : candidates) {
+        cand_scores.push_back(scores[pos]);
+        cand_vecs.push_back(&run.candidate_vecs.at(run.rows[pos].record_idx));
+    }
+    std::vector<uint64_t> picks;
+    for (size_t cand_idx : mmr_pick(cand_scores, cand_vecs, n_select, config.diversity, &stats)) {
+        picks.push_back(candidates[cand_idx]);
+    }
+    return picks;
+}
+
+}  // namespace
 
 Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& engine, SelectRun& run,
                                       std::chrono::steady_clock::time_point t_start, const nlohmann::json& extra) {
@@ -29,14 +73,14 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     const double seconds_pool = run.seconds_pool;
     const auto t_write = Clock::now();
     const int64_t n_pool = static_cast<int64_t>(rows.size());
-    int64_t n_select = config.count > 0 ? config.count : std::llround(config.ratio * static_cast<double>(n_pool));
-    n_select = std::clamp<int64_t>(n_select, 1, n_pool);
+    const int64_t n_select = n_select_of(config, n_pool);
 
     std::vector<std::string> labels(rows.size()), snippets(rows.size());
     std::vector<std::vector<uint64_t>> selected(n_targets);
     std::unordered_map<uint64_t, std::string> raw_by_record;  // record_idx -> raw bytes, selected records only
+    DiversityStats diversity_stats;
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
-        selected[target_idx] = top_n(scores[target_idx], static_cast<size_t>(n_select));
+        selected[target_idx] = select_target(config, run, target_idx, static_cast<size_t>(n_select), diversity_stats);
         for (uint64_t pos : selected[target_idx]) raw_by_record.emplace(rows[pos].record_idx, std::string());
         summary.targets[target_idx].n_selected = static_cast<int64_t>(selected[target_idx].size());
     }
@@ -108,6 +152,9 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         MONA_RETURN_IF_ERROR(write_text(stage, name + "/selected.jsonl", selected_text));
 
         const std::vector<uint64_t> rank = ranks(scores[target_idx]);
+        // Without --diversity the selection is exactly the samples ranked 1..n.
+        std::vector<char> in_selection(rows.size(), 0);
+        for (uint64_t pos : selected[target_idx]) in_selection[pos] = 1;
         MONA_TRY(StagedWriter tsv_file, StagedWriter::open(stage, name + "/scores.tsv"));
         std::string tsv = "record\tid\tline\ttask\tn_tokens\ttruncated\tscore\trank\tselected\n";
         for (int64_t pos = 0; pos < n_pool; ++pos) {
@@ -116,10 +163,9 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                 MONA_RETURN_IF_ERROR(tsv_file.write(tsv));
                 tsv.clear();
             }
-            tsv +=
-                fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\t{}\t{}\n", row.record_idx, tsv_field(row.id), row.line_no,
-                            tsv_field(labels[pos]), row.n_tokens, row.truncated ? 1 : 0, scores[target_idx][pos],
-                            rank[pos], rank[pos] <= static_cast<uint64_t>(n_select) ? 1 : 0);
+            tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.9g}\t{}\t{}\n", row.record_idx, tsv_field(row.id),
+                               row.line_no, tsv_field(labels[pos]), row.n_tokens, row.truncated ? 1 : 0,
+                               scores[target_idx][pos], rank[pos], in_selection[static_cast<size_t>(pos)] ? 1 : 0);
         }
         MONA_RETURN_IF_ERROR(tsv_file.write(tsv));
         MONA_RETURN_IF_ERROR(tsv_file.close());
@@ -190,12 +236,23 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                        {"pooling", pooling_mode_name(config.pooling)},
                        {"pool", fmt::format("{} ({} samples)", config.pool_path, n_pool)},
                        {"selected per target", std::to_string(n_select)}};
+    if (needs_candidate_vectors(config)) {
+        report.settings.push_back({"diversity", fmt::format("MMR, LAMBDA {}, among each target's top {} x n",
+                                                            config.diversity, config.diversity_candidates)});
+    }
     MONA_RETURN_IF_ERROR(write_text(stage, "report.html", render_html_report(report)));
     summary.report = std::move(report);
     const double seconds_write = seconds_since(t_write);
     // Manifest last, so it can record the hashes and every count.
     MONA_TRY(nlohmann::json manifest, selection_manifest(config, engine, summary, n_select, merge_json, extra));
     summary.seconds_total = seconds_since(t_start);
+    if (needs_candidate_vectors(config)) {
+        manifest["parameters"]["diversity"] = {{"rule", "mmr"},
+                                               {"lambda", config.diversity},
+                                               {"candidates_per_selected", config.diversity_candidates},
+                                               {"candidates", diversity_stats.n_candidates},
+                                               {"jaccard_evaluations", diversity_stats.n_jaccard}};
+    }
     manifest["timings_s"] = {{"targets", seconds_targets},
                              {"pool", seconds_pool},
                              {"write", seconds_write},

@@ -192,6 +192,12 @@ std::vector<FlagSpec> make_flag_table() {
          "",
          on({"select", "score"}),
          true},
+        {"diversity", 0, K::kFloat, "LAMBDA",
+         "diversity-aware selection (beyond the paper): greedy MMR, score - LAMBDA x max Jaccard to the samples "
+         "already picked, among each target's top C x N (docs/beyond.md)",
+         F(select.diversity), "0 = the paper's top N", on({"select", "score"})},
+        {"diversity-candidates", 0, K::kInt, "C", "with --diversity: pick among each target's top C x N samples",
+         I(select.diversity_candidates), "", on({"select", "score"}), false, 1, 1'000'000},
         {"layer",
          'l',
          K::kInt,
