@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,8 +16,10 @@
 
 #include "integration/run_util.hpp"
 #include "integration/tiny_model_util.hpp"
+#include "score/dedup.hpp"
 #include "score/jaccard.hpp"
 #include "store/feature_store.hpp"
+#include "text/formats.hpp"
 
 namespace mona {
 namespace {
@@ -90,6 +93,33 @@ class BeyondE2eTest : public ::testing::Test {
         Out embed = mona("embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
                          " --shard-rows 3 --out " + quote(store_));
         ASSERT_EQ(0, embed.code) << embed.err;
+        // A pool with duplicates: the labelled pool, then math samples again, in other case and spacing (exact
+        // duplicates after normalisation), and one math sample with a word added (a near duplicate).
+        auto samples = fixtures::make_labelled_pool(10);
+        std::vector<fixtures::LabelledSample> dups;
+        int n_math = 0;
+        for (const auto& sample : samples) {
+            if (sample.task != "math" || n_math++ >= 4) continue;
+            fixtures::LabelledSample copy = sample;
+            copy.id += "-copy";
+            for (char& ch : copy.user) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            copy.assistant = "  " + copy.assistant + "\n";
+            dups.push_back(copy);
+            reference_.push_back(sample);
+        }
+        fixtures::LabelledSample near = dups.back();
+        near.id += "-near";
+        near.assistant += " indeed";
+        dups.push_back(near);
+        samples.insert(samples.end(), dups.begin(), dups.end());
+        dup_pool_ = dir_ + "/dup_pool.jsonl";
+        ASSERT_TRUE(fixtures::write_jsonl(dup_pool_, samples).ok());
+        dup_store_ = dir_ + "/dup_store";
+        Out dup_embed = mona("embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
+                             quote(dup_pool_) + " --out " + quote(dup_store_));
+        ASSERT_EQ(0, dup_embed.code) << dup_embed.err;
+        reference_path_ = dir_ + "/reference.jsonl";
+        ASSERT_TRUE(fixtures::write_jsonl(reference_path_, reference_).ok());
     }
     static void TearDownTestSuite() {
         std::error_code ec;
@@ -107,7 +137,9 @@ class BeyondE2eTest : public ::testing::Test {
                " --count 6 " + flags + " --out " + quote(out);
     }
 
-    static inline std::string dir_, model_, sae_dir_, pool_, math_, code_, store_;
+    static inline std::string dir_, model_, sae_dir_, pool_, math_, code_, store_, dup_pool_, dup_store_,
+        reference_path_;
+    static inline std::vector<fixtures::LabelledSample> reference_;
 };
 
 TEST_F(BeyondE2eTest, DiversityZeroIsThePapersSelection) {
@@ -117,6 +149,7 @@ TEST_F(BeyondE2eTest, DiversityZeroIsThePapersSelection) {
     expect_same_outputs(dir_ + "/plain", dir_ + "/zero");
     const auto manifest = nlohmann::json::parse(fixtures::read_file(dir_ + "/zero/manifest.json"));
     EXPECT_FALSE(manifest["parameters"].contains("diversity"));
+    EXPECT_FALSE(fs::exists(dir_ + "/zero/dropped.tsv"));
 }
 
 // The MMR rule of score/diversity.hpp recomputed plainly from the written scores.tsv (its rank column gives the
@@ -186,6 +219,106 @@ TEST_F(BeyondE2eTest, DiversityPicksWhatAPlainRecomputationPicks) {
     const auto manifest = nlohmann::json::parse(fixtures::read_file(out + "/manifest.json"));
     EXPECT_EQ(lambda, manifest["parameters"]["diversity"]["lambda"].get<double>());
     EXPECT_EQ(2 * n * c, manifest["parameters"]["diversity"]["candidates"].get<size_t>());
+}
+
+// The drop rule of score/dedup.hpp walked plainly over the rank order of the written scores.tsv (top c*n), with the
+// store's vectors and each record's normalised text; compared with selected.jsonl and dropped.tsv.
+TEST_F(BeyondE2eTest, DedupKeepsWhatAPlainWalkKeeps) {
+    const double threshold = 0.9;
+    const size_t n = 8, c = 4;
+    for (const bool against : {false, true}) {
+        const std::string out = dir_ + (against ? "/dedup-against" : "/dedup");
+        std::string args = "score --store " + quote(dup_store_) + " --target math=" + quote(math_) +
+                           " --count 8 --merge round-robin --target code=" + quote(code_) + " --dedup 0.9";
+        if (against) args += " --dedup-against " + quote(reference_path_);
+        Out run = mona(args + " --out " + quote(out));
+        ASSERT_EQ(0, run.code) << run.err;
+        auto stores = StoreSet::open({dup_store_});
+        ASSERT_TRUE(stores.ok());
+        std::map<uint64_t, SparseVec> vecs;
+        ASSERT_TRUE(stores
+                        ->for_each([&](const StoredSample& s) {
+                            vecs[s.record_idx] = s.vec;
+                            return Status();
+                        })
+                        .ok());
+        std::vector<std::string> pool_lines;
+        {
+            std::stringstream in(fixtures::read_file(dup_pool_));
+            for (std::string line; std::getline(in, line);) pool_lines.push_back(line);
+        }
+        const auto text_of = [&](const std::string& line) {
+            auto sample = parse_sample(line, InputFormat::kAuto, {"pool", 1, 0});
+            EXPECT_TRUE(sample.ok());
+            return normalize_for_dedup(sample.value());
+        };
+        std::vector<std::string> ref_texts;
+        if (against) {
+            std::stringstream in(fixtures::read_file(reference_path_));
+            for (std::string line; std::getline(in, line);) ref_texts.push_back(text_of(line));
+        }
+        std::vector<std::vector<std::string>> want_dropped;
+        for (const std::string target : {"math", "code"}) {
+            const auto rows = tsv_rows(out + "/" + target + "/scores.tsv");
+            std::vector<std::pair<uint64_t, uint64_t>> by_rank;  // rank -> record
+            for (size_t row_idx = 1; row_idx < rows.size(); ++row_idx) {
+                by_rank.push_back({std::stoull(rows[row_idx][7]), std::stoull(rows[row_idx][0])});
+            }
+            std::sort(by_rank.begin(), by_rank.end());
+            std::vector<uint64_t> kept;
+            for (size_t place = 0; place < n * c && kept.size() < n; ++place) {
+                const uint64_t record = by_rank[place].second;
+                const std::string text = text_of(pool_lines[record]);
+                std::string reason;
+                for (uint64_t k : kept) {
+                    if (reason.empty() && text_of(pool_lines[k]) == text) reason = "exact";
+                }
+                for (uint64_t k : kept) {
+                    if (reason.empty() && jaccard(vecs[record], vecs[k]) >= threshold) reason = "near";
+                }
+                for (const auto& ref : ref_texts) {
+                    if (reason.empty() && ref == text) reason = "exact-reference";
+                }
+                if (reason.empty()) {
+                    kept.push_back(record);
+                } else {
+                    want_dropped.push_back({target, std::to_string(record), reason});
+                }
+            }
+            std::vector<std::string> want_lines, got_lines;
+            for (uint64_t k : kept) want_lines.push_back(pool_lines[k]);
+            std::stringstream lines(fixtures::read_file(out + "/" + target + "/selected.jsonl"));
+            for (std::string line; std::getline(lines, line);) got_lines.push_back(line);
+            EXPECT_EQ(want_lines, got_lines) << target;
+        }
+        std::vector<std::vector<std::string>> got_dropped;
+        const auto dropped = tsv_rows(out + "/dropped.tsv");
+        ASSERT_FALSE(dropped.empty());
+        EXPECT_EQ("reason", dropped[0][4]);
+        for (size_t row_idx = 1; row_idx < dropped.size(); ++row_idx) {
+            if (dropped[row_idx][0] == "merged") continue;
+            got_dropped.push_back({dropped[row_idx][0], dropped[row_idx][1], dropped[row_idx][4]});
+        }
+        EXPECT_EQ(want_dropped, got_dropped);
+        int n_exact = 0, n_reference = 0;
+        for (const auto& d : want_dropped) n_exact += d[2] == "exact", n_reference += d[2] == "exact-reference";
+        // (With the reference holding the originals, their copies are dropped as reference duplicates first.)
+        if (!against) {
+            EXPECT_GT(n_exact, 0) << "the fixture's copies were not met: the test tests nothing";
+        }
+        if (against) {
+            EXPECT_GT(n_reference, 0) << "the reference sample was not met";
+        } else {
+            EXPECT_EQ(0, n_reference);
+        }
+        // No two samples of the merged subset share a normalised text.
+        std::set<std::string> merged_texts;
+        std::stringstream merged(fixtures::read_file(out + "/merged/selected.jsonl"));
+        for (std::string line; std::getline(merged, line);) EXPECT_TRUE(merged_texts.insert(text_of(line)).second);
+        const auto manifest = nlohmann::json::parse(fixtures::read_file(out + "/manifest.json"));
+        EXPECT_EQ(threshold, manifest["parameters"]["dedup"]["threshold"].get<double>());
+        EXPECT_EQ(against, !manifest["parameters"]["dedup"]["against"].is_null());
+    }
 }
 
 TEST_F(BeyondE2eTest, SelectWithDiversityEqualsScoreWithDiversity) {
