@@ -48,6 +48,7 @@ struct SelectConfig {
     uint32_t diversity_candidates = 4;   // c >= 1: MMR picks among each target's top c*n
     double dedup = 0.0;                  // near-duplicate Jaccard threshold in (0, 1] (score/dedup.hpp); 0 = off
     std::string dedup_against;           // with dedup: also drop duplicates of this file's samples
+    bool coverage = false;               // read the selected vectors back to report coverage even without the above
     std::string store_dir;               // select: the pool's store; "" = <out>/.store, removed after success
     uint64_t store_shard_rows = 0;       // select: samples per shard of a new store; 0 = the store's default
     int32_t k = 0;                       // 0 = the SAE's own TopK k

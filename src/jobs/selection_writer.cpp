@@ -15,6 +15,7 @@
 #include "score/dedup.hpp"
 #include "score/diversity.hpp"
 #include "score/merge_select.hpp"
+#include "score/selection_metrics.hpp"
 #include "score/topn.hpp"
 #include "util/sha256.hpp"
 
@@ -25,7 +26,9 @@ int64_t n_select_of(const SelectConfig& config, int64_t n_pool) {
     return std::clamp<int64_t>(n_select, 1, n_pool);
 }
 
-bool needs_candidate_vectors(const SelectConfig& config) { return config.diversity > 0.0 || config.dedup > 0.0; }
+bool needs_candidate_vectors(const SelectConfig& config) {
+    return config.diversity > 0.0 || config.dedup > 0.0 || config.coverage;
+}
 
 std::vector<uint64_t> choose_candidates(const SelectConfig& config, SelectRun& run) {
     const size_t n_pool = run.rows.size();
@@ -343,6 +346,26 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                        {"pooling", pooling_mode_name(config.pooling)},
                        {"pool", fmt::format("{} ({} samples)", config.pool_path, n_pool)},
                        {"selected per target", std::to_string(n_select)}};
+    // Coverage of each target's prototype by its selection (score/selection_metrics.hpp), where the vectors are here.
+    nlohmann::json coverage_json = nlohmann::json::array();
+    if (needs_candidate_vectors(config)) {
+        std::string coverage_text;
+        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+            std::vector<const SparseVec*> vecs;
+            for (uint64_t pos : selected[target_idx]) vecs.push_back(&run.candidate_vecs.at(rows[pos].record_idx));
+            const CoverageResult cov = selection_coverage(run.prototypes[target_idx], vecs);
+            // Pairwise redundancy is O(n^2): left out (null) above kMaxPairwiseN selected samples.
+            constexpr size_t kMaxPairwiseN = 2000;
+            coverage_json.push_back(
+                {{"coverage_mass", cov.mass},
+                 {"coverage_latents", cov.latents},
+                 {"mean_pairwise_jaccard",
+                  vecs.size() <= kMaxPairwiseN ? nlohmann::json(mean_pairwise_jaccard(vecs)) : nlohmann::json()}});
+            coverage_text += fmt::format("{}{}: mass {:.3f}, latents {:.3f}", target_idx ? "; " : "",
+                                         config.targets[target_idx].name, cov.mass, cov.latents);
+        }
+        report.settings.push_back({"prototype coverage", coverage_text});
+    }
     if (config.diversity > 0.0) {
         report.settings.push_back({"diversity", fmt::format("MMR, LAMBDA {}, among each target's top {} x n",
                                                             config.diversity, config.diversity_candidates)});
@@ -359,6 +382,9 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     // Manifest last, so it can record the hashes and every count.
     MONA_TRY(nlohmann::json manifest, selection_manifest(config, engine, summary, n_select, merge_json, extra));
     summary.seconds_total = seconds_since(t_start);
+    for (size_t target_idx = 0; target_idx < coverage_json.size(); ++target_idx) {
+        manifest["targets"][target_idx]["selection"] = coverage_json[target_idx];
+    }
     if (dedup) {
         nlohmann::json by_reason = nlohmann::json::object();
         for (DropKind kind : {DropKind::kExact, DropKind::kNear, DropKind::kExactReference, DropKind::kNearReference}) {

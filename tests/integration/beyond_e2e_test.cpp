@@ -150,6 +150,22 @@ TEST_F(BeyondE2eTest, DiversityZeroIsThePapersSelection) {
     const auto manifest = nlohmann::json::parse(fixtures::read_file(dir_ + "/zero/manifest.json"));
     EXPECT_FALSE(manifest["parameters"].contains("diversity"));
     EXPECT_FALSE(fs::exists(dir_ + "/zero/dropped.tsv"));
+    // --coverage reads the selected vectors back for manifest.json, and selects the same samples.
+    Out covered = mona(score_args(dir_ + "/covered", "--merge round-robin --coverage"));
+    ASSERT_EQ(0, covered.code) << covered.err;
+    for (const char* file : {"math/selected.jsonl", "math/scores.tsv", "code/scores.tsv", "merged/selected.tsv"}) {
+        EXPECT_EQ(fixtures::read_file(dir_ + "/plain/" + file), fixtures::read_file(dir_ + "/covered/" + file)) << file;
+    }
+    const auto with_coverage = nlohmann::json::parse(fixtures::read_file(dir_ + "/covered/manifest.json"));
+    for (const auto& target : with_coverage["targets"]) {
+        const double mass = target["selection"]["coverage_mass"].get<double>();
+        const double latents = target["selection"]["coverage_latents"].get<double>();
+        EXPECT_GT(mass, 0.0);
+        EXPECT_LE(mass, 1.0);
+        EXPECT_GT(latents, 0.0);
+        EXPECT_LE(latents, 1.0);
+        EXPECT_GE(target["selection"]["mean_pairwise_jaccard"].get<double>(), 0.0);
+    }
 }
 
 // The MMR rule of score/diversity.hpp recomputed plainly from the written scores.tsv (its rank column gives the

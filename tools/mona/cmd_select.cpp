@@ -44,6 +44,7 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     }
     if (args.has("dedup")) config.dedup = args.get_float("dedup");
     if (args.has("dedup-against")) config.dedup_against = args.get("dedup-against");
+    config.coverage = args.on("coverage");
     if (args.has("k")) config.k = args.get_int<int32_t>("k");
     MONA_TRY(config.token_mode, parse_token_mode(args.get("tokens")));
     MONA_TRY(config.pooling, parse_pooling_mode(args.get("pooling")));
