@@ -7,7 +7,8 @@
 //
 //   mona_beyond_table POOL.jsonl POOL_STORE TARGETS.jsonl TARGETS_STORE RATIO C LAMBDA[,LAMBDA...] T[,T...]
 //
-// TARGETS.jsonl: every exemplar with its target's name in "task" (the name equals the pool's task label).
+// TARGETS.jsonl: every exemplar with its target's name in "task" (the name equals the pool's task label); or a
+// folder of NAME.jsonl files, with TARGETS_STORE a folder of one store per target (TARGETS_STORE/NAME).
 // T = 0: no dedup. Per target it also prints precision@n and Spearman(score, pool sample length) once.
 #include <fmt/format.h>
 
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <numeric>
 #include <sstream>
@@ -128,7 +130,25 @@ int main(int argc, char** argv) {
     try {
         uint32_t max_latent = 0;
         const std::vector<Item> pool = load(argv[1], argv[2], max_latent);
-        const std::vector<Item> exemplars = load(argv[3], argv[4], max_latent);
+        std::vector<Item> exemplars;
+        if (std::filesystem::is_directory(argv[3])) {
+            // One file and one store per target: TARGETS/NAME.jsonl embedded into TARGETS_STORE/NAME.
+            std::vector<std::string> names;
+            for (const auto& entry : std::filesystem::directory_iterator(argv[3])) {
+                if (entry.path().extension() == ".jsonl") names.push_back(entry.path().stem().string());
+            }
+            std::sort(names.begin(), names.end());
+            for (const auto& name : names) {
+                std::vector<Item> items =
+                    load(std::string(argv[3]) + "/" + name + ".jsonl", std::string(argv[4]) + "/" + name, max_latent);
+                for (auto& item : items) {
+                    item.task = name;
+                    exemplars.push_back(std::move(item));
+                }
+            }
+        } else {
+            exemplars = load(argv[3], argv[4], max_latent);
+        }
         const double ratio = std::stod(argv[5]);
         const auto c = static_cast<uint32_t>(std::stoul(argv[6]));
         const std::vector<double> lambdas = split_numbers(argv[7]), dedups = split_numbers(argv[8]);

@@ -60,10 +60,12 @@ TEST(Cli, ReadmeReferenceMatchesFlagTable) {
 // a flag a command ignores (score's --max-tokens, which the store decides) does not belong in its list.
 const std::map<std::string, std::vector<std::string>>& expected_flags() {
     static const std::map<std::string, std::vector<std::string>> verbs = {
-        {"select", {"model",      "model-sha256", "sae",        "pool*",    "target*",    "out*",          "ratio",
-                    "count",      "merge",        "quota",      "layer",    "k",          "tokens",        "pooling",
-                    "max-tokens", "batch-tokens", "threads",    "template", "cpu-repack", "system-prompt", "format",
-                    "skip-bad",   "store",        "shard-rows", "quiet",    "verbose"}},
+        {"select", {"model",         "model-sha256",  "sae",          "pool*",   "target*",    "out*",
+                    "ratio",         "count",         "merge",        "quota",   "diversity",  "diversity-candidates",
+                    "dedup",         "dedup-against", "coverage",     "layer",   "k",          "tokens",
+                    "pooling",       "max-tokens",    "batch-tokens", "threads", "template",   "cpu-repack",
+                    "system-prompt", "format",        "skip-bad",     "store",   "shard-rows", "quiet",
+                    "verbose"}},
         {"eval", {"model",      "model-sha256", "sae",     "pool*",    "target*",    "out*",
                   "ratio",      "count",        "layer",   "k",        "tokens",     "pooling",
                   "max-tokens", "batch-tokens", "threads", "template", "cpu-repack", "system-prompt",
@@ -85,8 +87,9 @@ const std::map<std::string, std::vector<std::string>>& expected_flags() {
                    "template", "cpu-repack",   "system-prompt", "format",     "skip-bad",     "keep",
                    "shard",    "shard-rows",   "quiet",         "verbose"}},
         {"score",
-         {"model", "model-sha256", "sae", "target*", "out*", "ratio", "count", "merge", "quota", "batch-tokens",
-          "threads", "store*", "quiet", "verbose"}},
+         {"model", "model-sha256", "sae", "target*", "out*", "ratio", "count", "merge", "quota", "diversity",
+          "diversity-candidates", "dedup", "dedup-against", "coverage", "batch-tokens", "threads", "store*", "quiet",
+          "verbose"}},
         {"merge", {"out*", "store*", "shard-rows"}},
         {"help", {"markdown"}},
         {"version", {}},

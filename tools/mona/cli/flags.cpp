@@ -196,7 +196,8 @@ std::vector<FlagSpec> make_flag_table() {
          "diversity-aware selection (beyond the paper): greedy MMR, score - LAMBDA x max Jaccard to the samples "
          "already picked, among each target's top C x N (docs/beyond.md)",
          F(select.diversity), "0 = the paper's top N", on({"select", "score"})},
-        {"diversity-candidates", 0, K::kInt, "C", "with --diversity: pick among each target's top C x N samples",
+        {"diversity-candidates", 0, K::kInt, "C",
+         "with --diversity or --dedup: the candidates are each target's top C x N samples by score",
          I(select.diversity_candidates), "", on({"select", "score"}), false, 1, 1'000'000},
         {"dedup", 0, K::kFloat, "T",
          "drop duplicates from each selection and the merged subset: same normalised text, or pooled-vector Jaccard "
