@@ -114,6 +114,53 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
     return sxy / std::sqrt(sxx * syy);
 }
 
+// An experiment, not an option yet (docs/beyond.md): a contrast prototype p' = max(0, p - BETA * m), m the pool's
+// mean pooled vector, which removes the latents every pool sample shares (template, length, common tokens) in
+// proportion to how common they are. Per target: precision@n and Spearman(score, tokens) for each BETA.
+void contrast_table(const std::vector<Item>& pool, const std::map<std::string, std::vector<SparseVec>>& by_target,
+                    uint32_t max_latent, size_t n, const std::vector<double>& betas) {
+    const auto d = static_cast<int64_t>(max_latent) + 1;
+    std::vector<SparseVec> pool_vecs;
+    for (const auto& item : pool) pool_vecs.push_back(item.vec);
+    const Prototype pool_mean = make_prototype(pool_vecs, d);
+    std::vector<double> lengths;
+    for (const auto& item : pool) lengths.push_back(static_cast<double>(item.n_tokens));
+    std::printf(
+        "\nContrast prototype max(0, p - BETA x pool mean): precision@n / Spearman(score, tokens)\n\n| target |");
+    for (double beta : betas) std::printf(" BETA %g |", beta);
+    std::printf("\n|---|");
+    for (size_t i = 0; i < betas.size(); ++i) std::printf("---|");
+    std::printf("\n");
+    std::vector<double> mean_precision(betas.size(), 0.0), mean_rho(betas.size(), 0.0);
+    for (const auto& [name, vecs] : by_target) {
+        const Prototype proto = make_prototype(vecs, d);
+        std::printf("| %s |", name.c_str());
+        for (size_t beta_idx = 0; beta_idx < betas.size(); ++beta_idx) {
+            Prototype contrast;
+            contrast.dense.resize(proto.dense.size());
+            for (size_t k = 0; k < proto.dense.size(); ++k) {
+                contrast.dense[k] =
+                    std::max(0.0f, proto.dense[k] - static_cast<float>(betas[beta_idx]) * pool_mean.dense[k]);
+                contrast.l1 += contrast.dense[k];
+            }
+            std::vector<double> scores;
+            for (const auto& item : pool) scores.push_back(jaccard(item.vec, contrast));
+            double hits = 0;
+            for (uint64_t pos : top_n(scores, n)) hits += pool[pos].task == name;
+            const double precision = hits / static_cast<double>(n), rho = spearman(scores, lengths);
+            mean_precision[beta_idx] += precision / static_cast<double>(by_target.size());
+            mean_rho[beta_idx] += rho / static_cast<double>(by_target.size());
+            std::printf(" %.3f / %+.2f |", precision, rho);
+        }
+        std::printf("\n");
+    }
+    std::printf("| mean |");
+    for (size_t beta_idx = 0; beta_idx < betas.size(); ++beta_idx) {
+        std::printf(" %.3f / %+.2f |", mean_precision[beta_idx], mean_rho[beta_idx]);
+    }
+    std::printf("\n");
+}
+
 struct Row {
     double precision = 0, pairwise = 0, coverage_mass = 0, coverage_latents = 0, dup = 0, distinct2 = 0, mtld = 0,
            tokens = 0, n_kept = 0, n_dropped = 0, n_jaccard = 0, seconds = 0;
@@ -122,8 +169,9 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 9) {
-        std::fprintf(stderr, "usage: %s POOL.jsonl POOL_STORE TARGETS.jsonl TARGETS_STORE RATIO C LAMBDAS DEDUPS\n",
+    if (argc != 9 && argc != 10) {
+        std::fprintf(stderr,
+                     "usage: %s POOL.jsonl POOL_STORE TARGETS.jsonl TARGETS_STORE RATIO C LAMBDAS DEDUPS [BETAS]\n",
                      argv[0]);
         return 2;
     }
@@ -155,6 +203,7 @@ int main(int argc, char** argv) {
         std::map<std::string, std::vector<SparseVec>> by_target;
         for (const auto& item : exemplars) by_target[item.task].push_back(item.vec);
         const size_t n_pool = pool.size();
+        const std::vector<double> betas = argc == 10 ? split_numbers(argv[9]) : std::vector<double>();
         const auto n = static_cast<size_t>(std::max<long long>(1, std::llround(ratio * static_cast<double>(n_pool))));
         std::printf("pool %zu samples, %zu targets, n = %zu per target, candidates c = %u\n\n", n_pool,
                     by_target.size(), n, c);
@@ -246,6 +295,7 @@ int main(int argc, char** argv) {
                 row.distinct2 / n_targets, row.mtld / n_targets, row.tokens / n_targets, row.n_kept / n_targets,
                 row.n_dropped / n_targets, row.n_jaccard / n_targets, 1000.0 * row.seconds / n_targets);
         }
+        if (!betas.empty()) contrast_table(pool, by_target, max_latent, n, betas);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;
