@@ -350,12 +350,18 @@ TEST_F(BeyondE2eTest, SelectWithDiversityEqualsScoreWithDiversity) {
     }
 }
 
-TEST_F(BeyondE2eTest, BadDiversityIsAUsageError) {
+TEST_F(BeyondE2eTest, BadDiversityOrDedupIsAUsageError) {
     Out negative = mona(score_args(dir_ + "/bad", "--diversity -1"));
     EXPECT_EQ(2, negative.code);
     EXPECT_NE(negative.err.find("--diversity"), std::string::npos) << negative.err;
     Out zero_c = mona(score_args(dir_ + "/bad", "--diversity 1 --diversity-candidates 0"));
     EXPECT_EQ(2, zero_c.code);
+    Out big_t = mona(score_args(dir_ + "/bad", "--dedup 1.5"));
+    EXPECT_EQ(2, big_t.code);
+    EXPECT_NE(big_t.err.find("--dedup"), std::string::npos) << big_t.err;
+    Out no_t = mona(score_args(dir_ + "/bad", "--dedup-against " + quote(math_)));
+    EXPECT_EQ(2, no_t.code);
+    EXPECT_NE(no_t.err.find("needs --dedup"), std::string::npos) << no_t.err;
     EXPECT_FALSE(fs::exists(dir_ + "/bad/math"));
 }
 
