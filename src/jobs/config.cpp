@@ -96,6 +96,18 @@ Status check_select_config(const SelectConfig& config) {
     if (config.count == 0 && !(config.ratio > 0.0 && config.ratio <= 1.0)) {
         return invalid_input(fmt::format("--ratio must be in (0, 1], got {}", config.ratio));
     }
+    if (!(config.diversity >= 0.0) || !std::isfinite(config.diversity)) {
+        return invalid_input(fmt::format("--diversity must be a finite number >= 0, got {}", config.diversity));
+    }
+    if (!(config.dedup >= 0.0 && config.dedup <= 1.0)) {
+        return invalid_input(fmt::format("--dedup must be a Jaccard threshold in (0, 1], got {}", config.dedup));
+    }
+    if (!config.dedup_against.empty() && config.dedup == 0.0) {
+        return invalid_input("--dedup-against needs --dedup T (the near-duplicate threshold)");
+    }
+    if (config.diversity_candidates < 1) {
+        return invalid_input(fmt::format("--diversity-candidates must be >= 1, got {}", config.diversity_candidates));
+    }
     return Status();
 }
 

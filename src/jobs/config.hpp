@@ -45,6 +45,11 @@ struct SelectConfig {
     int64_t count = 0;    // samples to select per target; 0 = round(ratio * pool size), at least 1
     MergeMode merge = MergeMode::kNone;  // also write <out>/merged/: one subset of `count` samples from all targets
     std::vector<QuotaSpec> quotas;       // merge = kQuota: one weight per target
+    double diversity = 0.0;              // MMR LAMBDA >= 0 (score/diversity.hpp); 0 = the paper's top-n
+    uint32_t diversity_candidates = 4;   // c >= 1: MMR picks among each target's top c*n
+    double dedup = 0.0;                  // near-duplicate Jaccard threshold in (0, 1] (score/dedup.hpp); 0 = off
+    std::string dedup_against;           // with dedup: also drop duplicates of this file's samples
+    bool coverage = false;               // read the selected vectors back to report coverage even without the above
     std::string store_dir;               // select: the pool's store; "" = <out>/.store, removed after success
     uint64_t store_shard_rows = 0;       // select: samples per shard of a new store; 0 = the store's default
     int32_t k = 0;                       // 0 = the SAE's own TopK k

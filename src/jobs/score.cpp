@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "jobs/candidate_vectors.hpp"
 #include "jobs/engine.hpp"
 #include "jobs/manifest.hpp"
 #include "jobs/run_support.hpp"
@@ -292,9 +293,9 @@ Result<SelectSummary> score_and_write(const SelectConfig& config, std::optional<
     const std::vector<Prototype> prototypes = comm.is_root() ? run.prototypes : unpack_prototypes(packed);
     const auto t_score = Clock::now();
     std::vector<std::string> shares = comm.gather(score_share(store_dirs, prototypes, config.threads, comm));
-    Result<SelectSummary> summary = SelectSummary();
+    Status collected;
     if (comm.is_root()) {
-        summary = [&]() -> Result<SelectSummary> {
+        collected = [&]() -> Status {
             MONA_RETURN_IF_ERROR(collect_shares(shares, comm, store_dirs.front(), run));
             run.summary.n_pool_read = static_cast<int64_t>(run.rows.size());
             for (const auto& row : run.rows) run.summary.n_pool_tokens += row.n_tokens;
@@ -303,6 +304,20 @@ Result<SelectSummary> score_and_write(const SelectConfig& config, std::optional<
                 return invalid_input(
                     fmt::format("pool {} holds no usable sample (store {})", config.pool_path, store_dirs.front()));
             }
+            return Status();
+        }();
+    }
+    if (needs_candidate_vectors(config)) {
+        // After the scores: each target's candidates (top c*n) are chosen on rank 0, and their vectors read back
+        // from the stores by the ranks that scored them (a collective, so every rank first learns rank 0's status).
+        MONA_RETURN_IF_ERROR(comm.broadcast_status(collected));
+        const std::vector<uint64_t> records = comm.is_root() ? choose_candidates(config, run) : std::vector<uint64_t>();
+        MONA_RETURN_IF_ERROR(gather_candidate_vectors(store_dirs, records, comm, run.candidate_vecs));
+    }
+    Result<SelectSummary> summary = SelectSummary();
+    if (comm.is_root()) {
+        summary = [&]() -> Result<SelectSummary> {
+            MONA_RETURN_IF_ERROR(collected);
             return write_selection(config, *engine, run, t_start, extra);
         }();
     }

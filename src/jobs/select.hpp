@@ -15,6 +15,9 @@
 // With config.merge set, also one merged subset of the same size n (score/merge_select.hpp):
 //   <out>/merged/selected.jsonl     the merged subset's records, in the order the turns took them
 //   <out>/merged/selected.tsv       pick, record, id, line, target and rank that brought it in, that target's score
+// Beyond the paper (docs/beyond.md): with config.diversity > 0 (MMR) or config.dedup > 0 each target's n are chosen
+// among its top c*n candidates instead (selected.jsonl in pick order; scores.tsv's rank stays the score rank, its
+// selected column marks the picks); with dedup, <out>/dropped.tsv lists every candidate left out and why.
 // Every file is written to a temporary name and renamed into place only after the whole run succeeded; then
 // <out>/.store is removed (a store_dir given by the caller is kept).
 #pragma once

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -39,9 +40,23 @@ struct SelectRun {
     double seconds_targets = 0.0;
     double seconds_pool = 0.0;
     std::optional<FileStamp> pool_stamp;  // the pool as the run found it (checked before anything is committed)
+    // With --diversity only (else empty): each target's candidates (row positions, score order) and their vectors.
+    std::vector<std::vector<uint64_t>> candidates;           // [target] -> top c*n row positions
+    std::unordered_map<uint64_t, SparseVec> candidate_vecs;  // record_idx -> pooled vector
 };
 
-// Picks each target's top n (and the merged subset), reads the pool a second time (the selected records' bytes,
+// Samples per target: config.count, else round(ratio * n_pool), clamped to [1, n_pool].
+int64_t n_select_of(const SelectConfig& config, int64_t n_pool);
+
+// True when the selection compares samples with each other, so that the candidates' vectors must be read back.
+bool needs_candidate_vectors(const SelectConfig& config);
+
+// Fills run.candidates from run.scores (each target's top c*n, score/diversity.hpp) and returns the records of
+// all of them (for gather_candidate_vectors).
+std::vector<uint64_t> choose_candidates(const SelectConfig& config, SelectRun& run);
+
+// Picks each target's top n (with --diversity: the MMR picks among run.candidates, score/diversity.hpp; and the
+// merged subset, from those picks), reads the pool a second time (the selected records' bytes,
 // task labels, report snippets, truncation, and with skip_bad the pool's skipped records), and writes every
 // output into config.out_dir (see jobs/select.hpp). Consumes run.scores. `extra` goes into the manifest.
 Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& engine, SelectRun& run,

@@ -57,6 +57,13 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
         MONA_TRY(QuotaSpec quota, parse_quota_spec(text));
         config.quotas.push_back(quota);
     }
+    if (args.has("diversity")) config.diversity = args.get_float("diversity");
+    if (args.has("diversity-candidates")) {
+        config.diversity_candidates = args.get_int<uint32_t>("diversity-candidates");
+    }
+    if (args.has("dedup")) config.dedup = args.get_float("dedup");
+    if (args.has("dedup-against")) config.dedup_against = args.get("dedup-against");
+    config.coverage = args.on("coverage");
     if (args.has("k")) config.k = args.get_int<int32_t>("k");
     MONA_TRY(config.token_mode, parse_token_mode(args.get("tokens")));
     MONA_TRY(config.pooling, parse_pooling_mode(args.get("pooling")));
