@@ -7,6 +7,8 @@
 //   mona/feature_store.hpp  the feature store: StoreReader / StoreSet to read stored vectors (and the writer)
 //   mona/jobs.hpp           the jobs of the `mona` command: select, embed, score, eval
 //   mona/log.hpp            the log/progress callback
+//   mona/model.hpp          a GGUF model's summary (`mona info --model`); the default model and SAE paths
+//   mona/vectors.hpp        pool per-token codes into sample vectors; generalized Jaccard of two vectors
 //
 // Example (examples/select_example.cpp): open an SAE, encode rows, read a store; or run a whole selection:
 //   mona::SelectJobOptions job;
@@ -19,9 +21,11 @@
 #include "mona/feature_store.hpp"
 #include "mona/jobs.hpp"
 #include "mona/log.hpp"
+#include "mona/model.hpp"
 #include "mona/sae.hpp"
 #include "mona/status.hpp"
 #include "mona/types.hpp"
+#include "mona/vectors.hpp"
 
 namespace mona {
 
