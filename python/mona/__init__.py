@@ -20,7 +20,7 @@ from ._errors import (
     NotFoundError,
     UnsupportedError,
 )
-from ._jobs import Selection, TargetSelection, embed, eval, score, select
+from ._jobs import Selection, TargetSelection, activations, embed, eval, score, select
 from ._sae import Model, Sae, SparseVector, jaccard, pool
 
 __version__ = _mona.version()
@@ -35,6 +35,7 @@ __all__ = [
     "embed",
     "score",
     "eval",
+    "activations",
     "pool",
     "jaccard",
     "MonaError",

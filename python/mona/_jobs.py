@@ -451,3 +451,57 @@ def eval(
             result = json.load(f)
         result["summary"] = summary
         return result
+
+
+def activations(
+    records: Records,
+    *,
+    model: Optional[PathLike] = None,
+    sae: Union[PathLike, None, bool] = None,
+    layer: Optional[int] = None,
+    tokens: str = "no-bos",
+    max_tokens: int = 2048,
+    batch_tokens: int = 512,
+    threads: int = 0,
+    template: str = "model",
+    cpu_repack: bool = False,
+    system_prompt: Optional[str] = None,
+    format: str = "auto",
+    progress: ProgressArg = False,
+) -> dict:
+    """Token ids, residual vectors, SAE codes and pooled vectors of a small input: `mona activations`, as numpy.
+
+    Every sample's rows are held in memory: for inspection and for checking mona against other implementations
+    (HF transformers' hidden_states[layer]), not for pools.
+
+    Args:
+        records: the input (a path or any of mona.select's kinds).
+        sae: SAE folder; None = the default SAE; False = no SAE (residual rows only).
+        layer: residual stream layer, HF hidden_states[L] numbering [default: the SAE's own layer, else
+            n_layer-1].
+        tokens: the rows the pooled vector averages: all | no-bos | prompt | response.
+        model, max_tokens, batch_tokens, threads, template, cpu_repack, system_prompt, format, progress: as in
+            mona.select.
+
+    Returns:
+        dict: layer, n_embd, llama_tensor, and samples: one dict per record, in order, with id, n_prompt,
+        tokens (int32 [n_tokens]), residual (float32 [n_tokens, n_embd]) and, with an SAE, code_offsets (uint64
+        [n_tokens+1]), code_indices (uint32), code_values (float32): CSR per-token codes, and pooled (a
+        SparseVector: the mean over the `tokens` rows).
+    """
+    from ._sae import SparseVector
+
+    with_sae = sae is not False
+    with Staged() as staged:
+        path = staged.path_of(records, "input")
+        options = _common(
+            model=model, sae=sae if with_sae else None, layer=layer, k=None, tokens=tokens, pooling="mean",
+            format=format, template=template, system_prompt=system_prompt, cpu_repack=cpu_repack,
+            max_tokens=max_tokens, batch_tokens=batch_tokens, threads=threads, skip_bad=False,
+        )
+        options.update(pool=path, with_sae=with_sae)
+        result = _run(_mona.run_activations, staged, progress, staged.n_rows.get(path), options)
+    for s in result["samples"]:
+        if "pooled" in s:
+            s["pooled"] = SparseVector(*s["pooled"])
+    return result

@@ -389,6 +389,43 @@ NB_MODULE(_mona, m) {
         "options"_a, "progress"_a.none());
 
     m.def(
+        "run_activations",
+        [](const nb::dict& options, nb::handle progress) {
+            mona::ActivationsJobOptions o;
+            o.common = common_options(options);
+            take(options, "with_sae", o.with_sae);
+            mona::ActivationsResult r = run_job<mona::ActivationsResult>(
+                o.common, progress, [&o](const mona::JobCommonOptions&) { return mona::run_activations_job(o); });
+            nb::list samples;
+            for (mona::SampleActivations& a : r.samples) {
+                nb::dict d;
+                d["id"] = a.id;
+                d["n_prompt"] = a.n_prompt;
+                const size_t n_tokens = a.tokens.size();
+                d["tokens"] = to_numpy(std::move(a.tokens));
+                auto* rows = new std::vector<float>(std::move(a.residual));
+                nb::capsule owner(rows, [](void* p) noexcept { delete static_cast<std::vector<float>*>(p); });
+                d["residual"] = nb::ndarray<nb::numpy, float, nb::ndim<2>>(
+                    rows->data(), {n_tokens, static_cast<size_t>(r.n_embd)}, owner);
+                if (o.with_sae) {
+                    d["code_offsets"] = to_numpy(std::move(a.codes.offsets));
+                    d["code_indices"] = to_numpy(std::move(a.codes.idx));
+                    d["code_values"] = to_numpy(std::move(a.codes.val));
+                    d["pooled"] = nb::make_tuple(to_numpy(std::move(a.pooled.idx)), to_numpy(std::move(a.pooled.val)),
+                                                 a.pooled.l1);
+                }
+                samples.append(d);
+            }
+            nb::dict d;
+            d["layer"] = r.layer;
+            d["n_embd"] = r.n_embd;
+            d["llama_tensor"] = r.llama_tensor;
+            d["samples"] = samples;
+            return d;
+        },
+        "options"_a, "progress"_a.none());
+
+    m.def(
         "run_eval",
         [](const nb::dict& options, nb::handle progress) {
             mona::EvalJobOptions o;

@@ -11,19 +11,20 @@ import pytest
 import mona
 
 
-def read_safetensors(path) -> dict:
+def read_safetensors(path, as_float64=True) -> dict:
     """A plain reader of the safetensors format (8-byte header length, JSON header, raw little-endian data)."""
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
         data = f.read()
-    dtypes = {"F32": np.float32, "F16": np.float16}
+    dtypes = {"F32": np.float32, "F16": np.float16, "I32": np.int32, "I64": np.int64}
     out = {}
     for name, t in header.items():
         if name == "__metadata__":
             continue
         a, b = t["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=dtypes[t["dtype"]]).reshape(t["shape"]).astype(np.float64)
+        array = np.frombuffer(data[a:b], dtype=dtypes[t["dtype"]]).reshape(t["shape"])
+        out[name] = array.astype(np.float64) if as_float64 else array
     return out
 
 
@@ -138,3 +139,36 @@ def test_missing_sae_and_model(tmp_path):
         mona.Sae(tmp_path / "nope")
     with pytest.raises(mona.MonaError):
         mona.Model(tmp_path / "nope.gguf").info
+
+
+def test_activations_equal_cli(tmp_path, mona_bin, fixtures, model, sae_dir, sae):
+    import subprocess
+
+    dump = tmp_path / "a.safetensors"
+    inputs = fixtures / "target_math.jsonl"
+    subprocess.run([mona_bin, "activations", "--model", model, "--sae", sae_dir, "--input", str(inputs), "--out",
+                    str(dump), "--threads", "1", "--quiet"], check=True)
+    ref = read_safetensors(dump, as_float64=False)
+    act = mona.activations(inputs, model=model, sae=sae_dir, threads=1)
+    assert (act["layer"], act["n_embd"], len(act["samples"])) == (2, 64, 5)
+    for i, s in enumerate(act["samples"]):
+        p = f"sample.{i}."
+        assert np.array_equal(s["tokens"], ref[p + "tokens"])
+        assert s["residual"].shape == (len(s["tokens"]), 64)
+        assert np.array_equal(s["residual"], ref[p + "residual"])  # bit for bit
+        assert np.array_equal(s["code_offsets"], ref[p + "code_offsets"])
+        assert np.array_equal(s["code_indices"], ref[p + "code_indices"])
+        assert np.array_equal(s["code_values"], ref[p + "code_values"])
+        assert np.array_equal(s["pooled"].indices, ref[p + "pooled_indices"])
+        assert np.array_equal(s["pooled"].values, ref[p + "pooled_values"])
+        # The same codes from Sae.encode of the residual rows, and the same vector from mona.pool of the no-bos
+        # rows (the tiny model's vocab adds BOS: row 0).
+        offsets, idx, val = sae.encode_csr(s["residual"])
+        assert np.array_equal(offsets, s["code_offsets"]) and np.array_equal(idx, s["code_indices"])
+        assert np.array_equal(val, s["code_values"])
+        ci, cv = sae.encode(s["residual"])
+        v = mona.pool(ci[1:], cv[1:], d_sae=256)
+        assert np.array_equal(v.indices, s["pooled"].indices) and np.array_equal(v.values, s["pooled"].values)
+        assert v.l1 == s["pooled"].l1
+    rows_only = mona.activations(inputs, model=model, sae=False, layer=1, threads=1)
+    assert rows_only["layer"] == 1 and "code_values" not in rows_only["samples"][0]

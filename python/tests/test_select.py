@@ -68,7 +68,14 @@ def test_select_path_equals_cli(tmp_path, cli_run, fixtures, model, sae_dir):
         # selected.jsonl holds the pool's lines of those rows, in rank order.
         pool_lines = (fixtures / "pool.jsonl").read_text().splitlines()
         assert (out / name / "selected.jsonl").read_text().splitlines() == [pool_lines[i] for i in t.indices]
-    assert sel.manifest["counts"] if "counts" in sel.manifest else sel.manifest
+    # The manifest is the CLI's but for how (command_line: "" from Python) and how fast it ran.
+    want = json.loads((cli_run / "manifest.json").read_text())
+    got = dict(sel.manifest)
+    for key in ("command_line", "timings_s"):
+        want.pop(key)
+        assert key in got
+        got.pop(key)
+    assert got == want
     assert sel.out == str(out)
 
 
@@ -168,3 +175,27 @@ def test_example_script(tmp_path, fixtures, model, sae_dir):
     )
     assert "math: 4 of 40 selected" in res.stdout
     assert (out / "math" / "scores.tsv").exists()
+
+
+def test_eval_equals_cli(tmp_path, mona_bin, fixtures, model, sae_dir):
+    cli_out = tmp_path / "cli"
+    subprocess.run(
+        [mona_bin, "eval", "--model", model, "--sae", sae_dir, "--pool", str(fixtures / "pool.jsonl"),
+         "--target", f"math={fixtures / 'target_math.jsonl'}", "--target", f"cooking={fixtures / 'target_cooking.jsonl'}",
+         "--count", "5", "--threads", "1", "--method", "mona", "--method", "random", "--quiet", "--out", str(cli_out)],
+        check=True,
+    )
+    result = mona.eval(fixtures / "pool.jsonl", targets_of(fixtures), out=tmp_path / "py", count=5,
+                       methods=["mona", "random"], model=model, sae=sae_dir, threads=1, progress=False)
+    want = json.loads((cli_out / "eval.json").read_text())
+    summary = result.pop("summary")
+    for key in ("command_line", "timings_s"):  # how and how fast it ran
+        want.pop(key)
+        result.pop(key)
+    assert result == want
+    assert summary["methods"] == ["mona", "random"]
+    assert [t["name"] for t in summary["targets"]] == ["math", "cooking"]
+    for name in ("math", "cooking"):
+        for f in sorted((cli_out / name).rglob("*")):
+            if f.is_file():
+                assert read_bytes(tmp_path / "py" / f.relative_to(cli_out)) == read_bytes(f), f
