@@ -199,3 +199,16 @@ def test_eval_equals_cli(tmp_path, mona_bin, fixtures, model, sae_dir):
         for f in sorted((cli_out / name).rglob("*")):
             if f.is_file():
                 assert read_bytes(tmp_path / "py" / f.relative_to(cli_out)) == read_bytes(f), f
+
+
+def test_merge_equals_cli(tmp_path, mona_bin, fixtures, model, sae_dir):
+    cli_out = tmp_path / "cli"
+    cli_select(mona_bin, fixtures, model, sae_dir, fixtures / "pool.jsonl", cli_out, "--merge", "quota",
+               "--quota", "math=3", "--quota", "cooking=1")
+    sel = mona.select(fixtures / "pool.jsonl", targets_of(fixtures), count=COUNT, out=tmp_path / "py", model=model,
+                      sae=sae_dir, merge="quota", quotas={"math": 3, "cooking": 1}, **RUN)
+    for f in ("selected.tsv", "selected.jsonl"):
+        assert read_bytes(tmp_path / "py" / "merged" / f) == read_bytes(cli_out / "merged" / f)
+    rows = [int(line.split("\t")[1]) for line in (cli_out / "merged" / "selected.tsv").read_text().splitlines()[1:]]
+    assert sel.merged.tolist() == rows and len(rows) == COUNT
+    assert sel.summary["n_merged"] == COUNT
