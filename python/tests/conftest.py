@@ -49,5 +49,5 @@ def sae_dir(fixtures) -> str:
 def _no_mona_env(monkeypatch):
     # Flags may come from MONA_<FLAG> variables in the CLI; none may change the runs compared here.
     for key in list(os.environ):
-        if key.startswith("MONA_") and key not in ("MONA_BIN", "MONA_PY_FIXTURES", "MONA_HOME"):
+        if key.startswith("MONA_") and key not in ("MONA_BIN", "MONA_PY_FIXTURES", "MONA_HOME", "MONA_DEMO_RUN"):
             monkeypatch.delenv(key)
