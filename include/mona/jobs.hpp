@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,18 @@
 #include "mona/status.hpp"
 
 namespace mona {
+
+// One progress report of a model pass: `stage` ("embed", "pool", ...) has run n_samples samples of n_tokens
+// tokens in `seconds` since it began; `final` marks the report at the end of the pass. `line` is the text the
+// command prints after "mona: " ("pool: 17 samples, 4463 tokens, 215 tokens/s, 21 s").
+struct JobProgress {
+    std::string stage;
+    int64_t n_samples = 0;
+    uint64_t n_tokens = 0;
+    double seconds = 0.0;
+    bool final = false;
+    std::string line;
+};
 
 // What every model job shares (flags --model, --sae, --pool, --out, --layer, --k, --tokens, ...).
 struct JobCommonOptions {
@@ -42,6 +55,14 @@ struct JobCommonOptions {
     bool skip_bad = false;                     // skip bad records (listed in skipped.tsv) instead of failing
     bool progress = true;                      // progress lines through the log callback
     std::string command_line;                  // recorded in the manifest ("" for none)
+    // Per call, for bindings and applications (not flags; both may stay empty):
+    //   on_progress  receives the job's progress reports instead of the log callback (when `progress` is true);
+    //                called on the job's thread, at most every 5 s and once at the end of each model pass.
+    //   cancelled    polled before each record of the pool and the targets is read; when it returns true the
+    //                job stops and returns kCancelled. Outputs are staged (mona select/score/eval) or committed
+    //                shard by shard (embed, resumable), so a cancelled run leaves --out as a failed run does.
+    std::function<void(const JobProgress& update)> on_progress;
+    std::function<bool()> cancelled;
 };
 
 struct JobTarget {

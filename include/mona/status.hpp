@@ -29,6 +29,7 @@ enum class StatusCode {
     kIo,            // the operating system refused a read or write
     kUnsupported,   // well-formed input that mona does not handle (yet)
     kInternal,      // a dependency failed in a way the input does not explain
+    kCancelled,     // the caller asked the job to stop (JobCommonOptions::cancelled)
 };
 
 class [[nodiscard]] Status {

@@ -62,11 +62,21 @@ Result<SelectConfig> to_select_config(const SelectJobOptions& options, bool fill
     config.threads = common.threads;
     config.skip_bad = common.skip_bad;
     // The jobs report progress through their config's callback; the public API sends it to the log callback.
-    if (common.progress) {
+    if (common.progress && common.on_progress) {
+        config.progress = [fn = common.on_progress](const ProgressUpdate& update) {
+            fn(JobProgress{.stage = std::string(update.stage),
+                           .n_samples = update.n_samples,
+                           .n_tokens = update.n_tokens,
+                           .seconds = update.seconds,
+                           .final = update.final,
+                           .line = progress_line(update)});
+        };
+    } else if (common.progress) {
         config.progress = [](const ProgressUpdate& update) {
             log_message(LogLevel::kInfo, "mona: " + progress_line(update));
         };
     }
+    config.cancelled = common.cancelled;
     config.command_line = common.command_line;
     return config;
 }

@@ -66,6 +66,8 @@ struct SelectConfig {
     ProgressFn progress;       // progress reports of the model passes over the pool; empty = none
     bool verbose = false;      // llama.cpp's own log to stderr (SessionOptions::verbose)
     std::string command_line;  // recorded in the manifest
+    // Polled before each record is read (run_support.hpp stream_samples); true stops the job with kCancelled.
+    std::function<bool()> cancelled;
 };
 
 struct TargetResult {

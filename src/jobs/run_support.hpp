@@ -74,6 +74,7 @@ Status stream_samples(
     RawRecord record;
     Result<Sample> sample = Sample();
     while (true) {
+        if (config.cancelled && config.cancelled()) return Status(StatusCode::kCancelled, "cancelled");
         MONA_TRY(bool more, reader.next(record));
         if (!more) break;
         if (!wanted(record.record_idx)) continue;
