@@ -90,8 +90,9 @@ class BeyondE2eTest : public ::testing::Test {
         code_ = dir_ + "/target_code.jsonl";
         ASSERT_TRUE(fixtures::write_jsonl(code_, fixtures::make_target_exemplars("code", 5)).ok());
         store_ = dir_ + "/store";
+        // f32 stores: `mona select` keeps exact values, and the tests compare score's outputs with select's.
         Out embed = mona("embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
-                         " --shard-rows 3 --out " + quote(store_));
+                         " --values f32 --shard-rows 3 --out " + quote(store_));
         ASSERT_EQ(0, embed.code) << embed.err;
         // A pool with duplicates: the labelled pool, then math samples again, in other case and spacing (exact
         // duplicates after normalisation), and one math sample with a word added (a near duplicate).
@@ -116,7 +117,7 @@ class BeyondE2eTest : public ::testing::Test {
         ASSERT_TRUE(fixtures::write_jsonl(dup_pool_, samples).ok());
         dup_store_ = dir_ + "/dup_store";
         Out dup_embed = mona("embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
-                             quote(dup_pool_) + " --out " + quote(dup_store_));
+                             quote(dup_pool_) + " --values f32 --out " + quote(dup_store_));
         ASSERT_EQ(0, dup_embed.code) << dup_embed.err;
         reference_path_ = dir_ + "/reference.jsonl";
         ASSERT_TRUE(fixtures::write_jsonl(reference_path_, reference_).ok());
