@@ -311,6 +311,7 @@ def embed(
     format: str = "auto",
     skip_bad: bool = False,
     keep: int = 0,
+    values: str = "q8",
     shard_rows: int = 0,
     progress: ProgressArg = True,
 ) -> dict:
@@ -321,6 +322,7 @@ def embed(
             file, so resuming a store across calls needs the same rows in the same order.
         store: the store folder (created, or resumed when it holds an earlier run with the same parameters).
         keep: latents kept per sample (largest first); 0 = all.
+        values: how the store writes values: "f32" (exact), "bf16" or "q8" (one byte per value; docs/store.md).
         shard_rows: samples per shard file (0 = the store's default).
         model, sae, layer, k, tokens, pooling, max_tokens, batch_tokens, threads, template, cpu_repack,
         system_prompt, format, skip_bad, progress: as in mona.select.
@@ -335,7 +337,8 @@ def embed(
             system_prompt=system_prompt, cpu_repack=cpu_repack, max_tokens=max_tokens, batch_tokens=batch_tokens,
             threads=threads, skip_bad=skip_bad,
         )
-        options.update(pool=pool_path, out=os.fspath(store), keep=int(keep), shard_rows=int(shard_rows))
+        options.update(pool=pool_path, out=os.fspath(store), keep=int(keep), values=str(values),
+                       shard_rows=int(shard_rows))
         return _run(_mona.run_embed, staged, progress, staged.n_rows.get(pool_path), options)
 
 

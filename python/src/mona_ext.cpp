@@ -374,6 +374,7 @@ NB_MODULE(_mona, m) {
             mona::EmbedJobOptions o;
             o.common = common_options(options);
             take(options, "keep", o.keep);
+            take(options, "values", o.values);
             take(options, "shard_rows", o.shard_rows);
             mona::EmbedJobResult r = run_job<mona::EmbedJobResult>(
                 o.common, progress, [&o](const mona::JobCommonOptions&) { return mona::run_embed_job(o); });

@@ -174,7 +174,10 @@ Result<EmbedJobResult> run_embed_job(const EmbedJobOptions& options) {
         SelectJobOptions select;
         select.common = options.common;
         MONA_TRY(SelectConfig config, api::to_select_config(select, /*fill_default_paths=*/true));
+        Result<ValueEncoding> values = parse_value_encoding(options.values);
+        if (!values.ok()) return invalid_input("values: " + values.status().message());
         const EmbedStoreOptions store{.keep = options.keep,
+                                      .values = *values,
                                       .shard_rows = options.shard_rows,
                                       .slice_idx = options.slice_idx,
                                       .n_slices = options.n_slices};

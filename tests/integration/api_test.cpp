@@ -11,6 +11,7 @@
 #include "api/jobs.hpp"
 #include "integration/run_util.hpp"
 #include "integration/tiny_model_util.hpp"
+#include "jobs/embed.hpp"
 #include "mona/mona.hpp"
 
 namespace mona {
@@ -58,6 +59,7 @@ TEST(Api, JobDefaultsAreTheLibrarysDefaults) {
     const EmbedJobOptions embed;
     const EmbedStoreOptions store;
     EXPECT_EQ(store.keep, embed.keep);
+    EXPECT_EQ(std::string(value_encoding_name(kEmbedCliValues)), embed.values);  // the command's default, not the job's
     EXPECT_EQ(store.shard_rows, embed.shard_rows);
     EXPECT_EQ(store.slice_idx, embed.slice_idx);
     EXPECT_EQ(store.n_slices, embed.n_slices);
