@@ -12,6 +12,7 @@
 #include "io/sample_reader.hpp"
 #include "jobs/manifest.hpp"
 #include "jobs/reference_set.hpp"
+#include "jobs/why_latents.hpp"
 #include "report/html_report.hpp"
 #include "score/dedup.hpp"
 #include "score/diversity.hpp"
@@ -351,7 +352,8 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                                         dropped_tsv(dropped, rows, dedup_context.reference, config.dedup_against)));
     }
 
-    // Report.
+    // Report. Its "why" needs one more small model pass over each target's top samples (jobs/why_latents.hpp).
+    MONA_TRY(WhyResult why, explain_selections(config, engine, rows, selected, run.prototypes));
     ReportInput report;
     report.title = "mona selection";
     report.pool_labels = std::move(labels);
@@ -377,6 +379,8 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         target.selected = selected[target_idx];
         target.target_token_counts = target_lengths[target_idx];
         if (target_idx < run.target_snippets.size()) target.exemplar_snippets = run.target_snippets[target_idx];
+        target.why_latents = std::move(why.latents[target_idx]);
+        target.why_n_samples = why.n_samples[target_idx];
         report.targets.push_back(std::move(target));
     }
     report.merged = std::move(report_merged);

@@ -12,6 +12,55 @@
 namespace mona {
 namespace {
 
+// A token's text for display: newlines and tabs made visible, so a context stays on one line.
+std::string visible(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\n') {
+            out += "\u23ce";
+        } else if (c == '\t') {
+            out += "\u21e5";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+// #target-<t>-why: the latents behind the selection (score/latent_why.hpp), each with where it fires.
+std::string why_section(const ReportTarget& t, size_t target_idx) {
+    std::string out = fmt::format(
+        "<section id=\"target-{}-why\">\n<h3>Why these samples: the features they share with the target</h3>\n",
+        target_idx);
+    if (t.why_latents.empty()) {
+        out += "<p class=\"muted\">no latent explanation recorded</p>\n</section>\n";
+        return out;
+    }
+    out += fmt::format(
+        "<p class=\"muted\">A sample's score is its overlap with the prototype, Σ min(sample, prototype) over the "
+        "SAE's "
+        "latents, divided by Σ max. These latents carry the largest shares of that overlap over the top {} selected "
+        "samples; each is shown on the tokens where it fires most in them (<mark>marked</mark>), which is what the "
+        "latent responds to.</p>\n<table class=\"why\">\n<thead><tr><th class=\"num\">latent</th><th class=\"num\">"
+        "share of overlap</th><th class=\"num\">prototype weight</th><th>fires most on</th></tr></thead>\n<tbody>\n",
+        t.why_n_samples);
+    for (const ReportLatent& latent : t.why_latents) {
+        std::string contexts;
+        for (const ReportLatent::Context& c : latent.contexts) {
+            contexts += fmt::format(
+                "<div class=\"snippet\">…{}<mark>{}</mark>{}… <span class=\"muted\">({:.3g}, {})</span></div>",
+                html_escape(visible(c.before)), html_escape(visible(c.token)), html_escape(visible(c.after)), c.value,
+                html_escape(c.sample_id));
+        }
+        out += fmt::format(
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{:.1f}%</td><td "
+            "class=\"num\">{:.3g}</td><td>{}</td></tr>\n",
+            latent.latent, 100.0 * latent.share, latent.prototype_value, contexts);
+    }
+    out += "</tbody>\n</table>\n</section>\n";
+    return out;
+}
+
 using report::BoxRow;
 using report::kColorPool;
 using report::kColorTargets;
@@ -349,6 +398,8 @@ void append_target(std::string& out, const ReportInput& in, size_t target_idx, c
         out += "</ol>\n";
     }
     out += "</section>\n";
+
+    out += why_section(t, target_idx);
 
     out += fmt::format("<section id=\"target-{}-scores\">\n<h3>Score distribution</h3>\n", target_idx);
     out += score_histogram(t, s);

@@ -7,6 +7,8 @@
 //                      set) and the random-baseline precision (share of that label in the pool)
 //   #target-<t>        one section per target t (0-based), containing
 //     #target-<t>-exemplars the target's exemplars (snippets, at most kReportExemplars): what the selection is for
+//     #target-<t>-why       the SAE latents that carry the top selected samples' overlap with the prototype: each
+//                           one's share of it, its prototype weight, and the tokens it fires on most, in context
 //     #target-<t>-scores    SVG histogram of the target's scores, 40 bins over the finite pool scores: the pool
 //                           as bars above the axis, the selected samples below it (each scaled to its own max),
 //                           the cut-off (the lowest selected score) as a dashed line, axis titles
@@ -48,6 +50,20 @@ namespace mona {
 inline constexpr size_t kReportTopN = 10;       // samples listed per target under "Top selected samples"
 inline constexpr size_t kReportExemplars = 10;  // exemplar snippets shown per target
 
+// One SAE latent of a target's "why" section (score/latent_why.hpp): its share of the overlap mass between the top
+// selected samples and the prototype, and where it fires most in them, as token text in context.
+struct ReportLatent {
+    uint32_t latent = 0;
+    double share = 0.0;
+    float prototype_value = 0.0f;
+    struct Context {
+        std::string before, token, after;  // text around the token, the token, text after it
+        float value = 0.0f;                // the latent's activation on the token
+        std::string sample_id;
+    };
+    std::vector<Context> contexts;
+};
+
 struct ReportTarget {
     std::string name;                                 // display name, e.g. the exemplar file stem
     std::string label;                                // task label of the target, "" if unknown
@@ -56,6 +72,8 @@ struct ReportTarget {
     std::vector<int64_t> target_token_counts;         // [n_exemplars] tokens per target exemplar
     std::string label_note = {};                      // with label "": why precision is left out, shown in its place
     std::vector<std::string> exemplar_snippets = {};  // the target's exemplars (snippets), shown first: "why"
+    std::vector<ReportLatent> why_latents = {};       // the latents that carry the selection (jobs/why_latents)
+    size_t why_n_samples = 0;                         // the top selected samples they were measured on
 };
 
 // The --merge subset: one selection drawn from every target (score/merge_select.hpp).

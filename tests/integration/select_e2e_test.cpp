@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -561,6 +563,37 @@ TEST_F(SelectE2eTest, SkipBadSkipsAndListsTheLine) {
     EXPECT_EQ(39, m["pool"]["read"].get<int>());
     EXPECT_EQ(1, m["pool"]["skipped"].get<int>());
     EXPECT_TRUE(m["parameters"]["skip_bad"].get<bool>());
+}
+
+// The report's "why" (jobs/why_latents): each target's latents are shown on tokens of its top selected samples.
+TEST_F(SelectE2eTest, ReportExplainsTheSelectionWithLatentsFiringInTheTopSamples) {
+    const std::string out = dir_ + "/out-why";
+    const RunResult run = run_select(out, {});
+    expect_success(run);
+    const std::string report = fixtures::read_file(out + "/report.html");
+    for (const std::string target : {"a", "b"}) {
+        const size_t t = target == "a" ? 0 : 1;
+        const size_t begin = report.find("<section id=\"target-" + std::to_string(t) + "-why\">");
+        ASSERT_NE(std::string::npos, begin) << report;
+        const std::string why = report.substr(begin, report.find("</section>", begin) - begin);
+        ASSERT_NE(std::string::npos, why.find("<table class=\"why\">")) << why;
+        ASSERT_NE(std::string::npos, why.find("<mark>")) << why;
+        // The ids of the first kWhySamples selected samples: every context must come from one of them.
+        std::set<std::string> top_ids;
+        std::istringstream selected(fixtures::read_file(out + "/" + target + "/selected.jsonl"));
+        std::string line;
+        while (top_ids.size() < 5 && std::getline(selected, line)) {
+            top_ids.insert(nlohmann::json::parse(line)["id"].get<std::string>());
+        }
+        const std::regex context(R"(<span class="muted">\(([^,]+), ([^)]+)\)</span>)");
+        int n_contexts = 0;
+        for (auto it = std::sregex_iterator(why.begin(), why.end(), context); it != std::sregex_iterator(); ++it) {
+            EXPECT_GT(std::stod((*it)[1].str()), 0.0);
+            EXPECT_TRUE(top_ids.count((*it)[2].str())) << (*it)[2].str() << " is not a top selected sample";
+            ++n_contexts;
+        }
+        EXPECT_GT(n_contexts, 0) << why;
+    }
 }
 
 }  // namespace

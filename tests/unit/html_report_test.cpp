@@ -216,6 +216,24 @@ TEST(ReportHtml, ShowsExemplarsCutoffAxisTitlesAndTheMergedSubset) {
     EXPECT_NE(render_text_table(in).find("precision: n/a (no pool sample is labelled 'x')"), std::string::npos);
 }
 
+TEST(ReportHtml, WhySectionShowsEachLatentsShareAndWhereItFires) {
+    ReportInput in = tiny_input();
+    in.targets[0].why_n_samples = 3;
+    in.targets[0].why_latents = {{2113, 0.125, 8.5f, {{"So he pays\n", "<4", "50 more", 57.5f, "gsm8k/1"}}},
+                                 {7, 0.0625, 1.25f, {}}};
+    const std::string html = render_html_report(in);
+    const std::string why = element_by_id(html, "section", "target-0-why");
+    EXPECT_NE(why.find("over the top 3 selected samples"), std::string::npos) << why;
+    EXPECT_NE(why.find("<td class=\"num\">2113</td><td class=\"num\">12.5%</td><td class=\"num\">8.5</td>"),
+              std::string::npos)
+        << why;
+    // The token is marked and escaped; a newline in the context is made visible.
+    EXPECT_NE(why.find("So he pays\u23ce<mark>&lt;4</mark>50 more"), std::string::npos) << why;
+    EXPECT_NE(why.find("(57.5, gsm8k/1)"), std::string::npos) << why;
+    EXPECT_NE(why.find("<td class=\"num\">7</td><td class=\"num\">6.2%</td>"), std::string::npos) << why;
+    EXPECT_NE(element_by_id(html, "section", "target-1-why").find("no latent explanation"), std::string::npos);
+}
+
 TEST(ReportText, ShowsCompositionPrecisionAndRandomBaseline) {
     const std::string text = render_text_table(tiny_input());
     EXPECT_NE(std::string::npos, text.find("target 1/3: mathy (label: math)\n"));
