@@ -79,7 +79,7 @@ def test_select_path_equals_cli(tmp_path, cli_run, fixtures, model, sae_dir):
     assert sel.out == str(out)
 
 
-@pytest.mark.parametrize("kind", ["list", "generator", "pandas", "arrow", "parquet"])
+@pytest.mark.parametrize("kind", ["list", "generator", "pandas", "arrow", "parquet", "datasets", "datasets-iterable"])
 def test_select_python_inputs_equal_cli(tmp_path, cli_run, fixtures, model, sae_dir, kind):
     records = pool_records(fixtures)
     if kind == "list":
@@ -92,12 +92,18 @@ def test_select_python_inputs_equal_cli(tmp_path, cli_run, fixtures, model, sae_
     elif kind == "arrow":
         pa = pytest.importorskip("pyarrow")
         pool = pa.Table.from_pylist(records)
-    else:
+    elif kind == "parquet":
         pa = pytest.importorskip("pyarrow")
         import pyarrow.parquet as pq
 
         pool = tmp_path / "pool.parquet"
         pq.write_table(pa.Table.from_pylist(records), pool, row_group_size=7)
+    else:
+        import datasets  # pinned in python/requirements.txt: a missing package fails here rather than skipping
+
+        pool = datasets.Dataset.from_list(records)
+        if kind == "datasets-iterable":
+            pool = pool.to_iterable_dataset(num_shards=3)
     targets = targets_of(fixtures)
     targets["cooking"] = pool_records_from(fixtures / "target_cooking.jsonl")  # exemplars as a list of dicts too
     sel = mona.select(pool, targets, count=COUNT, model=model, sae=sae_dir, **RUN)
@@ -151,6 +157,16 @@ def test_progress_callback(fixtures, model, sae_dir):
     assert finals, updates
     assert any(u["n_samples"] == 40 for u in finals)
     assert all(set(u) == {"stage", "n_samples", "n_tokens", "seconds", "final", "line"} for u in updates)
+
+
+def test_progress_default_is_a_tqdm_bar(capsys, fixtures, model, sae_dir):
+    import tqdm  # noqa: F401  (pinned in python/requirements.txt)
+
+    # A Python pool is counted while it is staged, so the bar knows its total (a path's total is not counted).
+    mona.select(pool_records(fixtures), targets_of(fixtures), count=2, model=model, sae=sae_dir, threads=1)
+    err = capsys.readouterr().err
+    assert "mona embed" in err or "mona pool" in err, err
+    assert "40/40" in err, err  # the pool bar reaches its total
 
 
 def test_progress_callback_error_propagates(tmp_path, fixtures, model, sae_dir):
