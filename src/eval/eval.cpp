@@ -540,6 +540,12 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     MONA_RETURN_IF_ERROR(stage.write("eval.json", out.dump(2) + "\n"));
     MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, pool_stamp, "pool"));
     MONA_RETURN_IF_ERROR(stage.commit());
+    // A rerun into the same --out: target folders of targets no longer given, and skipped.tsv without --skip-bad.
+    std::vector<std::string> current;
+    for (const EvalTargetInput& t : in.targets) current.push_back(t.name);
+    MONA_RETURN_IF_ERROR(
+        remove_stale_outputs(config.out_dir, current, {"selections.tsv", "scores.tsv"},
+                             config.skip_bad ? std::vector<std::string>() : std::vector<std::string>{"skipped.tsv"}));
     return summary;
 }
 

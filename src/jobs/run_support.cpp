@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 namespace mona {
@@ -199,6 +200,34 @@ Result<RunFolderLock> RunFolderLock::acquire(const std::string& out_dir) {
         ::close(fd);
     }
     return io_error(fmt::format("{}: cannot take the lock (the file keeps being replaced)", lock.lock_path_));
+}
+
+Status remove_stale_outputs(const std::string& out_dir, const std::vector<std::string>& current,
+                            const std::vector<std::string>& marker_files,
+                            const std::vector<std::string>& unwritten_files) {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> stale;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(out_dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.empty() || name[0] == '.' || !it->is_directory()) continue;
+        if (std::find(current.begin(), current.end(), name) != current.end()) continue;
+        for (const std::string& marker : marker_files) {
+            if (fs::exists(it->path() / marker)) {
+                stale.push_back(it->path());
+                break;
+            }
+        }
+    }
+    if (ec) return io_error(fmt::format("cannot list {}: {}", out_dir, ec.message()));
+    for (const std::string& file : unwritten_files) {
+        if (fs::is_regular_file(fs::path(out_dir) / file)) stale.push_back(fs::path(out_dir) / file);
+    }
+    for (const auto& path : stale) {
+        fs::remove_all(path, ec);
+        if (ec) return io_error(fmt::format("cannot remove the earlier run's {}: {}", path.string(), ec.message()));
+    }
+    return Status();
 }
 
 }  // namespace mona::detail

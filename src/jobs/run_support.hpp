@@ -92,6 +92,14 @@ Status stream_samples(
     return Status();
 }
 
+// After a rerun into the same --out, so that the folder holds what the new run lists and nothing else of mona's:
+// removes each sub-folder not named in `current` that holds one of `marker_files` (a target folder of an earlier
+// run), and each of `unwritten_files` (top-level outputs this run did not write). Hidden entries and other files
+// stay. Errors name the path.
+Status remove_stale_outputs(const std::string& out_dir, const std::vector<std::string>& current,
+                            const std::vector<std::string>& marker_files,
+                            const std::vector<std::string>& unwritten_files);
+
 // The identity of an input file (device, inode, size, modification time in ns), taken when a run starts and
 // compared before its outputs are committed: a pool rewritten, appended to or replaced during the run would give
 // outputs that mix two versions of it.

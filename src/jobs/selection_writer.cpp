@@ -113,33 +113,16 @@ std::string dropped_tsv(const std::vector<DroppedRow>& dropped, const std::vecto
     return tsv;
 }
 
-// After a rerun into the same --out: the outputs of the earlier run that this one did not write (a target
-// folder of a target no longer given, merged/ without --merge, skipped.tsv without --skip-bad), so that the
-// folder holds what manifest.json lists and nothing else of mona's. Only folders that look like mona's target
-// folders (holding selected.jsonl or scores.tsv) are touched; other files stay.
-Status remove_stale_outputs(const SelectConfig& config) {
-    namespace fs = std::filesystem;
-    std::unordered_set<std::string> current;
-    for (const auto& target : config.targets) current.insert(target.name);
-    if (config.merge != MergeMode::kNone) current.insert("merged");
-    std::vector<fs::path> stale;
-    std::error_code ec;
-    for (auto it = fs::directory_iterator(config.out_dir, ec); !ec && it != fs::directory_iterator();
-         it.increment(ec)) {
-        const std::string name = it->path().filename().string();
-        if (name.empty() || name[0] == '.' || current.count(name) > 0 || !it->is_directory()) continue;
-        const bool mona_folder = fs::exists(it->path() / "selected.jsonl") || fs::exists(it->path() / "scores.tsv");
-        if (mona_folder) stale.push_back(it->path());
-    }
-    if (ec) return io_error(fmt::format("cannot list {}: {}", config.out_dir, ec.message()));
-    if (!config.skip_bad && fs::exists(fs::path(config.out_dir) / "skipped.tsv")) {
-        stale.push_back(fs::path(config.out_dir) / "skipped.tsv");
-    }
-    for (const auto& path : stale) {
-        fs::remove_all(path, ec);
-        if (ec) return io_error(fmt::format("cannot remove the earlier run's {}: {}", path.string(), ec.message()));
-    }
-    return Status();
+// After a rerun into the same --out: the earlier run's outputs that this one did not write (a target no longer
+// given, merged/ without --merge, skipped.tsv without --skip-bad, dropped.tsv without --dedup).
+Status remove_stale_selection_outputs(const SelectConfig& config) {
+    std::vector<std::string> current;
+    for (const auto& target : config.targets) current.push_back(target.name);
+    if (config.merge != MergeMode::kNone) current.push_back("merged");
+    std::vector<std::string> unwritten;
+    if (!config.skip_bad) unwritten.push_back("skipped.tsv");
+    if (config.dedup <= 0.0) unwritten.push_back("dropped.tsv");
+    return remove_stale_outputs(config.out_dir, current, {"selected.jsonl", "scores.tsv"}, unwritten);
 }
 
 }  // namespace
@@ -466,7 +449,7 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
     if (run.pool_stamp) MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, *run.pool_stamp, "pool"));
     MONA_RETURN_IF_ERROR(write_text(stage, "manifest.json", manifest.dump(2) + "\n"));
     MONA_RETURN_IF_ERROR(stage.commit());
-    MONA_RETURN_IF_ERROR(remove_stale_outputs(config));
+    MONA_RETURN_IF_ERROR(remove_stale_selection_outputs(config));
     return summary;
 }
 

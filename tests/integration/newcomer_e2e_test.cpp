@@ -350,5 +350,47 @@ TEST_F(NewcomerE2eTest, ActivationsAndInfoUseTheBuiltInSaesLayerByDefault) {
     EXPECT_NE(own.out.find("default n_layer-1 = 23)"), std::string::npos) << own.out;
 }
 
+// Item 1 for score: the labels are checked before its pass too (the pool is the store's own).
+TEST_F(NewcomerE2eTest, ScoreReportsATargetNoPoolSampleIsLabelledBeforeItsPass) {
+    const std::string store = dir_ + "/label-store";
+    const RunResult embedded = fixtures::run_binary(
+        MONA_BIN,
+        {"embed", "--model", model_, "--sae", sae_dir_, "--pool", pool_, "--out", store, "--threads", "1", "--quiet"},
+        dir_);
+    ASSERT_EQ(0, embedded.exit_code) << embedded.err;
+    const RunResult scored =
+        fixtures::run_binary(MONA_BIN,
+                             {"score", "--store", store, "--target", "gsm8k=" + math_, "--target",
+                              "cooking=" + cooking_, "--count", "4", "--threads", "1", "--out", dir_ + "/label-scored"},
+                             dir_);
+    ASSERT_EQ(0, scored.exit_code) << scored.err;
+    const std::string warning =
+        "mona: warning: target 'gsm8k': no pool sample is labelled 'gsm8k' (the pool's labels: code (4), cooking (4), "
+        "geography (4), math (4))";
+    EXPECT_EQ(0u, scored.err.find(warning)) << "the first line, before any progress of the pass:\n" << scored.err;
+    EXPECT_EQ(std::string::npos, scored.err.find("warning: target 'cooking'")) << scored.err;
+}
+
+// Item 2 for eval and for --dedup: a rerun leaves nothing of the earlier run that the new one did not write.
+TEST_F(NewcomerE2eTest, EvalRerunWithFewerTargetsRemovesTheEarlierTargetsFolders) {
+    const std::string out = dir_ + "/eval-rerun";
+    const RunResult first = run("eval", {"math=" + math_, "cooking=" + cooking_}, out, {"--quiet", "--method", "mona"});
+    ASSERT_EQ(0, first.exit_code) << first.err;
+    EXPECT_TRUE(fs::exists(out + "/cooking/selections.tsv"));
+    const RunResult second = run("eval", {"math=" + math_}, out, {"--quiet", "--method", "mona"});
+    ASSERT_EQ(0, second.exit_code) << second.err;
+    EXPECT_EQ((std::vector<std::string>{"eval.json", "eval.md", "math", "report.html"}), entries(out));
+}
+
+TEST_F(NewcomerE2eTest, SelectRerunWithoutDedupRemovesTheEarlierDroppedList) {
+    const std::string out = dir_ + "/dedup-rerun";
+    const RunResult first = run("select", {"math=" + math_}, out, {"--quiet", "--dedup", "0.5"});
+    ASSERT_EQ(0, first.exit_code) << first.err;
+    EXPECT_TRUE(fs::exists(out + "/dropped.tsv"));
+    const RunResult second = run("select", {"math=" + math_}, out, {"--quiet"});
+    ASSERT_EQ(0, second.exit_code) << second.err;
+    EXPECT_EQ((std::vector<std::string>{"manifest.json", "math", "report.html"}), entries(out));
+}
+
 }  // namespace
 }  // namespace mona

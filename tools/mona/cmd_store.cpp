@@ -1,6 +1,8 @@
 // mona embed / score / merge: the feature-store workflow (embed a pool once, score many targets later).
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "jobs/config.hpp"
 #include "jobs/embed.hpp"
@@ -104,6 +106,26 @@ CommandResult cmd_score(const ParsedArgs& args) {
     if (Status usage = check_select_config(config.value()); !usage.ok()) return ranks.usage(usage);
     if (Status usage = check_out_folder(args); !usage.ok()) return ranks.usage(usage);
     config->command_line = args.command_line;
+    if (!ranks.quiet()) {
+        // As select does before its pass: each target's label is one the pool carries, or the user is told which
+        // labels it has. The pool is the store's own (or --pool); when it cannot be read, run_score says why.
+        std::string pool_path = config->pool_path;
+        if (pool_path.empty()) {
+            auto stores = StoreSet::open(args.all("store"));
+            if (stores.ok()) {
+                const auto params = nlohmann::json::parse(stores->params_json(), nullptr, /*allow_exceptions=*/false);
+                if (params.is_object()) pool_path = params.value("pool_path", "");
+            }
+        }
+        if (!pool_path.empty()) {
+            auto pool = check_pool_records(pool_path, config->format, /*skip_bad=*/true);
+            if (pool.ok()) {
+                for (const auto& message : unlabelled_targets(config.value(), pool.value())) {
+                    warn(message + "; the report leaves its precision out; --label NAME=LABEL names the label");
+                }
+            }
+        }
+    }
     auto summary = run_score(config.value(), args.all("store"), ranks.comm());
     if (!summary.ok()) return ranks.fail(summary.status());
     if (ranks.quiet()) return {};
