@@ -18,6 +18,7 @@
 #include "jobs/engine.hpp"
 #include "jobs/manifest.hpp"
 #include "jobs/run_support.hpp"
+#include "jobs/why_latents.hpp"
 #include "report/eval_report.hpp"
 #include "score/bm25.hpp"
 #include "score/topn.hpp"
@@ -284,6 +285,37 @@ EvalInput make_eval_input(const EvalConfig& eval_config, const RepresentationSet
 }
 
 // Second read of the pool: texts and snippets of the samples some selection or latent list shows.
+// The report's latents, each shown on the token where it fires most in its top pool samples (jobs/why_latents.hpp):
+// one small pass over those samples with per-token codes, when the explained representation is the Embedder's own
+// pooled vector (its codes are the ones the pass keeps).
+Status add_firing_contexts(const SelectConfig& config, EvalEngine& engine, const RepresentationSet& reps,
+                           const std::vector<PoolRow>& rows, EvalInput& in) {
+    if (!engine.sae || reps.latent_rep() >= reps.size() || !reps[reps.latent_rep()].main) return Status();
+    std::vector<uint64_t> records;
+    for (const EvalTargetInput& t : in.targets) {
+        for (const EvalLatent& l : t.latents) {
+            for (const EvalLatentSample& s : l.top) records.push_back(rows[s.position].record_idx);
+        }
+    }
+    MONA_TRY(auto codes, embed_records_with_codes(config, engine.session, *engine.sae, reps.embed_options(), records));
+    for (EvalTargetInput& t : in.targets) {
+        for (EvalLatent& l : t.latents) {
+            for (EvalLatentSample& s : l.top) {
+                auto it = codes.find(rows[s.position].record_idx);
+                if (it == codes.end()) continue;
+                const LatentFiring firing = strongest_firing(it->second.sample, l.latent);
+                if (firing.row < 0) continue;
+                ReportLatent::Context c = firing_context(engine.session, it->second, firing);
+                s.before = std::move(c.before);
+                s.token = std::move(c.token);
+                s.after = std::move(c.after);
+                s.token_value = c.value;
+            }
+        }
+    }
+    return Status();
+}
+
 Status read_shown_texts(const SelectConfig& config, const std::vector<PoolRow>& rows, EvalInput& in) {
     std::unordered_map<uint64_t, uint64_t> pos_by_record;
     for (const EvalTargetInput& t : in.targets) {
@@ -508,6 +540,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     summary.n_select = std::clamp<int64_t>(n_select, 1, n_pool);
     EvalInput in = make_eval_input(eval_config, reps, targets, pool, summary);
     MONA_RETURN_IF_ERROR(read_shown_texts(config, pool.rows, in));
+    MONA_RETURN_IF_ERROR(add_firing_contexts(config, engine, reps, pool.rows, in));
     MONA_TRY(in.config, config_json(eval_config, engine, reps, targets, summary));
     in.command_line = config.command_line;
     in.settings = settings_rows(eval_config, engine, specs, summary);

@@ -68,6 +68,10 @@ struct EvalMethodRun {
 struct EvalLatentSample {
     uint64_t position = 0;  // pool position
     double value = 0.0;     // the sample's pooled SAE value on the latent
+    // Where the latent fires most in the sample (jobs/why_latents.hpp): the token, the text before and after it,
+    // and its activation there; token empty when not measured.
+    std::string before, token, after;
+    double token_value = 0.0;
 };
 
 // One of the latents with the largest prototype values.

@@ -1,20 +1,28 @@
-// jobs/why_latents.hpp: the select report's "why" per target (report/html_report.hpp, #target-<t>-why).
+// jobs/why_latents.hpp: the reports' "why": SAE latents shown on the tokens they fire on most.
 //
-// The pool pass keeps only pooled vectors, so the latents' firing places come from one more, small model pass: the
-// top kWhySamples selected samples of each target (at most kWhyMaxSamples in all) are read from the pool again and
-// embedded with per-token codes kept (EmbedOptions::keep_rows), on the run's own session and settings, so their
-// pooled vectors are the ones that were scored. score/latent_why.hpp then finds the latents that carry those
-// samples' overlap with the prototype and the tokens each fires on most. Cost: one forward pass per explained
-// sample (a few seconds for a handful of targets on 2 cores), nothing per pool sample.
+// The pool pass keeps only pooled vectors, so the latents' firing places come from one more, small model pass over
+// a few pool records, re-read from the pool and embedded with per-token codes kept (EmbedOptions::keep_rows) on the
+// run's own session and settings, so their pooled vectors are the ones that were scored.
+// - select/score (report/html_report.hpp, #target-<t>-why): the top kWhySamples selected samples of each target (at
+//   most kWhyMaxSamples in all); score/latent_why.hpp finds the latents that carry their overlap with the prototype
+//   and the tokens each fires on most.
+// - eval (report/eval_report.hpp, #target-<t>-latents): the pool samples whose pooled value on each of the
+//   prototype's largest latents is highest, each shown on the token where that latent fires most.
+// Cost: one forward pass per explained sample (seconds on 2 cores for a handful of targets), nothing per pool sample.
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "capture/session.hpp"
+#include "embed/embedder.hpp"
 #include "jobs/config.hpp"
 #include "jobs/selection_writer.hpp"
 #include "mona/status.hpp"
 #include "report/html_report.hpp"
+#include "score/latent_why.hpp"
 
 namespace mona::detail {
 
@@ -25,8 +33,24 @@ inline constexpr size_t kWhyMaxSamples = 64;  // at most this many in all (fewer
 inline constexpr int32_t kWhyTokensBefore = 12;
 inline constexpr int32_t kWhyTokensAfter = 4;
 
+// A pool record embedded with its per-token codes.
+struct RecordCodes {
+    LatentWhySample sample;
+    std::vector<int32_t> tokens;
+    std::string id;
+};
+
+// Embeds the records of config.pool_path whose record_idx is in `records` (each once) with per-token codes kept,
+// with `options` (keep_rows is set here). A record that no longer parses is left out of the result.
+Result<std::unordered_map<uint64_t, RecordCodes>> embed_records_with_codes(const SelectConfig& config, Session& session,
+                                                                           const SaeModel& sae, EmbedOptions options,
+                                                                           const std::vector<uint64_t>& records);
+
+// The text around `firing` (kWhyTokensBefore tokens before it, kWhyTokensAfter after), special tokens left out.
+ReportLatent::Context firing_context(const Session& session, const RecordCodes& record, const LatentFiring& firing);
+
 // For each target (selected[t]: row positions, best first; prototypes[t]), the latents of its "why" section and
-// the number of samples they were measured on. Records are read from config.pool_path by rows[pos].record_idx.
+// the number of samples they were measured on.
 struct WhyResult {
     std::vector<std::vector<ReportLatent>> latents;  // [target]
     std::vector<size_t> n_samples;                   // [target]

@@ -420,9 +420,16 @@ void append_target(std::string& out, const EvalInput& in, const EvalResults& r, 
             "<section id=\"target-{}-latents\">\n<h3>Why these samples: the prototype's largest SAE "
             "latents</h3>\n",
             target_idx);
-        out +=
+        bool tokens_shown = false;
+        for (const EvalLatent& l : t.latents) {
+            for (const EvalLatentSample& s : l.top) tokens_shown = tokens_shown || !s.token.empty();
+        }
+        out += fmt::format(
             "<p class=\"muted\">The latents with the largest values in the target prototype z_tgt (the mean of the "
-            "exemplars' pooled SAE vectors), and for each the pool samples whose pooled vector is largest on it.</p>\n";
+            "exemplars' pooled SAE vectors), and for each the pool samples whose pooled vector is largest on "
+            "it{}.</p>\n",
+            tokens_shown ? ", shown on the token where the latent fires most (<mark>marked</mark>, with its activation)"
+                         : "");
         out += latent_chart(t.latents);
         out +=
             "<table class=\"latents\">\n<thead><tr><th class=\"num\">latent</th><th class=\"num\">prototype</th>"
@@ -443,11 +450,18 @@ void append_target(std::string& out, const EvalInput& in, const EvalResults& r, 
                 } else {
                     const EvalLatentSample& s = l.top[row];
                     const std::string* snippet = text_at(in.snippets, s.position);
+                    // Where the latent fires most in the sample, when measured; else the sample's snippet.
+                    const std::string shown =
+                        s.token.empty()
+                            ? (snippet ? html_escape(*snippet) : "")
+                            : fmt::format("…{}<mark>{}</mark>{}… <span class=\"muted\">({})</span>",
+                                          html_escape(visible_text(s.before)), html_escape(visible_text(s.token)),
+                                          html_escape(visible_text(s.after)), num(s.token_value));
                     out += fmt::format(
                         "<td class=\"num\">{}</td><td>{}</td><td>{}{}{}</td><td class=\"snippet\">{}</td>",
                         num(s.value), html_escape(in.pool_ids[s.position]),
                         in.pool_labels[s.position] == t.name ? "<b>" : "", html_escape(in.pool_labels[s.position]),
-                        in.pool_labels[s.position] == t.name ? "</b>" : "", snippet ? html_escape(*snippet) : "");
+                        in.pool_labels[s.position] == t.name ? "</b>" : "", shown);
                 }
                 out += "</tr>\n";
             }

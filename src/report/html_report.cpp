@@ -10,10 +10,8 @@
 #include "report/svg.hpp"
 
 namespace mona {
-namespace {
 
-// A token's text for display: newlines and tabs made visible, so a context stays on one line.
-std::string visible(std::string_view text) {
+std::string visible_text(std::string_view text) {
     std::string out;
     for (char c : text) {
         if (c == '\n') {
@@ -26,6 +24,8 @@ std::string visible(std::string_view text) {
     }
     return out;
 }
+
+namespace {
 
 // #target-<t>-why: the latents behind the selection (score/latent_why.hpp), each with where it fires.
 std::string why_section(const ReportTarget& t, size_t target_idx) {
@@ -49,8 +49,8 @@ std::string why_section(const ReportTarget& t, size_t target_idx) {
         for (const ReportLatent::Context& c : latent.contexts) {
             contexts += fmt::format(
                 "<div class=\"snippet\">…{}<mark>{}</mark>{}… <span class=\"muted\">({:.3g}, {})</span></div>",
-                html_escape(visible(c.before)), html_escape(visible(c.token)), html_escape(visible(c.after)), c.value,
-                html_escape(c.sample_id));
+                html_escape(visible_text(c.before)), html_escape(visible_text(c.token)),
+                html_escape(visible_text(c.after)), c.value, html_escape(c.sample_id));
         }
         out += fmt::format(
             "<tr><td class=\"num\">{}</td><td class=\"num\">{:.1f}%</td><td "

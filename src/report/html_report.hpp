@@ -102,6 +102,9 @@ struct ReportInput {
 // Escapes & < > " ' for use in HTML text and attribute values.
 std::string html_escape(std::string_view text);
 
+// A token's text for display: newlines and tabs made visible (⏎, ⇥), so that a context stays on one line.
+std::string visible_text(std::string_view text);
+
 // The complete HTML document (UTF-8, starts with "<!DOCTYPE html>").
 std::string render_html_report(const ReportInput& input);
 

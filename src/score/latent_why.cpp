@@ -5,6 +5,18 @@
 
 namespace mona {
 
+LatentFiring strongest_firing(const LatentWhySample& sample, uint32_t latent, size_t sample_idx) {
+    const int64_t end = std::min(sample.row_end, sample.codes.n_rows());
+    LatentFiring top{sample_idx, -1, 0.0f};
+    for (int64_t r = std::max<int64_t>(0, sample.row_begin); r < end; ++r) {
+        for (uint64_t e = sample.codes.offsets[r]; e < sample.codes.offsets[r + 1]; ++e) {
+            if (sample.codes.idx[e] == latent && sample.codes.val[e] > top.value)
+                top = {sample_idx, r, sample.codes.val[e]};
+        }
+    }
+    return top;
+}
+
 std::vector<LatentWhy> explain_latents(const Prototype& prototype, std::span<const LatentWhySample> samples,
                                        const LatentWhyOptions& options) {
     // Per-latent overlap mass, accumulated in double in sample order.
@@ -32,16 +44,7 @@ std::vector<LatentWhy> explain_latents(const Prototype& prototype, std::span<con
     for (LatentWhy& why : out) {
         std::vector<LatentFiring> best;  // the strongest pooled row of each sample where the latent fires
         for (size_t s = 0; s < samples.size(); ++s) {
-            const LatentWhySample& sample = samples[s];
-            const int64_t end = std::min(sample.row_end, sample.codes.n_rows());
-            LatentFiring top{s, -1, 0.0f};
-            for (int64_t r = std::max<int64_t>(0, sample.row_begin); r < end; ++r) {
-                for (uint64_t e = sample.codes.offsets[r]; e < sample.codes.offsets[r + 1]; ++e) {
-                    if (sample.codes.idx[e] == why.latent && sample.codes.val[e] > top.value) {
-                        top = {s, r, sample.codes.val[e]};
-                    }
-                }
-            }
+            const LatentFiring top = strongest_firing(samples[s], why.latent, s);
             if (top.row >= 0) best.push_back(top);
         }
         std::stable_sort(best.begin(), best.end(),

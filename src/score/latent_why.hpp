@@ -43,6 +43,9 @@ struct LatentWhy {
     std::vector<LatentFiring> firings;
 };
 
+// The pooled row of `sample` where `latent` fires most (first on ties); row -1 when it never fires there.
+LatentFiring strongest_firing(const LatentWhySample& sample, uint32_t latent, size_t sample_idx = 0);
+
 // The latents with the largest overlap shares (ties: lower latent first), each with its strongest firings among the
 // pooled rows of the samples (one per sample; ties: earlier sample, then earlier row). Latents with no overlap mass
 // are never reported; no samples or no overlap give an empty result.

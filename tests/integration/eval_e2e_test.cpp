@@ -612,6 +612,23 @@ TEST_F(EvalE2eTest, ReportHasTheSectionsAndBalancedSvg) {
     EXPECT_EQ(std::string::npos, html.find("href=\"http"));
 }
 
+// The latents' top pool samples are shown on the token where the latent fires most (jobs/why_latents.hpp).
+TEST_F(EvalE2eTest, ReportShowsEachLatentOnTheTokenItFiresOnMost) {
+    const std::string html = fixtures::read_file(out_ + "/report.html");
+    for (size_t target_idx = 0; target_idx < kTargets.size(); ++target_idx) {
+        const std::string id = "<section id=\"target-" + std::to_string(target_idx) + "-latents\">";
+        const size_t begin = html.find(id);
+        ASSERT_NE(std::string::npos, begin);
+        const std::string section = html.substr(begin, html.find("</section>", begin) - begin);
+        // Every sample row of the table (one per latent and top sample) has its marked token.
+        const size_t n_rows = count(section, "<td class=\"snippet\">");
+        EXPECT_GT(n_rows, 0u) << section;
+        EXPECT_EQ(n_rows, count(section, "<td class=\"snippet\">…")) << section;
+        EXPECT_EQ(n_rows, count(section.substr(section.find("<tbody>")), "<mark>")) << section;
+        EXPECT_NE(std::string::npos, section.find("shown on the token where the latent fires most")) << section;
+    }
+}
+
 TEST_F(EvalE2eTest, SkipBadListsTheLineAndKeepsRecordNumbers) {
     std::vector<std::string> lines = file_lines(pool_);
     lines[6] = R"({"id": "bad", "messages": [{"role": "user", "content": 5}]})";  // line 7, record 6
