@@ -66,8 +66,9 @@ struct JobCommonOptions {
 };
 
 struct JobTarget {
-    std::string name;  // output folder name [A-Za-z0-9_.-]+; "" = the file's stem
-    std::string path;  // exemplar records
+    std::string name;   // output folder name [A-Za-z0-9_.-]+; "" = the file's stem
+    std::string path;   // exemplar records
+    std::string label;  // the pool's task label of this target, for precision in reports; "" = its name (--label)
 };
 
 struct JobQuota {
@@ -85,6 +86,12 @@ struct SelectJobOptions {
     std::vector<JobQuota> quotas;   // merge = quota: one weight per target
     std::string store_dir;          // select: the pool's store; "" = <out>/.store, removed after success
     uint64_t store_shard_rows = 0;  // select: samples per shard of a new store; 0 = the store's default
+    // Beyond the paper (docs/beyond.md), as the flags of the same names:
+    double diversity = 0.0;             // MMR LAMBDA >= 0; 0 = the paper's top n
+    uint32_t diversity_candidates = 4;  // MMR and dedup pick among each target's top C x n
+    double dedup = 0.0;                 // near-duplicate Jaccard threshold in (0, 1]; 0 = off
+    std::string dedup_against;          // with dedup: also drop duplicates of this file's samples
+    bool coverage = false;              // report prototype coverage and redundancy in manifest.json
 };
 
 struct EmbedJobOptions {

@@ -214,6 +214,12 @@ def select(
     skip_bad: bool = False,
     merge: str = "none",
     quotas: Optional[Mapping[str, float]] = None,
+    labels: Optional[Mapping[str, str]] = None,
+    diversity: float = 0.0,
+    diversity_candidates: int = 4,
+    dedup: float = 0.0,
+    dedup_against: Optional[PathLike] = None,
+    coverage: bool = False,
     store: Optional[PathLike] = None,
     shard_rows: int = 0,
     progress: ProgressArg = True,
@@ -248,6 +254,15 @@ def select(
         merge: none | round-robin | quota: also make ONE merged subset of `count` samples from all targets
             (Selection.merged, <out>/merged/).
         quotas: with merge="quota": {target: weight}.
+        labels: {target: pool label}: the pool's task label of a target, for precision in the report, when it is not
+            the target's name (`--label NAME=LABEL`).
+        diversity: MMR LAMBDA (beyond the paper, docs/beyond.md): greedy picks of score - LAMBDA x max Jaccard to
+            the samples already picked, among each target's top diversity_candidates x n; 0 = the paper's top n.
+        diversity_candidates: with diversity or dedup: the candidates are each target's top C x n samples.
+        dedup: drop exact (normalised text) and near duplicates (pooled-vector Jaccard >= dedup to a better-ranked
+            kept sample) from each selection and the merged subset; 0 = off (dropped.tsv lists them).
+        dedup_against: with dedup: also drop samples that duplicate one of this file's samples.
+        coverage: report each selection's coverage of its prototype and its redundancy in the manifest.
         store: where the pool's feature store is kept (resumed if it exists) [default: <out>/.store, removed after
             success].
         shard_rows: samples per store shard file (0 = the store's default).
@@ -280,6 +295,12 @@ def select(
             quotas=list((quotas or {}).items()),
             store=os.fspath(store) if store is not None else "",
             store_shard_rows=int(shard_rows),
+            labels=list((labels or {}).items()),
+            diversity=float(diversity),
+            diversity_candidates=int(diversity_candidates),
+            dedup=float(dedup),
+            dedup_against=os.fspath(dedup_against) if dedup_against is not None else "",
+            coverage=bool(coverage),
         )
         keep = out is not None
         run_dir = os.fspath(out) if keep else tempfile.mkdtemp(prefix="mona-select-")
@@ -356,6 +377,12 @@ def score(
     skip_bad: bool = False,
     merge: str = "none",
     quotas: Optional[Mapping[str, float]] = None,
+    labels: Optional[Mapping[str, str]] = None,
+    diversity: float = 0.0,
+    diversity_candidates: int = 4,
+    dedup: float = 0.0,
+    dedup_against: Optional[PathLike] = None,
+    coverage: bool = False,
     progress: ProgressArg = True,
 ) -> Selection:
     """Score the targets against a feature store made by mona.embed (or `mona embed`): `mona score`.
@@ -365,7 +392,8 @@ def score(
 
     Args:
         store: the store folder, or a list of slice folders of one pool.
-        targets, ratio, count, out, merge, quotas, threads, skip_bad, progress: as in mona.select.
+        targets, ratio, count, out, merge, quotas, labels, diversity, diversity_candidates, dedup, dedup_against,
+        coverage, threads, skip_bad, progress: as in mona.select.
         pool: the pool file the store was made from [default: the one the store records], for selected.jsonl.
         model, sae: override the store's recorded model and SAE paths.
 
@@ -385,6 +413,12 @@ def score(
             "count": 0 if count is None else int(count),
             "merge": merge,
             "quotas": list((quotas or {}).items()),
+            "labels": list((labels or {}).items()),
+            "diversity": float(diversity),
+            "diversity_candidates": int(diversity_candidates),
+            "dedup": float(dedup),
+            "dedup_against": os.fspath(dedup_against) if dedup_against is not None else "",
+            "coverage": bool(coverage),
         }
         keep = out is not None
         run_dir = os.fspath(out) if keep else tempfile.mkdtemp(prefix="mona-score-")

@@ -111,6 +111,19 @@ mona::SelectJobOptions select_options(const nb::dict& d) {
     }
     take(d, "store", s.store_dir);
     take(d, "store_shard_rows", s.store_shard_rows);
+    if (d.contains("labels")) {  // [(target name, pool label)]
+        for (nb::handle item : nb::cast<nb::list>(d["labels"])) {
+            auto pair = nb::cast<std::pair<std::string, std::string>>(item);
+            for (auto& target : s.targets) {
+                if (target.name == pair.first) target.label = pair.second;
+            }
+        }
+    }
+    take(d, "diversity", s.diversity);
+    take(d, "diversity_candidates", s.diversity_candidates);
+    take(d, "dedup", s.dedup);
+    take(d, "dedup_against", s.dedup_against);
+    take(d, "coverage", s.coverage);
     return s;
 }
 

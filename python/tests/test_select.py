@@ -228,3 +228,22 @@ def test_merge_equals_cli(tmp_path, mona_bin, fixtures, model, sae_dir):
     rows = [int(line.split("\t")[1]) for line in (cli_out / "merged" / "selected.tsv").read_text().splitlines()[1:]]
     assert sel.merged.tolist() == rows and len(rows) == COUNT
     assert sel.summary["n_merged"] == COUNT
+
+
+def test_beyond_the_paper_options_equal_cli(tmp_path, mona_bin, fixtures, model, sae_dir):
+    # --diversity, --dedup, --coverage and --label from Python: the same files as the command's.
+    cli_out = tmp_path / "cli"
+    cli_select(mona_bin, fixtures, model, sae_dir, fixtures / "pool.jsonl", cli_out, "--diversity", "0.5",
+               "--diversity-candidates", "3", "--dedup", "0.6", "--coverage", "--label", "cooking=geography")
+    sel = mona.select(fixtures / "pool.jsonl", targets_of(fixtures), count=COUNT, out=tmp_path / "py", model=model,
+                      sae=sae_dir, diversity=0.5, diversity_candidates=3, dedup=0.6, coverage=True,
+                      labels={"cooking": "geography"}, **RUN)
+    for f in ("math/selected.jsonl", "math/scores.tsv", "cooking/selected.jsonl", "cooking/scores.tsv", "dropped.tsv"):
+        assert read_bytes(tmp_path / "py" / f) == read_bytes(cli_out / f), f
+    manifest = json.loads((cli_out / "manifest.json").read_text())
+    assert manifest["parameters"]["diversity"] == sel.manifest["parameters"]["diversity"]
+    assert "selection" in sel.manifest["targets"][0]  # coverage
+    assert "precision vs <b>geography</b>" in (tmp_path / "py" / "report.html").read_text()
+    with pytest.raises(mona.InvalidInputError):
+        mona.select(fixtures / "pool.jsonl", targets_of(fixtures), count=COUNT, model=model, sae=sae_dir,
+                    diversity=-1.0, **RUN)

@@ -32,6 +32,7 @@ Result<SelectConfig> to_select_config(const SelectJobOptions& options, bool fill
             parse_target_spec(target.name.empty() ? target.path : target.name + "=" + target.path);
         if (!spec.ok()) return in_field(spec.status(), "targets");
         config.targets.push_back(std::move(spec.value()));
+        config.targets.back().label = target.label;
     }
     config.layer = common.layer;
     config.ratio = options.ratio;
@@ -44,6 +45,11 @@ Result<SelectConfig> to_select_config(const SelectJobOptions& options, bool fill
     for (const JobQuota& quota : options.quotas) config.quotas.push_back(QuotaSpec{quota.target, quota.weight});
     config.store_dir = options.store_dir;
     config.store_shard_rows = options.store_shard_rows;
+    config.diversity = options.diversity;
+    config.diversity_candidates = options.diversity_candidates;
+    config.dedup = options.dedup;
+    config.dedup_against = options.dedup_against;
+    config.coverage = options.coverage;
     config.k = common.k;
     Result<TokenMode> tokens = parse_token_mode(common.tokens);
     if (!tokens.ok()) return in_field(tokens.status(), "tokens");
