@@ -135,6 +135,8 @@ R run_job(mona::JobCommonOptions& common, nb::handle progress, Job&& job) {
     std::atomic<bool> cancel{false};
     std::optional<nb::python_error> callback_error;  // touched only with the GIL held
     common.cancelled = [&cancel] { return cancel.load(); };
+    // No callback: silent (the library's default would log each report to stderr).
+    if (progress.is_none()) common.progress = false;
     if (!progress.is_none()) {
         PyObject* fn = progress.ptr();  // borrowed: the caller's frame keeps it alive for the whole call
         common.on_progress = [fn, &cancel, &callback_error](const mona::JobProgress& update) {

@@ -68,6 +68,8 @@ def test_ctrl_c_stops_the_job(tmp_path, fixtures, model, sae_dir):
     with open(pool, "w") as f:
         for i in range(100_000):
             f.write(json.dumps({"text": f"sample {i} about numbers and soup and maps {i * 7}"}) + "\n")
+    # Python's own SIGINT handler, whatever this process inherited (a shell's background job ignores SIGINT).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -76,5 +78,6 @@ def test_ctrl_c_stops_the_job(tmp_path, fixtures, model, sae_dir):
                         progress=False)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     # Stopped like a failed run: nothing committed, the run folder (created by the run) removed again.
     assert not (tmp_path / "o").exists()

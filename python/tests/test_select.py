@@ -247,3 +247,9 @@ def test_beyond_the_paper_options_equal_cli(tmp_path, mona_bin, fixtures, model,
     with pytest.raises(mona.InvalidInputError):
         mona.select(fixtures / "pool.jsonl", targets_of(fixtures), count=COUNT, model=model, sae=sae_dir,
                     diversity=-1.0, **RUN)
+
+
+def test_progress_false_is_silent(capfd, fixtures, model, sae_dir):
+    mona.select(fixtures / "pool.jsonl", targets_of(fixtures), count=2, model=model, sae=sae_dir, threads=1,
+                progress=False)
+    assert "mona: " not in capfd.readouterr().err
