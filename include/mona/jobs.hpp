@@ -66,9 +66,9 @@ struct JobCommonOptions {
 };
 
 struct JobTarget {
-    std::string name;   // output folder name [A-Za-z0-9_.-]+; "" = the file's stem
-    std::string path;   // exemplar records
-    std::string label;  // the pool's task label of this target, for precision in reports; "" = its name (--label)
+    std::string name;        // output folder name [A-Za-z0-9_.-]+; "" = the file's stem
+    std::string path;        // exemplar records
+    std::string label = {};  // the pool's task label of this target, for precision in reports; "" = its name (--label)
 };
 
 struct JobQuota {

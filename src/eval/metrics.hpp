@@ -70,7 +70,7 @@ struct EvalLatentSample {
     double value = 0.0;     // the sample's pooled SAE value on the latent
     // Where the latent fires most in the sample (jobs/why_latents.hpp): the token, the text before and after it,
     // and its activation there; token empty when not measured.
-    std::string before, token, after;
+    std::string before = {}, token = {}, after = {};
     double token_value = 0.0;
 };
 
