@@ -30,8 +30,8 @@
 // crash and re-embedded on resume.
 //
 // manifest.json (a JSON object; keys sorted, 2-space indent, no timestamps, so equal stores have equal bytes):
-//   "format": "mona-feature-store", "format_version": 1 or 2 (see "Format versions" below),
-//   "values": "bf16" | "q8"    (format 2 only) how the values are encoded; format 1 = "f32";
+//   "format": "mona-feature-store", "format_version": 1, 2 or 3 (see "Format versions" below),
+//   "values": "bf16" | "q8"    (formats 2 and 3) how the values are encoded; format 1 = "f32";
 //   "params": {...}            the caller's run parameters, verbatim as JSON values;
 //   "keep": m                  latents kept per sample (0 = all);
 //   "shard_rows": r            samples per shard;
@@ -44,9 +44,13 @@
 //   header, 40 bytes: magic "MONASHRD", u32 format version (the manifest's), u32 zero, u64 shard index,
 //                     u64 first row (= index · shard_rows), u64 n_rows
 //   n_rows records:   varint record_idx, varint source_pos, varint n_tokens, varint id length, id bytes,
-//                     f64 l1, varint nnz, nnz varints (first latent index, then each gap to the previous index
-//                     minus 1), the value block: nnz f32 values (format 1), or the block of the store's value
-//                     encoding (format 2: bf16 or q8, defined in src/store/value_codec.hpp)
+//                     f64 l1, the latent indices, the value block: nnz f32 values (format 1), or the block of
+//                     the store's value encoding (formats 2 and 3: bf16 or q8, defined in src/store/value_codec.hpp)
+//   latent indices:   formats 1 and 2: varint nnz, nnz varints (first latent index, then each gap to the previous
+//                     index minus 1). Format 3: varint (nnz << 1 | b); b = 0: the same gap varints; b = 1 (nnz > 0):
+//                     a bitmap, varint n_bytes (= last index / 8 + 1), then n_bytes bytes, bit j % 8 (least
+//                     significant first) of byte j / 8 set for each latent j. The writer takes the bitmap exactly
+//                     when it is the smaller of the two (dense vectors: src/store/feature_store.cpp).
 //   trailer, 4 bytes: u32 CRC-32 (zlib polynomial) of every byte before it.
 // The manifest also records each shard's size, CRC-32 and SHA-256, so a replaced or truncated file is caught
 // as well as a flipped byte. Every error names the shard file.
@@ -55,13 +59,18 @@
 // below 128 takes 1 byte, below 16384 2 bytes. Measured with uniformly spread indices in d_sae = 131072
 // (tests/unit/store_test.cpp, SizeIsDocumented): nnz = 1500 → ~7.9 KB/sample (vs 12 KB for raw u32+f32 pairs);
 // keep = 256 → ~1.5 KB/sample; keep = 64 → ~0.4 KB/sample. Real SAE features cluster less evenly; report the
-// store's actual bytes/sample with StoreReader::bytes_on_disk() / size().
+// store's actual bytes/sample with StoreReader::bytes_on_disk() / size(). In format 3 (bf16, q8) a vector
+// denser than about one latent in eight takes its indices as a bitmap of d_sae / 8 bytes at most instead.
 //
 // Format versions. A store whose values are f32 is written as format 1, byte for byte what mona wrote before
 // value encodings existed (so those stores, and every output scored from them, are unchanged); a store with
-// values bf16 or q8 is format 2 ("values" in the manifest, version 2 in every shard header). Readers read both;
-// resuming or combining stores refuses a different value encoding by name ('values' differs). A newer version
-// is refused as kUnsupported. tests/fixtures/store-v1 is a store written by mona before format 2.
+// values bf16 or q8 is format 3 ("values" in the manifest, version 3 in every shard header; format 2, written by
+// mona before the latent bitmap, differs only in the indices). Readers read all three; a resumed store keeps
+// writing its own format; `mona merge` writes format 3 from format-2 slices (indices rewritten, value bytes
+// copied), which is how an old store is converted. Resuming or combining stores refuses a different value
+// encoding ('values' differs) or format ('format_version' differs) by name. A newer version is refused as
+// kUnsupported. tests/fixtures/store-v1 was written by mona before format 2, store-v2-q8 and store-v2-bf16
+// before format 3.
 //
 // Value encodings (ValueEncoding). Every non-zero latent is kept (unless keep says otherwise); only the bytes
 // of its value change: f32 (4 bytes, exact), bf16 (2 bytes, relative error <= 2^-8), q8 (1 byte on a per-sample
@@ -100,7 +109,7 @@
 
 namespace mona {
 
-inline constexpr uint32_t kStoreFormatVersion = 2;     // the newest format this mona reads and writes
+inline constexpr uint32_t kStoreFormatVersion = 3;     // the newest format this mona reads and writes
 inline constexpr uint32_t kStoreFormatVersionF32 = 1;  // what an f32 store is written as (see "Format versions")
 inline constexpr uint64_t kDefaultShardRows = 1024;    // "shard_rows = 0": ~8 MB shards at nnz = 1500
 
@@ -138,8 +147,11 @@ struct StoreOptions {
     uint64_t shard_rows = 0;                     // samples per shard file; 0 = auto (kDefaultShardRows)
     std::string params_json = "{}";              // run parameters: a JSON object, stored under "params"; "" means {}
     bool resume = false;                         // continue an existing store in `dir` (a missing store starts fresh)
-    uint32_t slice_idx = 0;                      // this store holds the records with record_idx % n_slices == slice_idx
-    uint32_t n_slices = 1;                       // number of slices the pool is split into (1 = the whole pool)
+    // The format to write: 0 = the newest for `values` (1 for f32, else 3), or the store's own when resuming.
+    // 2 writes bf16/q8 stores as mona did before format 3 (tests; readers of that version).
+    uint32_t format_version = 0;
+    uint32_t slice_idx = 0;  // this store holds the records with record_idx % n_slices == slice_idx
+    uint32_t n_slices = 1;   // number of slices the pool is split into (1 = the whole pool)
 };
 
 // Writes one store. Move-only; one thread; one writer per directory (flock on <dir>/.lock).
@@ -178,6 +190,8 @@ class StoreWriter {
     // Samples already in the store when open() returned: the number of this slice's samples the caller skips
     // on resume (0 for a fresh store).
     uint64_t n_done() const;
+    // The format version its shards are written in (StoreOptions::format_version).
+    uint32_t format_version() const;
     // record_idx of the last sample in the store when open() returned, if any (a cross-check for the caller).
     std::optional<uint64_t> last_record_idx() const;
     // Samples in the store including those appended since open().
@@ -232,7 +246,7 @@ class StoreReader {
     uint64_t size() const;  // samples
     uint32_t keep() const;
     ValueEncoding values() const;
-    uint32_t format_version() const;  // 1 (f32) or 2 (bf16, q8)
+    uint32_t format_version() const;  // 1 (f32), 2 or 3 (bf16, q8; 3 since the latent bitmap)
     uint64_t shard_rows() const;
     uint32_t slice_idx() const;
     uint32_t n_slices() const;
@@ -292,7 +306,8 @@ struct MergeOptions {
 };
 
 // Writes the samples of StoreSet::open(dirs) into one store at `out_dir` (slice 0 of 1, the inputs' params,
-// keep and values; each record's bytes are copied as stored, so compressed values are never re-encoded), in
+// keep and values; each record's bytes are copied as stored, so compressed values are never re-encoded; format-2
+// inputs get their indices rewritten as format 3, or kept as they are when resuming a format-2 output), in
 // source order, through a StoreWriter, so it is atomic and resumable in the same way. With the same
 // shard_rows the result is byte-identical to the store a single writer would have produced from the whole pool.
 // Errors: those of StoreSet::open, StoreWriter::open/append/commit and the reads.

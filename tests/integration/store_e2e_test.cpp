@@ -169,7 +169,7 @@ TEST_F(StoreE2eTest, DefaultEmbedWritesQ8ValuesThatScore) {
     ASSERT_EQ(0, made.code) << made.err;
     const std::string manifest = fixtures::read_file(store + "/manifest.json");
     EXPECT_NE(manifest.find("\"values\": \"q8\""), std::string::npos) << manifest;
-    EXPECT_NE(manifest.find("\"format_version\": 2"), std::string::npos) << manifest;
+    EXPECT_NE(manifest.find("\"format_version\": 3"), std::string::npos) << manifest;
     Out other = mona(embed + " --values bf16");
     EXPECT_EQ(1, other.code);
     EXPECT_NE(other.err.find("'values' differs (store: q8, now: bf16)"), std::string::npos) << other.err;

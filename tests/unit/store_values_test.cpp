@@ -2,7 +2,9 @@
 // found by brute force), their round-trip error bounds, the exact L1 norm, compressed stores end to end (read,
 // resume refusing another encoding by name, slices, merge byte-identical), and the format-1 store written by
 // mona before value encodings existed (tests/fixtures/store-v1), which must stay readable and be written again
-// byte for byte by an f32 store.
+// byte for byte by an f32 store; format 3's latent bitmap against the gap encoding, and the format-2 stores written
+// by mona before format 3 (tests/fixtures/store-v2-q8, store-v2-bf16): read, resumed, written again byte for byte,
+// converted by merge.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "store/feature_store.hpp"
+#include "store/record_codec.hpp"
 #include "store/value_codec.hpp"
 
 namespace mona {
@@ -274,7 +277,7 @@ TEST(StoreValues, CompressedStoresDecodeExactlyAsTheCodecAndKeepTheExactL1) {
         Result<StoreReader> reader = StoreReader::open(dir);
         ASSERT_TRUE(reader.ok()) << reader.status().message();
         EXPECT_EQ(e, reader->values());
-        EXPECT_EQ(2u, reader->format_version());
+        EXPECT_EQ(3u, reader->format_version());
         EXPECT_TRUE(reader->verify().ok());
         EXPECT_NE(
             std::string::npos,
@@ -309,7 +312,9 @@ TEST(StoreValues, CompressedStoresAreSmaller) {
     for (const StoredSample& s : samples) n_values += s.vec.nnz();
     for (ValueEncoding e : {ValueEncoding::kF32, ValueEncoding::kBf16, ValueEncoding::kQ8}) {
         const std::string dir = fresh_dir(std::string("size_") + value_encoding_name(e));
-        write_store(dir, samples, options(e, 100));
+        StoreOptions opts = options(e, 100);
+        if (e != ValueEncoding::kF32) opts.format_version = 2;  // the indices as format 1 writes them
+        write_store(dir, samples, opts);
         Result<StoreReader> reader = StoreReader::open(dir);
         ASSERT_TRUE(reader.ok());
         per_sample[e] = double(reader->bytes_on_disk());
@@ -486,7 +491,7 @@ TEST(StoreValues, UnknownVersionsAndMismatchedManifestsAreRefused) {
         return manifest.substr(0, at) + to + manifest.substr(at + from.size());
     };
     {  // a newer version
-        const std::string dir = with_manifest("v3", replaced("\"format_version\": 1", "\"format_version\": 3"));
+        const std::string dir = with_manifest("v4", replaced("\"format_version\": 1", "\"format_version\": 4"));
         Result<StoreReader> reader = StoreReader::open(dir);
         ASSERT_FALSE(reader.ok());
         EXPECT_EQ(StatusCode::kUnsupported, reader.status().code());
@@ -517,6 +522,259 @@ TEST(StoreValues, UnknownVersionsAndMismatchedManifestsAreRefused) {
         EXPECT_NE(std::string::npos, status.message().find("shard-00000.bin: shard format version 1"))
             << status.message();
         fs::remove_all(dir);
+    }
+}
+
+// ---- format 3: the latent bitmap, and format-2 stores ------------------------------------------------------------
+
+// The samples tests/fixtures/store-v2-q8 and store-v2-bf16 hold: written by mona b25c97f (store format 2) with the
+// program in tests/fixtures/store-v2.md, shard_rows 3. The last one is dense (16 consecutive latents).
+std::vector<StoredSample> fixture_v2_samples() {
+    std::vector<StoredSample> samples;
+    for (uint64_t r = 0; r < 5; ++r) {
+        StoredSample s;
+        s.record_idx = r * 2;
+        s.source_pos = r * 100 + 7;
+        s.id = "v2-" + std::to_string(r);
+        s.n_tokens = 10 + static_cast<uint32_t>(r);
+        for (uint32_t k = 0; k < 4 + 3 * r; ++k) {
+            s.vec.idx.push_back(k * (r == 4 ? 1 : 37) + static_cast<uint32_t>(r));
+            const float v = std::ldexp(static_cast<float>(1 + k + 3 * r), -3) * (k % 2 ? 1.1f : 0.7f);
+            s.vec.val.push_back(v);
+            s.vec.l1 += v;
+        }
+        samples.push_back(s);
+    }
+    return samples;
+}
+
+const char* const kFixtureV2Params =
+    R"({"model": "tiny.gguf", "layer": 2, "note": "written by mona b25c97f, store format 2"})";
+
+// What a store of `values` must hand back for `sample`: its indices and l1, its values through the codec.
+StoredSample decoded_as(const StoredSample& sample, ValueEncoding values) {
+    StoredSample out = sample;
+    std::string block;
+    encode_values(block, values, sample.vec.val.data(), sample.vec.val.size());
+    decode_values(block.data(), values, sample.vec.val.size(), out.vec.val.data());
+    return out;
+}
+
+void expect_same_samples(const std::vector<StoredSample>& expected, const std::vector<StoredSample>& back) {
+    ASSERT_EQ(expected.size(), back.size());
+    for (size_t row = 0; row < expected.size(); ++row) {
+        EXPECT_EQ(expected[row].record_idx, back[row].record_idx) << row;
+        EXPECT_EQ(expected[row].source_pos, back[row].source_pos) << row;
+        EXPECT_EQ(expected[row].id, back[row].id) << row;
+        EXPECT_EQ(expected[row].n_tokens, back[row].n_tokens) << row;
+        EXPECT_EQ(expected[row].vec.idx, back[row].vec.idx) << row;
+        EXPECT_EQ(expected[row].vec.val, back[row].vec.val) << row;
+        EXPECT_EQ(expected[row].vec.l1, back[row].vec.l1) << row;
+    }
+}
+
+TEST(StoreFormat3, Format2StoresFromBeforeTheBitmapAreReadExactlyAndWrittenAgainByteForByte) {
+    for (ValueEncoding values : {ValueEncoding::kQ8, ValueEncoding::kBf16}) {
+        const std::string fixture =
+            std::string(MONA_SOURCE_DIR) + "/tests/fixtures/store-v2-" + value_encoding_name(values);
+        Result<StoreReader> reader = StoreReader::open(fixture);
+        ASSERT_TRUE(reader.ok()) << reader.status().message();
+        EXPECT_EQ(2u, reader->format_version());
+        EXPECT_EQ(values, reader->values());
+        EXPECT_TRUE(reader->verify().ok());
+        std::vector<StoredSample> expected;
+        for (const StoredSample& sample : fixture_v2_samples()) expected.push_back(decoded_as(sample, values));
+        expect_same_samples(expected, read_store(fixture));
+
+        // The format-2 writer, kept for resuming such stores, still writes these bytes.
+        const std::string dir = fresh_dir(std::string("v2_again_") + value_encoding_name(values));
+        StoreOptions opts = options(values, 3);
+        opts.params_json = kFixtureV2Params;
+        opts.format_version = 2;
+        write_store(dir, fixture_v2_samples(), opts);
+        EXPECT_EQ(dir_files(fixture), dir_files(dir));
+        fs::remove_all(dir);
+    }
+}
+
+TEST(StoreFormat3, BitmapAndGapsDecodeToTheSameSamplesAndTheBitmapIsTakenWhenSmaller) {
+    // Dense vectors (a latent in every 1..3), sparse ones (gaps up to 200), empty ones and a single latent at a
+    // large index: every sample must come back exactly as the format-2 gaps give it.
+    std::mt19937 rng(11);
+    std::vector<StoredSample> samples = random_samples(60, 5);
+    for (size_t row = 0; row < samples.size(); row += 2) {
+        SparseVec& vec = samples[row].vec;
+        vec = SparseVec();
+        uint32_t index = rng() % 9;
+        const size_t nnz = row % 10 == 0 ? 0 : 1 + rng() % 800;
+        for (size_t k = 0; k < nnz; ++k) {
+            vec.idx.push_back(index);
+            index += 1 + rng() % 3;
+            const float value = static_cast<float>(0.01 + (rng() % 1000) / 100.0);
+            vec.val.push_back(value);
+            vec.l1 += value;
+        }
+    }
+    samples[1].vec = SparseVec();
+    samples[1].vec.idx = {131071};
+    samples[1].vec.val = {2.5f};
+    samples[1].vec.l1 = 2.5;
+    for (ValueEncoding values : {ValueEncoding::kQ8, ValueEncoding::kBf16}) {
+        const std::string v2 = fresh_dir("gaps");
+        const std::string v3 = fresh_dir("bitmap");
+        StoreOptions opts = options(values, 7);
+        opts.format_version = 2;
+        write_store(v2, samples, opts);
+        opts.format_version = 0;
+        write_store(v3, samples, opts);
+        Result<StoreReader> r2 = StoreReader::open(v2);
+        Result<StoreReader> r3 = StoreReader::open(v3);
+        ASSERT_TRUE(r2.ok() && r3.ok());
+        EXPECT_EQ(2u, r2->format_version());
+        EXPECT_EQ(3u, r3->format_version());
+        EXPECT_TRUE(r3->verify().ok());
+        std::vector<StoredSample> expected;
+        for (const StoredSample& sample : samples) expected.push_back(decoded_as(sample, values));
+        expect_same_samples(expected, read_store(v2));
+        expect_same_samples(expected, read_store(v3));
+        // The bitmap is taken exactly when smaller: the stores' sizes differ by what a plain count of both index
+        // encodings gives per sample (the count varint holds nnz in format 2, nnz * 2 + 1 bit in format 3).
+        auto varint_len = [](uint64_t value) { return value < 128 ? 1 : value < 16384 ? 2 : 3; };
+        int64_t saved = 0;
+        int64_t n_bitmaps = 0;
+        for (const StoredSample& sample : samples) {
+            const uint64_t nnz = sample.vec.idx.size();
+            int64_t gaps = 0;
+            for (size_t k = 0; k < nnz; ++k) {
+                gaps += varint_len(k == 0 ? sample.vec.idx[0] : sample.vec.idx[k] - sample.vec.idx[k - 1] - 1);
+            }
+            const uint64_t bitmap_bytes = nnz == 0 ? 0 : sample.vec.idx.back() / 8 + 1;
+            const int64_t bitmap = nnz == 0 ? gaps + 1 : varint_len(bitmap_bytes) + int64_t(bitmap_bytes);
+            n_bitmaps += bitmap < gaps;
+            saved += varint_len(nnz) + gaps - (varint_len(nnz * 2) + std::min(gaps, bitmap));
+        }
+        EXPECT_GE(n_bitmaps, 20);
+        EXPECT_GT(saved, 1000);
+        EXPECT_EQ(int64_t(r2->bytes_on_disk()) - int64_t(r3->bytes_on_disk()), saved);
+        fs::remove_all(v2);
+        fs::remove_all(v3);
+    }
+}
+
+TEST(StoreFormat3, ResumeKeepsTheStoresFormatAndMergeConvertsFormat2) {
+    const std::string fixture = std::string(MONA_SOURCE_DIR) + "/tests/fixtures/store-v2-q8";
+    std::vector<StoredSample> expected;
+    for (const StoredSample& sample : fixture_v2_samples()) expected.push_back(decoded_as(sample, ValueEncoding::kQ8));
+    {  // resuming a format-2 store appends format-2 records
+        const std::string dir = fresh_dir("resume_v2");
+        fs::copy(fixture, dir);
+        StoreOptions opts = options(ValueEncoding::kQ8, 3, true);
+        opts.params_json = kFixtureV2Params;
+        Result<StoreWriter> writer = StoreWriter::open(dir, opts);
+        ASSERT_TRUE(writer.ok()) << writer.status().message();
+        EXPECT_EQ(2u, writer->format_version());
+        StoredSample more = fixture_v2_samples()[4];
+        more.record_idx = 20;
+        more.id = "more";
+        ASSERT_TRUE(writer->append(more).ok());
+        ASSERT_TRUE(writer->commit().ok());
+        writer = Result<StoreWriter>(invalid_input("closed"));  // releases the store's lock
+        std::vector<StoredSample> back = read_store(dir);
+        ASSERT_EQ(6u, back.size());
+        EXPECT_EQ(decoded_as(more, ValueEncoding::kQ8).vec.val, back[5].vec.val);
+        EXPECT_EQ(more.vec.idx, back[5].vec.idx);
+        Result<StoreReader> reader = StoreReader::open(dir);
+        ASSERT_TRUE(reader.ok());
+        EXPECT_EQ(2u, reader->format_version());
+        EXPECT_TRUE(reader->verify().ok());
+        // Asking for format 3 on it is refused by name.
+        opts.format_version = 3;
+        Result<StoreWriter> other = StoreWriter::open(dir, opts);
+        ASSERT_FALSE(other.ok());
+        EXPECT_NE(std::string::npos, other.status().message().find("'format_version' differs (store: 2, now: 3)"))
+            << other.status().message();
+        fs::remove_all(dir);
+    }
+    {  // merge converts: a format-3 store with the same samples, bytes equal to a fresh format-3 writer's
+        const std::string merged = fresh_dir("merged_v3");
+        ASSERT_TRUE(merge_stores(merged, {fixture}).ok());
+        Result<StoreReader> reader = StoreReader::open(merged);
+        ASSERT_TRUE(reader.ok());
+        EXPECT_EQ(3u, reader->format_version());
+        EXPECT_TRUE(reader->verify().ok());
+        expect_same_samples(expected, read_store(merged));
+        const std::string direct = fresh_dir("direct_v3");
+        StoreOptions opts = options(ValueEncoding::kQ8, 3);
+        opts.params_json = kFixtureV2Params;
+        write_store(direct, fixture_v2_samples(), opts);
+        EXPECT_EQ(dir_files(direct), dir_files(merged));
+        EXPECT_LT(reader->bytes_on_disk(), StoreReader::open(fixture)->bytes_on_disk());  // the dense sample
+        fs::remove_all(merged);
+        fs::remove_all(direct);
+    }
+    {  // a format-2 and a format-3 slice do not form one pool
+        const std::string a = fresh_dir("slice0_v2");
+        const std::string b = fresh_dir("slice1_v3");
+        StoreOptions opts = options(ValueEncoding::kQ8, 3);
+        opts.n_slices = 2;
+        opts.format_version = 2;
+        std::vector<StoredSample> even, odd;
+        for (const StoredSample& sample : random_samples(10, 3)) {
+            (sample.record_idx % 2 == 0 ? even : odd).push_back(sample);
+        }
+        write_store(a, even, opts);
+        opts.slice_idx = 1;
+        opts.format_version = 0;
+        write_store(b, odd, opts);
+        Result<StoreSet> set = StoreSet::open({a, b});
+        ASSERT_FALSE(set.ok());
+        EXPECT_NE(std::string::npos, set.status().message().find("'format_version' differs")) << set.status().message();
+        fs::remove_all(a);
+        fs::remove_all(b);
+    }
+    {  // a format that cannot hold the values is refused
+        StoreOptions opts = options(ValueEncoding::kF32);
+        opts.format_version = 3;
+        const std::string dir = fresh_dir("f32_v3");
+        EXPECT_FALSE(StoreWriter::open(dir, opts).ok());
+        fs::remove_all(dir);
+    }
+}
+
+TEST(StoreFormat3, CorruptBitmapsAreRefusedNamingTheField) {
+    // A dense q8 sample; then the record's bitmap is damaged in three ways (a missing latent, an extra latent, a zero
+    // last byte) with the shard's checksums recomputed, so only the record check can catch it.
+    StoredSample sample;
+    sample.record_idx = 0;
+    sample.id = "d";
+    for (uint32_t index = 0; index < 64; index += 2) {
+        sample.vec.idx.push_back(index);
+        sample.vec.val.push_back(1.0f + index);
+        sample.vec.l1 += 1.0 + index;
+    }
+    std::string record;
+    encode_record(record, sample, sample.vec, ValueEncoding::kQ8, 3);
+    // head: record_idx, source_pos, n_tokens, id length, id (1 byte), l1 (8 bytes); then varint(nnz << 1 | 1) = 65,
+    // varint n_bytes = 8, the bitmap.
+    const size_t head = 4 + 1 + 8;
+    ASSERT_EQ(static_cast<char>(65), record[head]);
+    ASSERT_EQ(static_cast<char>(8), record[head + 1]);
+    const size_t bitmap = head + 2;
+    StoredSample back;
+    {
+        ByteReader in(record);
+        EXPECT_EQ(nullptr, decode_record(in, back, ValueEncoding::kQ8, 3));
+        EXPECT_EQ(sample.vec.idx, back.vec.idx);
+    }
+    for (int damage = 0; damage < 3; ++damage) {
+        std::string bad = record;
+        if (damage == 0) bad[bitmap] = static_cast<char>(bad[bitmap] & ~1);  // latent 0 gone
+        if (damage == 1) bad[bitmap] = static_cast<char>(bad[bitmap] | 2);   // latent 1 added
+        if (damage == 2) bad[bitmap + 7] = 0;                                // last byte zero
+        ByteReader in(bad);
+        const char* field = decode_record(in, back, ValueEncoding::kQ8, 3);
+        ASSERT_NE(nullptr, field) << damage;
+        EXPECT_STREQ("latent bitmap", field) << damage;
     }
 }
 
