@@ -82,7 +82,7 @@ const std::vector<VerbSpec>& verb_table() {
          "mona embed --pool pool.jsonl --out pool.store"},
         {"score", "select from one or more feature stores for any number of targets, without re-running the pool", true,
          "mona score --store pool.store --target math=math_exemplars.jsonl --out runs/math"},
-        {"merge", "merge the slice stores of one pool (--shard i/n runs) into one store; also converts an older store format", false,
+        {"merge", "merge the slice stores of one pool (--shard i/n runs) into one store, or convert an old one", false,
          "mona merge --store slice0 --store slice1 --out pool.store"},
         {"help", "print usage; `mona help <command>` a command's flags; `mona help --markdown` the CLI reference",
          false, "mona help select"},
