@@ -14,8 +14,8 @@
 // prototype with mona::jaccard over the decoded values (as `mona score` does), and compared with the exact
 // store's scores: the top-n overlap per target (n = llround(ratio · N), mona's --ratio rule; ties by position as
 // score/topn.hpp), the largest |score difference|, and the store's bytes per sample on disk.
-// Also reported, simulated in memory only (no store format): fp8 E4M3 with a per-sample f32 scale (max → 448),
-// and a 12-bit log grid (q12); and what the indices cost (varint gaps, against a bitmap of d_sae bits).
+// Also reported, simulated in memory only (no store format): fp8 E4M3 with a per-sample f32 scale (max → 448);
+// and what the indices cost (varint gaps, against a bitmap of d_sae bits).
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,24 +81,6 @@ void simulate_e4m3(SparseVec& vec) {
         if (it != grid.begin() && (it == grid.end() || x - *(it - 1) <= *it - x)) best = *(it - 1);
         if (x < grid.front() / 2) best = 0.0f;
         v = best / scale;
-    }
-}
-
-// A 12-bit log grid (4,095 steps from the smallest positive value to the largest, nearest in the log), simulated.
-void simulate_q12(SparseVec& vec) {
-    float lo = 0.0f, hi = 0.0f;
-    for (float v : vec.val) {
-        if (v > 0.0f) {
-            lo = lo == 0.0f ? v : std::min(lo, v);
-            hi = std::max(hi, v);
-        }
-    }
-    if (hi <= 0.0f || hi == lo) return;
-    const double step = std::log(double(hi) / double(lo)) / 4094.0;
-    for (float& v : vec.val) {
-        if (v <= 0.0f) continue;
-        const double c = std::round(std::log(double(v) / double(lo)) / step);
-        v = static_cast<float>(double(lo) * std::exp(c * step));
     }
 }
 
@@ -191,7 +173,7 @@ int main(int argc, char** argv) {
 
     std::vector<Row> rows;
     std::filesystem::create_directories(work);
-    for (ValueEncoding e : {ValueEncoding::kF32, ValueEncoding::kBf16, ValueEncoding::kQ8}) {
+    for (ValueEncoding e : {ValueEncoding::kF32, ValueEncoding::kBf16, ValueEncoding::kQ8, ValueEncoding::kQ12}) {
         Row row;
         row.name = value_encoding_name(e);
         const std::string dir = work + "/" + row.name;
@@ -231,22 +213,6 @@ int main(int argc, char** argv) {
         rows.push_back(row);
     }
 
-    {
-        Row row;
-        row.name = "q12*";
-        std::vector<StoredSample> simulated = exact;
-        size_t n_vals = 0;
-        for (StoredSample& s : simulated) {
-            simulate_q12(s.vec);
-            n_vals += s.vec.nnz();
-        }
-        // f32's bytes minus 2.5 per value plus an 8-byte grid per sample.
-        row.bytes_per_sample =
-            rows[0].bytes_per_sample - (2.5 * double(n_vals) - 8.0 * double(n_pool)) / double(n_pool);
-        compare(row, simulated);
-        rows.push_back(row);
-    }
-
     std::vector<double> spreads;
     for (const StoredSample& s : exact) {
         float lo = 0.0f, hi = 0.0f;
@@ -277,8 +243,7 @@ int main(int argc, char** argv) {
         std::printf("\n");
     }
     std::printf(
-        "\n* simulated in memory (no store format). fp8-e4m3: f32's bytes minus 3 per value plus a 4-byte scale; "
-        "q12: f32's minus 2.5 per value plus an 8-byte grid.\n");
+        "\n* simulated in memory (no store format). fp8-e4m3: f32's bytes minus 3 per value plus a 4-byte scale.\n");
     // What the indices cost: the varint gaps as stored, against a bitmap of d_sae bits per sample.
     double gap_bytes = 0.0;
     for (const StoredSample& s : exact) {

@@ -31,7 +31,7 @@
 //
 // manifest.json (a JSON object; keys sorted, 2-space indent, no timestamps, so equal stores have equal bytes):
 //   "format": "mona-feature-store", "format_version": 1, 2 or 3 (see "Format versions" below),
-//   "values": "bf16" | "q8"    (formats 2 and 3) how the values are encoded; format 1 = "f32";
+//   "values": "bf16" | "q8" | "q12" (formats 2 and 3; q12 only 3) how the values are encoded; format 1 = "f32";
 //   "params": {...}            the caller's run parameters, verbatim as JSON values;
 //   "keep": m                  latents kept per sample (0 = all);
 //   "shard_rows": r            samples per shard;
@@ -135,8 +135,8 @@ bool belongs_to_slice(uint64_t record_idx, uint32_t slice_idx, uint32_t n_slices
 SparseVec truncate_top(const SparseVec& v, uint32_t keep);
 
 // How a store writes its values (see "Value encodings" above).
-enum class ValueEncoding : uint8_t { kF32 = 0, kBf16 = 1, kQ8 = 2 };
-// "f32", "bf16", "q8": the names in manifest.json and on the command line.
+enum class ValueEncoding : uint8_t { kF32 = 0, kBf16 = 1, kQ8 = 2, kQ12 = 3 };
+// "f32", "bf16", "q8", "q12": the names in manifest.json and on the command line.
 const char* value_encoding_name(ValueEncoding encoding);
 // The encoding of a name; kInvalidInput naming the choices otherwise.
 Result<ValueEncoding> parse_value_encoding(const std::string& name);

@@ -332,7 +332,7 @@ def embed(
     format: str = "auto",
     skip_bad: bool = False,
     keep: int = 0,
-    values: str = "q8",
+    values: str = "q12",
     shard_rows: int = 0,
     progress: ProgressArg = True,
 ) -> dict:
@@ -343,7 +343,8 @@ def embed(
             file, so resuming a store across calls needs the same rows in the same order.
         store: the store folder (created, or resumed when it holds an earlier run with the same parameters).
         keep: latents kept per sample (largest first); 0 = all.
-        values: how the store writes values: "f32" (exact), "bf16" or "q8" (one byte per value; docs/store.md).
+        values: how the store writes values: "f32" (exact), "bf16", "q8" (one byte per value) or "q12" (12 bits;
+            docs/store.md).
         shard_rows: samples per shard file (0 = the store's default).
         model, sae, layer, k, tokens, pooling, max_tokens, batch_tokens, threads, template, cpu_repack,
         system_prompt, format, skip_bad, progress: as in mona.select.

@@ -17,7 +17,7 @@ namespace mona {
 // parameter, if anything differs. Only records with record_idx % n_slices == slice_idx are embedded.
 // `mona embed --values`' default (docs/store.md has the measurement that chose it). The job's own default below
 // stays f32 (exact), so `mona select`'s pool store and the library API are unchanged unless asked.
-inline constexpr ValueEncoding kEmbedCliValues = ValueEncoding::kQ8;
+inline constexpr ValueEncoding kEmbedCliValues = ValueEncoding::kQ12;
 
 struct EmbedStoreOptions {
     uint32_t keep = 0;  // latents kept per sample (largest first; exact L1 still stored); 0 = all

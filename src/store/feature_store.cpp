@@ -313,6 +313,7 @@ class ManifestParser {
             Result<ValueEncoding> encoding = parse_value_encoding(values);
             if (!encoding.ok()) return error("values", encoding.status().message());
             if (*encoding == ValueEncoding::kF32) return error("values", "f32 stores are format 1");
+            if (*encoding == ValueEncoding::kQ12 && version < 3) return error("values", "q12 needs store format 3");
             m.values = *encoding;
         }
         MONA_TRY(const Json* params, member(doc, "params", "params"));
@@ -897,7 +898,8 @@ Result<StoreWriter> StoreWriter::open(const std::string& dir, const StoreOptions
     m.keep = options.keep;
     m.values = options.values;
     m.version = options.format_version == 0 ? format_version_of(options.values) : options.format_version;
-    if ((m.values == ValueEncoding::kF32) != (m.version == kStoreFormatVersionF32) || m.version > kStoreFormatVersion) {
+    if ((m.values == ValueEncoding::kF32) != (m.version == kStoreFormatVersionF32) || m.version > kStoreFormatVersion ||
+        (m.values == ValueEncoding::kQ12 && m.version < 3)) {
         return invalid_input(dir + ": store format " + std::to_string(m.version) + " cannot hold " +
                              value_encoding_name(m.values) + " values");
     }
@@ -1010,11 +1012,11 @@ Status StoreWriter::append(const StoredSample& sample) {
         if (!std::isfinite(vec.val[k])) return bad("value at latent " + std::to_string(vec.idx[k]) + " is not finite");
     }
     if (!std::isfinite(vec.l1) || vec.l1 < 0) return bad("l1 must be finite and >= 0");
-    if (w.manifest.values == ValueEncoding::kQ8) {
+    if (w.manifest.values == ValueEncoding::kQ8 || w.manifest.values == ValueEncoding::kQ12) {
         for (size_t k = 0; k < vec.val.size(); ++k) {
             if (vec.val[k] < 0.0f) {  // -0.0 is zero: it decodes as +0.0
-                return bad("value at latent " + std::to_string(vec.idx[k]) +
-                           " is negative: values q8 stores only values >= 0 (use f32 or bf16)");
+                return bad("value at latent " + std::to_string(vec.idx[k]) + " is negative: values " +
+                           value_encoding_name(w.manifest.values) + " stores only values >= 0 (use f32 or bf16)");
             }
         }
     }

@@ -94,7 +94,7 @@ class StoreE2eTest : public ::testing::Test {
         return reaped == pid && WIFSIGNALED(status);
     }
     // The embed command as an argument list (for the kill harness), quiet and on one thread. These tests compare
-    // stores with `mona select`, whose pool store is exact: they ask for f32 values (the CLI default is q8).
+    // stores with `mona select`, whose pool store is exact: they ask for f32 values (the CLI default is q12).
     static std::vector<std::string> embed_argv(const std::string& store) {
         return {"embed", "--model",  model_, "--sae", sae_dir_, "--pool",  pool_,       "--shard-rows",
                 "3",     "--values", "f32",  "--out", store,    "--quiet", "--threads", "1"};
@@ -159,28 +159,29 @@ TEST_F(StoreE2eTest, ScoreFromAStoreEqualsSelect) {
     EXPECT_EQ(41u, tsv_rows(dir_ + "/score-full/math/scores.tsv").size());
 }
 
-// Issue 16: `mona embed` writes q8 values by default (docs/store.md); score reads them (decoded exactly as the
+// Issue 16: `mona embed` writes q12 values by default (docs/store.md); score reads them (decoded exactly as the
 // store defines), names the encoding in its manifest, and a resume with other values is refused by name.
-TEST_F(StoreE2eTest, DefaultEmbedWritesQ8ValuesThatScore) {
-    const std::string store = dir_ + "/store-q8";
+TEST_F(StoreE2eTest, DefaultEmbedWritesQ12ValuesThatScore) {
+    const std::string store = dir_ + "/store-q12";
     const std::string embed = "embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " +
                               quote(pool_) + " --shard-rows 3 --out " + quote(store);
     Out made = mona(embed);
     ASSERT_EQ(0, made.code) << made.err;
     const std::string manifest = fixtures::read_file(store + "/manifest.json");
-    EXPECT_NE(manifest.find("\"values\": \"q8\""), std::string::npos) << manifest;
+    EXPECT_NE(manifest.find("\"values\": \"q12\""), std::string::npos) << manifest;
     EXPECT_NE(manifest.find("\"format_version\": 3"), std::string::npos) << manifest;
     Out other = mona(embed + " --values bf16");
     EXPECT_EQ(1, other.code);
-    EXPECT_NE(other.err.find("'values' differs (store: q8, now: bf16)"), std::string::npos) << other.err;
-    Out score = mona(score_args({store}, dir_ + "/score-q8"));
+    EXPECT_NE(other.err.find("'values' differs (store: q12, now: bf16)"), std::string::npos) << other.err;
+    Out score = mona(score_args({store}, dir_ + "/score-q12"));
     ASSERT_EQ(0, score.code) << score.err;
-    EXPECT_EQ(41u, tsv_rows(dir_ + "/score-q8/math/scores.tsv").size());
-    EXPECT_NE(fixtures::read_file(dir_ + "/score-q8/manifest.json").find("\"store_values\": \"q8\""),
+    EXPECT_EQ(41u, tsv_rows(dir_ + "/score-q12/math/scores.tsv").size());
+    EXPECT_NE(fixtures::read_file(dir_ + "/score-q12/manifest.json").find("\"store_values\": \"q12\""),
               std::string::npos);
     Out bad = mona(embed + "-x --values fp8");
     EXPECT_EQ(2, bad.code);
-    EXPECT_NE(bad.err.find("--values: value encoding 'fp8': expected f32, bf16 or q8"), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find("--values: value encoding 'fp8': expected f32, bf16, q8 or q12"), std::string::npos)
+        << bad.err;
 }
 
 TEST_F(StoreE2eTest, SlicesScoreAndMergeAsOnePool) {

@@ -104,7 +104,7 @@ TEST(StoreScan, ThreadsGiveTheSameScoresAsAPlainLoopForEveryEncoding) {
     std::vector<Prototype> prototypes;
     for (int t = 0; t < 10; ++t) prototypes.push_back(random_prototype(rng, d));
     const PrototypeBlock block = make_prototype_block(prototypes);
-    for (ValueEncoding values : {ValueEncoding::kF32, ValueEncoding::kBf16, ValueEncoding::kQ8}) {
+    for (ValueEncoding values : {ValueEncoding::kF32, ValueEncoding::kBf16, ValueEncoding::kQ8, ValueEncoding::kQ12}) {
         const std::string dir =
             ::testing::TempDir() + "mona_store_scan_" + std::to_string(::getpid()) + "_" + value_encoding_name(values);
         std::filesystem::remove_all(dir);

@@ -162,7 +162,7 @@ TEST(StoreValues, NamesRoundTripAndUnknownNamesAreRefused) {
     }
     Result<ValueEncoding> bad = parse_value_encoding("fp8");
     ASSERT_FALSE(bad.ok());
-    EXPECT_NE(std::string::npos, bad.status().message().find("f32, bf16 or q8")) << bad.status().message();
+    EXPECT_NE(std::string::npos, bad.status().message().find("f32, bf16, q8 or q12")) << bad.status().message();
 }
 
 TEST(StoreValues, Bf16IsNearestTiesToEvenAgainstBruteForce) {
@@ -266,11 +266,104 @@ TEST(StoreValues, Q8EdgeCases) {
     EXPECT_EQ(1e-30f, decoded[1]);
 }
 
+// The q12 grid as the format defines it, written out plainly: fine[j] = ratio^j by repeated float multiplication,
+// step = fine[63] * ratio, coarse[i] = lo * step^i likewise, code c -> coarse[(c-1)/64] * fine[(c-1)%64].
+std::vector<float> reference_q12_grid(float lo, float ratio) {
+    std::vector<float> fine(64), coarse(64), grid(4096, 0.0f);
+    float power = 1.0f;
+    for (int j = 0; j < 64; ++j) fine[j] = power, power = power * ratio;
+    float value = lo;
+    for (int i = 0; i < 64; ++i) coarse[i] = value, value = value * power;
+    for (int code = 1; code < 4096; ++code) grid[code] = coarse[(code - 1) / 64] * fine[(code - 1) % 64];
+    return grid;
+}
+
+// The 12-bit codes of a q12 block, unpacked plainly bit by bit (code k = bits 12k .. 12k+11 of the code bytes).
+std::vector<int> reference_q12_codes(const std::string& block, size_t n) {
+    std::vector<int> codes(n, 0);
+    for (size_t k = 0; k < n; ++k) {
+        for (int bit = 0; bit < 12; ++bit) {
+            const size_t at = 12 * k + bit;
+            if ((static_cast<unsigned char>(block[8 + at / 8]) >> (at % 8)) & 1) codes[k] |= 1 << bit;
+        }
+    }
+    return codes;
+}
+
+TEST(StoreValues, Q12CodesAreTheNearestGridValueAgainstBruteForce) {
+    std::mt19937 rng(13);
+    for (int trial = 0; trial < 120; ++trial) {
+        const double decades = 0.5 + (trial % 12);
+        std::uniform_real_distribution<double> exponent(-decades, 0.0);
+        std::vector<float> values(1 + rng() % 300);
+        const double scale = std::pow(10.0, double(int(rng() % 20)) - 10.0);
+        for (float& v : values) v = rng() % 30 == 0 ? 0.0f : static_cast<float>(scale * std::pow(10.0, exponent(rng)));
+        std::string block;
+        encode_values(block, ValueEncoding::kQ12, values.data(), values.size());
+        ASSERT_EQ(value_block_bytes(ValueEncoding::kQ12, values.size()), block.size());
+        float lo = 0.0f;
+        float ratio = 0.0f;
+        std::memcpy(&lo, block.data(), 4);
+        std::memcpy(&ratio, block.data() + 4, 4);
+        const std::vector<float> ref = reference_q12_grid(lo, ratio);
+        const std::vector<int> codes = reference_q12_codes(block, values.size());
+        std::vector<float> decoded(values.size());
+        decode_values(block.data(), ValueEncoding::kQ12, values.size(), decoded.data());
+        float min_pos = 0, hi = 0;
+        for (float v : values) {
+            if (v > 0) min_pos = min_pos == 0 ? v : std::min(min_pos, v), hi = std::max(hi, v);
+        }
+        if (min_pos > 0) {
+            EXPECT_EQ(min_pos, lo);
+            // The grid spans every value: its top reaches the largest, overshooting by rounding only.
+            EXPECT_GE(ref[4095], hi);
+            EXPECT_NEAR(hi, ref[4095], 1e-3 * hi);
+        }
+        const double half_step = (double(ratio) - 1.0) / 2.0;
+        for (size_t k = 0; k < values.size(); ++k) {
+            // The nearest of all 4,095 grid values (ties: the lower code), by brute force.
+            int best = 0;
+            if (values[k] != 0.0f) {
+                best = 1;
+                for (int code = 2; code < 4096; ++code) {
+                    if (std::fabs(double(ref[code]) - values[k]) < std::fabs(double(ref[best]) - values[k]))
+                        best = code;
+                }
+            }
+            ASSERT_EQ(best, codes[k]) << values[k] << " trial " << trial;
+            ASSERT_EQ(ref[best], decoded[k]);
+            if (values[k] != 0.0f) {
+                ASSERT_LE(std::fabs(double(decoded[k]) - values[k]), values[k] * (half_step + 1e-5)) << values[k];
+            }
+        }
+    }
+    // Edge cases: all equal (stored exactly), zeros only, values near FLT_MAX (the grid stays finite), denormals.
+    const std::vector<std::vector<float>> cases = {{2.5f, 2.5f, 2.5f},
+                                                   {0.0f, 0.0f},
+                                                   {std::numeric_limits<float>::max(), 1.0f, 3e38f},
+                                                   {std::numeric_limits<float>::denorm_min(), 1.0f, 0.5f}};
+    for (const auto& values : cases) {
+        std::string block;
+        encode_values(block, ValueEncoding::kQ12, values.data(), values.size());
+        std::vector<float> decoded(values.size());
+        decode_values(block.data(), ValueEncoding::kQ12, values.size(), decoded.data());
+        for (size_t k = 0; k < values.size(); ++k) {
+            ASSERT_TRUE(std::isfinite(decoded[k])) << k;
+            if (values[k] == 0.0f) {
+                EXPECT_EQ(0.0f, decoded[k]);
+            }
+        }
+        if (values[0] == 2.5f) {
+            EXPECT_EQ(2.5f, decoded[2]);
+        }
+    }
+}
+
 // ---- stores ----------------------------------------------------------------------------------------------------
 
 TEST(StoreValues, CompressedStoresDecodeExactlyAsTheCodecAndKeepTheExactL1) {
     const std::vector<StoredSample> samples = random_samples(150, 21);
-    for (ValueEncoding e : {ValueEncoding::kBf16, ValueEncoding::kQ8}) {
+    for (ValueEncoding e : {ValueEncoding::kBf16, ValueEncoding::kQ8, ValueEncoding::kQ12}) {
         SCOPED_TRACE(value_encoding_name(e));
         const std::string dir = fresh_dir(std::string("rt_") + value_encoding_name(e));
         write_store(dir, samples, options(e));
@@ -297,7 +390,10 @@ TEST(StoreValues, CompressedStoresDecodeExactlyAsTheCodecAndKeepTheExactL1) {
             decode_values(block.data(), e, expected.size(), expected.data());
             ASSERT_EQ(expected, b.vec.val) << "row " << row;
             for (size_t k = 0; k < a.vec.val.size(); ++k) {
-                const double bound = e == ValueEncoding::kBf16 ? std::ldexp(1.0, -8) : 0.03;  // 4 decades: ~1.9 %
+                // 4 decades: ~1.9 % for q8, ~0.12 % for q12
+                const double bound = e == ValueEncoding::kBf16 ? std::ldexp(1.0, -8)
+                                     : e == ValueEncoding::kQ8 ? 0.03
+                                                               : 0.002;
                 ASSERT_LE(std::fabs(double(b.vec.val[k]) - a.vec.val[k]), bound * a.vec.val[k]) << row << "/" << k;
             }
         }
@@ -332,7 +428,7 @@ TEST(StoreValues, ResumeAndSetsRefuseAnotherEncodingByName) {
     const std::vector<StoredSample> samples = random_samples(40, 23, 3.0, 20);
     const std::string dir = fresh_dir("resume_mix");
     write_store(dir, samples, options(ValueEncoding::kQ8, 8));
-    for (ValueEncoding e : {ValueEncoding::kF32, ValueEncoding::kBf16}) {
+    for (ValueEncoding e : {ValueEncoding::kF32, ValueEncoding::kBf16, ValueEncoding::kQ12}) {
         Result<StoreWriter> writer = StoreWriter::open(dir, options(e, 8, /*resume=*/true));
         ASSERT_FALSE(writer.ok());
         EXPECT_NE(std::string::npos, writer.status().message().find("'values' differs (store: q8, now: "))
@@ -732,11 +828,18 @@ TEST(StoreFormat3, ResumeKeepsTheStoresFormatAndMergeConvertsFormat2) {
         fs::remove_all(a);
         fs::remove_all(b);
     }
-    {  // a format that cannot hold the values is refused
+    {  // a format that cannot hold the values is refused: f32 in format 3, q12 in format 2
         StoreOptions opts = options(ValueEncoding::kF32);
         opts.format_version = 3;
         const std::string dir = fresh_dir("f32_v3");
         EXPECT_FALSE(StoreWriter::open(dir, opts).ok());
+        fs::remove_all(dir);
+        opts = options(ValueEncoding::kQ12);
+        opts.format_version = 2;
+        Result<StoreWriter> q12 = StoreWriter::open(dir, opts);
+        ASSERT_FALSE(q12.ok());
+        EXPECT_NE(std::string::npos, q12.status().message().find("store format 2 cannot hold q12 values"))
+            << q12.status().message();
         fs::remove_all(dir);
     }
 }

@@ -361,8 +361,8 @@ std::vector<FlagSpec> make_flag_table() {
         {"shard", 0, K::kString, "I/N", "embed only records with index % N == I (one of N machines)", S("0/1"), "",
          on({"embed"})},
         {"values", 0, K::kString, "ENC",
-         "how the store writes each latent's value: f32 (exact, 4 bytes), bf16 (2 bytes), q8 (1 byte on a "
-         "per-sample log grid; docs/store.md)",
+         "how the store writes each latent's value: f32 (exact, 4 bytes), bf16 (2 bytes), q12 or q8 (12 bits "
+         "or 1 byte on a per-sample log grid; docs/store.md)",
          S(value_encoding_name(kEmbedCliValues)), "", on({"embed"})},
         {"shard-rows",
          0,
