@@ -1,0 +1,112 @@
+// embed/device_backend.cpp: the pool pass on one ggml device (embed/device_backend.hpp).
+#include "embed/device_backend.hpp"
+
+#include <fmt/format.h>
+
+#include "ggml-backend.h"
+
+namespace mona {
+
+std::string backend_param(const DeviceBackendOptions& options, const std::string& device_name) {
+    return fmt::format("ggml:{}:{}", device_name, sae_weight_type_name(options.weight_type));
+}
+
+namespace {
+
+std::string device_names() {
+    std::string names;
+    for (size_t dev_idx = 0; dev_idx < ggml_backend_dev_count(); ++dev_idx) {
+        if (!names.empty()) names += ", ";
+        names += ggml_backend_dev_name(ggml_backend_dev_get(dev_idx));
+    }
+    return names;
+}
+
+class DeviceEmbedBackend final : public EmbedBackend {
+   public:
+    DeviceEmbedBackend(Session& session, EmbedOptions options, ggml_backend_t backend, std::unique_ptr<SaeGraph> graph)
+        : session_(session), options_(std::move(options)), backend_(backend), graph_(std::move(graph)) {}
+    ~DeviceEmbedBackend() override {
+        graph_.reset();  // frees its buffers before the backend
+        ggml_backend_free(backend_);
+    }
+
+    BatchRule rule() const override {
+        return BatchRule{session_.options().batch_tokens, session_.max_batch_tokens(), session_.options().max_seqs,
+                         !options_.defer_full_batch};
+    }
+
+    Status run(std::span<EmbeddedSample> batch) override {
+        std::vector<const std::vector<int32_t>*> seqs;
+        spans_.clear();
+        int64_t row0 = 0;
+        for (auto& item : batch) {
+            const int64_t n = static_cast<int64_t>(item.tokens.tokens.size());
+            if (n > 0) seqs.push_back(&item.tokens.tokens);
+            auto [begin, end] = pooled_rows(item.tokens, options_.token_mode);
+            item.n_pooled = end - begin;
+            spans_.push_back({row0 + begin, row0 + end});
+            row0 += n;
+        }
+        MONA_TRY(ggml_tensor * rows, graph_->input_rows(row0));
+        if (row0 > 0) MONA_RETURN_IF_ERROR(session_.capture_to_tensor(seqs, options_.layer, rows));
+        MONA_RETURN_IF_ERROR(graph_->encode_pool_tensor(rows, row0, spans_, options_.pooling, pooled_));
+        for (size_t s = 0; s < batch.size(); ++s) {
+            batch[s].pooled = std::move(pooled_[s]);
+            batch[s].rows.clear();
+            batch[s].codes.clear();
+            batch[s].extra.clear();
+            batch[s].extra_width.clear();
+        }
+        return Status();
+    }
+
+   private:
+    Session& session_;
+    EmbedOptions options_;
+    ggml_backend_t backend_;
+    std::unique_ptr<SaeGraph> graph_;
+    std::vector<PooledSpan> spans_;
+    std::vector<SparseVec> pooled_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<EmbedBackend>> make_device_backend(Session& session, const SaeModel& sae, EmbedOptions options,
+                                                          const DeviceBackendOptions& device,
+                                                          std::string* backend_name) {
+    if (options.keep_rows || !options.extra_tensors.empty()) {
+        return invalid_input("the device backend returns pooled vectors only (no per-token rows or extra tensors)");
+    }
+    ggml_backend_dev_t dev = nullptr;
+    if (device.device.empty()) {
+        dev = gpu_device();
+        if (dev == nullptr) dev = device_by_name("CPU");
+    } else {
+        dev = device_by_name(device.device);
+        if (dev == nullptr) {
+            return invalid_input(fmt::format("--device {}: no such ggml device in this build (present: {})",
+                                             device.device, device_names()));
+        }
+    }
+    if (dev == nullptr) return internal_error("no ggml device to run the SAE graph on");
+    ggml_backend_t backend = ggml_backend_dev_init(dev, nullptr);
+    if (backend == nullptr) {
+        return internal_error(fmt::format("cannot start ggml device {}", ggml_backend_dev_name(dev)));
+    }
+    SaeGraphOptions gopts;
+    gopts.weight_type = device.weight_type;
+    gopts.k_override = options.k_override;
+    gopts.chunk_bytes = device.chunk_bytes;
+    gopts.n_threads = device.n_threads;
+    auto graph = SaeGraph::create(sae, backend, gopts);
+    if (!graph.ok()) {
+        ggml_backend_free(backend);
+        return graph.status();
+    }
+    if (backend_name != nullptr) *backend_name = backend_param(device, ggml_backend_dev_name(dev));
+    return std::unique_ptr<EmbedBackend>(
+        new DeviceEmbedBackend(session, std::move(options), backend, std::move(*graph)));
+}
+
+}  // namespace mona
