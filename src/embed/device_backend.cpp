@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdlib>
+
 #include "ggml-backend.h"
+#include "mona/log.hpp"
 
 namespace mona {
 
@@ -27,6 +31,16 @@ class DeviceEmbedBackend final : public EmbedBackend {
     DeviceEmbedBackend(Session& session, EmbedOptions options, ggml_backend_t backend, std::unique_ptr<SaeGraph> graph)
         : session_(session), options_(std::move(options)), backend_(backend), graph_(std::move(graph)) {}
     ~DeviceEmbedBackend() override {
+        // MONA_DEVICE_PROFILE=1: where the pass spent its time (bench/gpu/run.sh prints it as the breakdown).
+        const char* profile = std::getenv("MONA_DEVICE_PROFILE");
+        if (profile != nullptr && std::string(profile) == "1" && n_tokens_ > 0) {
+            const SaeGraphTimes& t = graph_->times();
+            log_message(LogLevel::kInfo,
+                        fmt::format("mona: device profile: {} tokens; forward to layer {} + device copy {:.3f} s; SAE "
+                                    "encode + TopK + pooling {:.3f} s; pooled block to host + sparse {:.3f} s; "
+                                    "batch setup {:.3f} s",
+                                    n_tokens_, options_.layer, capture_s_, t.graph_s, t.readback_s, setup_s_));
+        }
         graph_.reset();  // frees its buffers before the backend
         ggml_backend_free(backend_);
     }
@@ -48,8 +62,13 @@ class DeviceEmbedBackend final : public EmbedBackend {
             spans_.push_back({row0 + begin, row0 + end});
             row0 += n;
         }
+        const auto t0 = std::chrono::steady_clock::now();
         MONA_TRY(ggml_tensor * rows, graph_->input_rows(row0));
+        const auto t1 = std::chrono::steady_clock::now();
         if (row0 > 0) MONA_RETURN_IF_ERROR(session_.capture_to_tensor(seqs, options_.layer, rows));
+        setup_s_ += std::chrono::duration<double>(t1 - t0).count();
+        capture_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+        n_tokens_ += row0;
         MONA_RETURN_IF_ERROR(graph_->encode_pool_tensor(rows, row0, spans_, options_.pooling, pooled_));
         for (size_t s = 0; s < batch.size(); ++s) {
             batch[s].pooled = std::move(pooled_[s]);
@@ -68,6 +87,9 @@ class DeviceEmbedBackend final : public EmbedBackend {
     std::unique_ptr<SaeGraph> graph_;
     std::vector<PooledSpan> spans_;
     std::vector<SparseVec> pooled_;
+    int64_t n_tokens_ = 0;
+    double capture_s_ = 0.0;
+    double setup_s_ = 0.0;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -86,6 +87,7 @@ struct SaeGraph::Impl {
     ggml_gallocr_t galloc = nullptr;
     std::vector<float> pool_weights;
     std::vector<float> host_pooled;
+    SaeGraphTimes times;
 
     ~Impl() {
         if (galloc != nullptr) ggml_gallocr_free(galloc);
@@ -290,6 +292,7 @@ Status SaeGraph::encode_pool_tensor(ggml_tensor* x, int64_t n_rows, std::span<co
                                               span.row_begin, span.row_end, n_rows));
         }
     }
+    const auto t_start = std::chrono::steady_clock::now();
     MONA_RETURN_IF_ERROR(impl.ensure_pooled(n_samples));
     // Chunks of rows; a chunk only needs the samples whose pooled rows it touches, and a chunk that no sample
     // pools from is skipped (spans are in row order, as the Embedder lays samples out).
@@ -312,6 +315,8 @@ Status SaeGraph::encode_pool_tensor(ggml_tensor* x, int64_t n_rows, std::span<co
         if (lo < 0) continue;
         MONA_RETURN_IF_ERROR(impl.run_chunk(x, row0, rows_here, lo, hi, spans, mode));
     }
+    const auto t_graph = std::chrono::steady_clock::now();
+    impl.times.graph_s += std::chrono::duration<double>(t_graph - t_start).count();
     impl.host_pooled.resize(static_cast<size_t>(std::max<int64_t>(n_samples, 1) * d_sae));
     if (n_samples > 0) {
         ggml_backend_tensor_get(impl.pooled, impl.host_pooled.data(), 0,
@@ -329,8 +334,11 @@ Status SaeGraph::encode_pool_tensor(ggml_tensor* x, int64_t n_rows, std::span<co
             }
         }
     }
+    impl.times.readback_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_graph).count();
     return Status();
 }
+
+const SaeGraphTimes& SaeGraph::times() const { return impl_->times; }
 
 int64_t SaeGraph::rows_per_chunk() const { return impl_->rows_per_chunk; }
 

@@ -61,6 +61,13 @@ struct PooledSpan {
     int64_t row_end = 0;
 };
 
+// Seconds spent so far: building + computing the graphs (ggml_backend_graph_compute returns once the device is
+// done), and copying the pooled block back + building the sparse vectors.
+struct SaeGraphTimes {
+    double graph_s = 0.0;
+    double readback_s = 0.0;
+};
+
 class SaeGraph {
    public:
     // Uploads the encoder to `backend` (which must outlive the SaeGraph). Errors: kUnsupported (normalisation,
@@ -87,6 +94,7 @@ class SaeGraph {
     // Bytes resident on the backend (weights, biases, the input staging and the pooled block).
     size_t resident_bytes() const;
     size_t compute_bytes() const;  // the compute buffer's size after the last call
+    const SaeGraphTimes& times() const;
 
    private:
     struct Impl;
