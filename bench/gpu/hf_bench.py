@@ -67,9 +67,10 @@ def main():
                 rows = x[:, 1:, :].reshape(-1, a.d)  # no-bos: every token but the first
                 pre = rows @ w_enc + b_enc
                 vals, idx = torch.relu(pre).topk(a.k, dim=-1)
-                dense = torch.zeros(a.batch, a.seq - 1, a.d_sae, device=dev, dtype=torch.float32)
-                dense.view(-1, a.d_sae).scatter_(1, idx, vals.float())
-                pooled = dense.mean(dim=1)
+                # Mean pooling per sample: scatter-add the kept (latent, value) pairs of its tokens, / n.
+                pooled = torch.zeros(a.batch, a.d_sae, device=dev, dtype=torch.float32)
+                pooled.scatter_add_(1, idx.view(a.batch, -1), vals.float().view(a.batch, -1))
+                pooled /= a.seq - 1
                 sync()
                 t2 = time.perf_counter()
                 t_sae += t2 - t1

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -364,6 +365,33 @@ ggml_backend_device* gpu_device() {
 }
 
 std::string device_name(ggml_backend_device* device) { return ggml_backend_dev_name(device); }
+
+Result<std::string> resolve_device_name(const std::string& name) {
+    if (name.rfind("rpc:", 0) != 0) return name;
+    init_llama_once(false);
+    const std::string endpoint = name.substr(4);
+    static std::mutex mu;
+    static std::map<std::string, std::string> connected;  // endpoint -> device name
+    const std::lock_guard<std::mutex> lock(mu);
+    if (auto it = connected.find(endpoint); it != connected.end()) return it->second;
+    ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
+    if (rpc == nullptr) {
+        return unsupported(
+            fmt::format("--device {}: this build has no RPC backend (configure with -DMONA_RPC=ON)", name));
+    }
+    using AddServer = ggml_backend_reg_t (*)(const char*);
+    auto add_server =
+        reinterpret_cast<AddServer>(ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_add_server"));
+    if (add_server == nullptr) return unsupported("the RPC backend of this build cannot add servers");
+    ggml_backend_reg_t reg = add_server(endpoint.c_str());
+    if (reg == nullptr || ggml_backend_reg_dev_count(reg) == 0) {
+        return invalid_input(fmt::format("--device {}: no rpc-server answers at {}", name, endpoint));
+    }
+    ggml_backend_register(reg);
+    const std::string dev_name = ggml_backend_dev_name(ggml_backend_reg_dev_get(reg, 0));
+    connected[endpoint] = dev_name;
+    return dev_name;
+}
 
 bool device_is_gpu(ggml_backend_device* device) {
     const enum ggml_backend_dev_type type = ggml_backend_dev_type(device);

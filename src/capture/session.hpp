@@ -40,6 +40,9 @@ ggml_backend_device* gpu_device();
 // The ggml device of that name (as ggml_backend_dev_name reports it: "CPU", "CUDA0", "RPC0", ...), or null.
 ggml_backend_device* device_by_name(const std::string& name);
 std::string device_name(ggml_backend_device* device);
+// "rpc:HOST:PORT": connects ggml's RPC backend to that rpc-server (once per endpoint) and returns the name of its
+// first device ("RPC0"); any other name is returned as given. kUnsupported in a build without -DMONA_RPC=ON.
+Result<std::string> resolve_device_name(const std::string& name);
 // A GPU or integrated GPU (llama.cpp offloads layers to those; the RPC device counts as one).
 bool device_is_gpu(ggml_backend_device* device);
 

@@ -105,7 +105,8 @@ Result<std::unique_ptr<EmbedBackend>> make_device_backend(Session& session, cons
         dev = gpu_device();
         if (dev == nullptr) dev = device_by_name("CPU");
     } else {
-        dev = device_by_name(device.device);
+        MONA_TRY(const std::string name, resolve_device_name(device.device));
+        dev = device_by_name(name);
         if (dev == nullptr) {
             return invalid_input(fmt::format("--device {}: no such ggml device in this build (present: {})",
                                              device.device, device_names()));

@@ -21,7 +21,9 @@
 namespace mona {
 
 struct DeviceBackendOptions {
-    std::string device;  // ggml device name ("CPU", "CUDA0", "RPC0", ...); "" = the session's GPU, else CPU
+    // ggml device name ("CPU", "CUDA0", "RPC0", ...), or "rpc:HOST:PORT" (an rpc-server); "" = the first GPU,
+    // else ggml's CPU device. The session's layers run where SessionOptions::gpu_layers put them.
+    std::string device;
     SaeWeightType weight_type = SaeWeightType::kF16;
     int64_t chunk_bytes = int64_t{256} << 20;  // sae_graph.hpp: bytes of one [d_sae, rows] block
     int32_t n_threads = 1;                     // ggml CPU device threads for the SAE graph

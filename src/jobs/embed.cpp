@@ -45,9 +45,9 @@ Result<std::unordered_set<uint64_t>> samples_to_replay(const std::string& dir, u
     return replay;
 }
 
-// "auto" -> the first GPU device's name, else "cpu"; anything else as given.
-std::string resolve_device(const std::string& device) {
-    if (device != "auto") return device;
+// "auto" -> the first GPU device's name, else "cpu"; "rpc:HOST:PORT" -> that server's device; else as given.
+Result<std::string> resolve_device(const std::string& device) {
+    if (device != "auto") return resolve_device_name(device);
     ggml_backend_device* gpu = gpu_device();
     return gpu != nullptr ? device_name(gpu) : std::string("cpu");
 }
@@ -55,7 +55,7 @@ std::string resolve_device(const std::string& device) {
 // The backend the pass runs on, and its name for the store ("cpu", or embed/device_backend.hpp's backend_param).
 Result<std::unique_ptr<EmbedBackend>> open_backend(const SelectConfig& config, const EmbedStoreOptions& options,
                                                    SelectEngine& engine, std::string& name) {
-    const std::string device = resolve_device(options.device);
+    MONA_TRY(const std::string device, resolve_device(options.device));
     if (device == "cpu") {
         name = "cpu";
         return make_cpu_backend(engine.session, &engine.sae, engine.eopts);
@@ -195,7 +195,7 @@ Result<EmbedSummary> embed_slice(const SelectConfig& config, const EmbedStoreOpt
     }
     // The model's layers go to the GPU only when the pass runs there (--device); the CPU reference stays all CPU.
     SelectConfig device_config = config;
-    const std::string device = resolve_device(options.device);
+    MONA_TRY(const std::string device, resolve_device(options.device));
     ggml_backend_device* dev = device == "cpu" ? nullptr : device_by_name(device);
     device_config.gpu_layers = dev != nullptr && device_is_gpu(dev) ? options.gpu_layers : 0;
     MONA_TRY(SelectEngine engine, SelectEngine::open(device_config));

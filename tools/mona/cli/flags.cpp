@@ -377,7 +377,8 @@ std::vector<FlagSpec> make_flag_table() {
          INT64_MAX},
         {"device", 0, K::kString, "NAME",
          "where the pool pass runs (docs/gpu.md): cpu (the reference: the vectors of every other verb), a ggml device "
-         "(CUDA0, RPC0, or CPU for ggml's CPU device: model, SAE encode, TopK and pooling there), or auto (the first "
+         "(CUDA0, rpc:HOST:PORT for an rpc-server, or CPU for ggml's CPU device: model, SAE encode, TopK and pooling "
+         "there), or auto (the first "
          "GPU of this build, else cpu)",
          S("auto"), "", on({"embed"})},
         {"gpu-layers", 0, K::kString, "N|all", "model layers offloaded to the --device GPU (0 on the CPU)", S("all"),
