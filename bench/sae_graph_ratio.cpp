@@ -107,8 +107,8 @@ int main(int argc, char** argv) {
         lengths.push_back(n);
         spans.push_back({row0 + 1, row0 + n});
     }
-    fmt::print("SAE {} x {} (k {}), {} tokens in samples of {}, graph threads {}\n", d_in, d_sae, sae.info().k, tokens,
-               sample_tokens, threads);
+    fmt::print("SAE {} x {} (k {}), {} tokens in samples of {}, graph threads {}, best of {}\n", d_in, d_sae,
+               sae.info().k, tokens, sample_tokens, threads, repeat);
 
     // Today's encoder: one encode call per sample, then the pooler.
     Pooler pooler(d_sae);
