@@ -10,6 +10,13 @@
 # the tool-call parsers, grammars and sampling). A system llama.cpp does not install common/, so the source tree
 # is needed in both ways of finding llama.cpp.
 option(MONA_LLAMA_SYSTEM "mona: use a system-installed llama.cpp (find_package(llama))" OFF)
+# Device backends from the same pinned source (docs/gpu.md). MONA_CUDA: ggml's CUDA backend (GGML_CUDA; needs the
+# CUDA toolkit: nvcc, cuBLAS, CCCL), for CMAKE_CUDA_ARCHITECTURES if given, else the architecture the local driver
+# reports (nvidia-smi), else 90 (H100/H200). One architecture takes ~30 min on 2 cores. MONA_RPC: ggml's RPC
+# backend (GGML_RPC) and its server, built as mona-rpc-server: another process (or machine) as a ggml device,
+# which is how the device path is tested without a GPU (tests/integration/rpc_backend_test.cpp).
+option(MONA_CUDA "mona: build llama.cpp's CUDA backend (GGML_CUDA)" OFF)
+option(MONA_RPC "mona: build ggml's RPC backend (GGML_RPC) and mona-rpc-server" OFF)
 set(MONA_LLAMA_SOURCE_DIR "${PROJECT_SOURCE_DIR}/third_party/llama.cpp" CACHE PATH "llama.cpp source tree")
 
 if(MONA_LLAMA_SYSTEM)
@@ -52,6 +59,26 @@ else()
     # #20824). ggml compiles them whenever the compiler targets AMX, which -march=native does on an AMX host, so
     # the AMX options are off and, below, the compiler is told the CPU has no AMX. CPU repacking for other
     # instruction sets stays available (mona --cpu-repack on).
+    if(MONA_CUDA)
+        set(GGML_CUDA ON CACHE BOOL "" FORCE)
+        if(NOT CMAKE_CUDA_ARCHITECTURES)
+            set(_mona_cuda_arch 90)
+            find_program(MONA_NVIDIA_SMI nvidia-smi)
+            if(MONA_NVIDIA_SMI)
+                execute_process(COMMAND ${MONA_NVIDIA_SMI} --query-gpu=compute_cap --format=csv,noheader
+                                OUTPUT_VARIABLE _mona_cap RESULT_VARIABLE _mona_rc ERROR_QUIET)
+                string(REGEX MATCH "^[0-9]+\\.[0-9]+" _mona_cap "${_mona_cap}")
+                if(_mona_rc EQUAL 0 AND _mona_cap)
+                    string(REPLACE "." "" _mona_cuda_arch "${_mona_cap}")
+                endif()
+            endif()
+            set(CMAKE_CUDA_ARCHITECTURES ${_mona_cuda_arch} CACHE STRING "CUDA architectures (MONA_CUDA)" FORCE)
+        endif()
+        message(STATUS "mona: CUDA backend for architectures ${CMAKE_CUDA_ARCHITECTURES}")
+    else()
+        set(GGML_CUDA OFF CACHE BOOL "" FORCE)
+    endif()
+    set(GGML_RPC ${MONA_RPC} CACHE BOOL "" FORCE)
     foreach(amx GGML_AMX_TILE GGML_AMX_INT8 GGML_AMX_BF16)
         set(${amx} OFF CACHE BOOL "" FORCE)
     endforeach()
@@ -87,6 +114,11 @@ else()
     endif()
     set(MONA_LLAMA_TARGETS llama ggml)
     set(MONA_LLAMA_FROM "vendored")
+    if(MONA_RPC)
+        add_executable(mona-rpc-server ${MONA_LLAMA_SOURCE_DIR}/tools/rpc/rpc-server.cpp)
+        target_link_libraries(mona-rpc-server PRIVATE ggml)
+        target_compile_features(mona-rpc-server PRIVATE cxx_std_17)
+    endif()
 endif()
 
 if(MONA_LLAMA_FROM STREQUAL "vendored" AND EXISTS "${MONA_LLAMA_SOURCE_DIR}.version")

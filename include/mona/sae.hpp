@@ -113,6 +113,18 @@ class SaeModel {
     // fail: NaN pre-activations are simply not emitted.
     void encode(const float* x, int64_t n_tokens, SparseCodes& out, int32_t k_override = 0) const;
 
+    // The encoder's parameters as loaded, for code that runs the same encoder elsewhere (the ggml graph of
+    // src/embed/sae_graph.hpp). Pointers stay valid while the model lives; b_dec is null unless
+    // info().subtract_b_dec, threshold null unless kJumpRelu.
+    struct EncoderView {
+        const float* w_enc = nullptr;  // [d_in, d_sae] row-major, or [d_sae, d_in] when latent_major
+        bool latent_major = false;
+        const float* b_enc = nullptr;      // [d_sae]
+        const float* b_dec = nullptr;      // [d_in]
+        const float* threshold = nullptr;  // [d_sae]
+    };
+    EncoderView encoder_view() const;
+
    private:
     struct Impl;
     explicit SaeModel(std::unique_ptr<Impl> impl);

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -177,6 +178,10 @@ struct CaptureSlot {
     int64_t width = 0;  // expected row width; 0 = take the tensor's own (set on first sight)
     std::vector<float>* out = nullptr;
     int64_t rows_done = 0;
+    // Session::capture_to_tensor: rows go into this backend tensor [width, >= n_tokens] instead of `out`, by
+    // ggml_backend_tensor_copy (device to device when both live on the same device, never through mona's memory
+    // when they do).
+    ggml_tensor* dest = nullptr;
 };
 
 struct CaptureState {
@@ -186,7 +191,36 @@ struct CaptureState {
     int64_t n_complete = 0;  // slots with every row of the current decode call captured
     bool active = false;
     std::string error;
+    ggml_context* view_ctx = nullptr;  // views of CaptureSlot::dest (metadata only)
+
+    ~CaptureState() {
+        if (view_ctx != nullptr) ggml_free(view_ctx);
+    }
 };
+
+// Copies the rows of `t` after the `rows_done` already captured into a view of slot.dest.
+bool copy_rows_to_tensor(const ggml_tensor* t, CaptureSlot& slot, CaptureState& state) {
+    if (!ggml_is_contiguous(t)) {
+        state.error = fmt::format("tensor {} is not contiguous: it cannot be copied on the device", t->name);
+        return false;
+    }
+    if (state.view_ctx == nullptr) {
+        ggml_init_params params{};
+        params.mem_size = ggml_tensor_overhead() * 4;
+        params.no_alloc = true;
+        state.view_ctx = ggml_init(params);
+    }
+    ggml_reset(state.view_ctx);
+    ggml_tensor* view = ggml_view_2d(state.view_ctx, slot.dest, slot.width, t->ne[1], slot.dest->nb[1],
+                                     static_cast<size_t>(slot.rows_done) * slot.dest->nb[1]);
+    if (ggml_backend_view_init(view) != GGML_STATUS_SUCCESS) {
+        state.error = fmt::format("cannot view the device rows of tensor {}", t->name);
+        return false;
+    }
+    ggml_backend_tensor_copy(const_cast<ggml_tensor*>(t), view);
+    slot.rows_done += t->ne[1];
+    return true;
+}
 
 // Copies the rows of `t` after the `rows_done` already captured into slot.out.
 void copy_rows(const ggml_tensor* t, CaptureSlot& slot) {
@@ -242,7 +276,11 @@ bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
                                    slot->rows_done + t->ne[1], state->call_end);
         return false;
     }
-    copy_rows(t, *slot);
+    if (slot->dest != nullptr) {
+        if (!copy_rows_to_tensor(t, *slot, *state)) return false;
+    } else {
+        copy_rows(t, *slot);
+    }
     if (slot->rows_done == state->call_end) ++state->n_complete;
     // Stop the graph once every row of every requested tensor is captured; llama_decode still returns 0.
     return state->n_complete < static_cast<int64_t>(state->slots.size());
@@ -279,7 +317,9 @@ ModelLoadSettings model_load_settings(const SessionOptions& options, bool vocab_
     // tile instructions without the kernel's XTILEDATA permission). mona builds ggml without AMX
     // (cmake/mona_llama.cmake), and uses the remaining repacking (CPU_REPACK) only when asked: --cpu-repack on.
     settings.use_extra_bufts = options.cpu_repack;
-    settings.n_gpu_layers = 0;
+    // --gpu-layers: all layers on a GPU when one is present, unless told otherwise. A CPU-only build has no GPU
+    // device, so it loads exactly as before.
+    settings.n_gpu_layers = options.gpu_layers >= 0 ? options.gpu_layers : (gpu_device() != nullptr ? 999 : 0);
     return settings;
 }
 
@@ -314,10 +354,61 @@ std::string cpu_backend_features() {
     return out;
 }
 
+ggml_backend_device* gpu_device() {
+    init_llama_once(false);
+    for (size_t dev_idx = 0; dev_idx < ggml_backend_dev_count(); ++dev_idx) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(dev_idx);
+        const enum ggml_backend_dev_type type = ggml_backend_dev_type(dev);
+        if (type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) return dev;
+    }
+    return nullptr;
+}
+
+std::string device_name(ggml_backend_device* device) { return ggml_backend_dev_name(device); }
+
+Result<std::string> resolve_device_name(const std::string& name) {
+    if (name.rfind("rpc:", 0) != 0) return name;
+    init_llama_once(false);
+    const std::string endpoint = name.substr(4);
+    static std::mutex mu;
+    static std::map<std::string, std::string> connected;  // endpoint -> device name
+    const std::lock_guard<std::mutex> lock(mu);
+    if (auto it = connected.find(endpoint); it != connected.end()) return it->second;
+    ggml_backend_reg_t rpc = ggml_backend_reg_by_name("RPC");
+    if (rpc == nullptr) {
+        return unsupported(
+            fmt::format("--device {}: this build has no RPC backend (configure with -DMONA_RPC=ON)", name));
+    }
+    using AddServer = ggml_backend_reg_t (*)(const char*);
+    auto add_server =
+        reinterpret_cast<AddServer>(ggml_backend_reg_get_proc_address(rpc, "ggml_backend_rpc_add_server"));
+    if (add_server == nullptr) return unsupported("the RPC backend of this build cannot add servers");
+    ggml_backend_reg_t reg = add_server(endpoint.c_str());
+    if (reg == nullptr || ggml_backend_reg_dev_count(reg) == 0) {
+        return invalid_input(fmt::format("--device {}: no rpc-server answers at {}", name, endpoint));
+    }
+    ggml_backend_register(reg);
+    const std::string dev_name = ggml_backend_dev_name(ggml_backend_reg_dev_get(reg, 0));
+    connected[endpoint] = dev_name;
+    return dev_name;
+}
+
+bool device_is_gpu(ggml_backend_device* device) {
+    const enum ggml_backend_dev_type type = ggml_backend_dev_type(device);
+    return type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU;
+}
+
+ggml_backend_device* device_by_name(const std::string& name) {
+    init_llama_once(false);
+    return ggml_backend_dev_by_name(name.c_str());
+}
+
 Result<ModelInfo> read_model_info(const std::string& path) {
     // Not vocab_only: in that mode the pinned llama.cpp loads the vocabulary but leaves the hyperparameters
     // (n_layer, n_embd, n_ctx_train) at 0. The weights are mmapped, not read, so the cost is the header parse.
-    MONA_TRY(llama_model * model, load_model(path, model_load_settings(SessionOptions{}, /*vocab_only=*/false),
+    SessionOptions header_only;
+    header_only.gpu_layers = 0;  // the header is all we read: no weights on a GPU
+    MONA_TRY(llama_model * model, load_model(path, model_load_settings(header_only, /*vocab_only=*/false),
                                              /*verbose=*/false));
     ModelInfo info = describe(model, path);
     llama_model_free(model);
@@ -700,8 +791,28 @@ bool Session::is_special(int32_t token) const {
     return token == llama_vocab_bos(impl_->vocab);
 }
 
+Status Session::capture_to_tensor(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer,
+                                  ggml_tensor* dest) {
+    int64_t n_tokens = 0;
+    for (const auto* seq : seqs) n_tokens += static_cast<int64_t>(seq->size());
+    if (dest == nullptr || dest->type != GGML_TYPE_F32 || dest->ne[0] != impl_->info.n_embd || dest->ne[1] < n_tokens ||
+        !ggml_is_contiguous(dest) || dest->buffer == nullptr) {
+        return internal_error(
+            fmt::format("capture_to_tensor: the destination must be an allocated f32 tensor of "
+                        "{} rows of width {}",
+                        n_tokens, impl_->info.n_embd));
+    }
+    std::vector<float> unused;
+    return capture_impl(seqs, layer, unused, nullptr, dest);
+}
+
 Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out,
                         std::vector<ExtraCapture>* extra) {
+    return capture_impl(seqs, layer, out, extra, nullptr);
+}
+
+Status Session::capture_impl(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer,
+                             std::vector<float>& out, std::vector<ExtraCapture>* extra, ggml_tensor* dest) {
     MONA_TRY(std::string name, layer_tensor_name(layer, impl_->info.n_layer, impl_->options.model_path));
     int64_t n_tokens = 0;
     for (const auto* seq : seqs) n_tokens += static_cast<int64_t>(seq->size());
@@ -716,10 +827,10 @@ Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, in
         MONA_ASSERT(static_cast<int32_t>(seq->size()) <= impl_->n_ctx, "sample larger than the context");
     MONA_ASSERT(static_cast<int32_t>(seqs.size()) <= impl_->options.max_seqs, "too many sequences in one batch");
 
-    out.assign(static_cast<size_t>(n_tokens) * static_cast<size_t>(impl_->info.n_embd), 0.0f);
+    if (dest == nullptr) out.assign(static_cast<size_t>(n_tokens) * static_cast<size_t>(impl_->info.n_embd), 0.0f);
     CaptureState& state = impl_->capture;
     state.slots.clear();
-    state.slots.push_back({name, impl_->info.n_embd, &out, 0});
+    state.slots.push_back({name, impl_->info.n_embd, &out, 0, dest});
     if (extra) {
         for (ExtraCapture& e : *extra) {
             bool dup = e.tensor == name;
@@ -727,7 +838,7 @@ Status Session::capture(const std::vector<const std::vector<int32_t>*>& seqs, in
             MONA_ASSERT(!dup, "a tensor requested twice in one capture");
             e.width = 0;
             e.rows.clear();
-            state.slots.push_back({e.tensor, 0, &e.rows, 0});
+            state.slots.push_back({e.tensor, 0, &e.rows, 0, nullptr});
         }
     }
     state.n_tokens = n_tokens;

@@ -29,7 +29,22 @@
 #include "mona/status.hpp"
 #include "text/formats.hpp"
 
+struct ggml_tensor;
+struct ggml_backend_device;
+
 namespace mona {
+
+// The first GPU (or integrated GPU) device ggml offers in this build, or null (a CPU-only build). Registers
+// llama.cpp's backends on first use.
+ggml_backend_device* gpu_device();
+// The ggml device of that name (as ggml_backend_dev_name reports it: "CPU", "CUDA0", "RPC0", ...), or null.
+ggml_backend_device* device_by_name(const std::string& name);
+std::string device_name(ggml_backend_device* device);
+// "rpc:HOST:PORT": connects ggml's RPC backend to that rpc-server (once per endpoint) and returns the name of its
+// first device ("RPC0"); any other name is returned as given. kUnsupported in a build without -DMONA_RPC=ON.
+Result<std::string> resolve_device_name(const std::string& name);
+// A GPU or integrated GPU (llama.cpp offloads layers to those; the RPC device counts as one).
+bool device_is_gpu(ggml_backend_device* device);
 
 struct ModelInfo {
     std::string path;
@@ -86,6 +101,9 @@ struct SessionOptions {
     bool cpu_repack = false;  // let llama.cpp repack weights for its CPU kernels (never AMX: see model_load_settings)
     SystemPrompt system_prompt;  // default: the template's own behaviour
     bool verbose = false;        // forward llama.cpp's log to stderr
+    // --gpu-layers: layers llama.cpp offloads to the GPU; -1 = all of them when a GPU device is present, else 0.
+    // 0 (everything on the CPU) unless a job asks: only `mona embed` with a device backend does.
+    int32_t gpu_layers = 0;
 };
 
 // The llama_model_params mona loads a model with (the subset it sets; the rest are llama.cpp's defaults).
@@ -157,11 +175,19 @@ class Session {
     Status capture(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out,
                    std::vector<ExtraCapture>* extra = nullptr);
 
+    // The same pass, but the layer rows are copied with ggml_backend_tensor_copy into `dest`, an allocated f32
+    // backend tensor [n_embd, >= n_tokens] (contiguous): device to device when `dest` lives where the layer is
+    // computed, so the rows never cross to the host. No extra tensors.
+    Status capture_to_tensor(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, ggml_tensor* dest);
+
     // Largest total number of tokens the Embedder packs into one capture() call (each sample is still decoded
     // on its own).
     int32_t max_batch_tokens() const;
 
    private:
+    Status capture_impl(const std::vector<const std::vector<int32_t>*>& seqs, int32_t layer, std::vector<float>& out,
+                        std::vector<ExtraCapture>* extra, ggml_tensor* dest);
+
     struct Impl;
     explicit Session(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;

@@ -58,6 +58,7 @@ struct SelectConfig {
     InputFormat format = InputFormat::kAuto;
     std::string template_name = "model";
     bool cpu_repack = false;                 // llama.cpp's CPU weight repacking (--cpu-repack on)
+    int32_t gpu_layers = 0;                  // layers offloaded to a GPU (SessionOptions); -1 = all when one is present
     SystemPrompt system_prompt;              // default: the template's own behaviour
     int32_t max_tokens = kDefaultMaxTokens;  // capture/session.hpp
     int32_t batch_tokens = kDefaultBatchTokens;

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "embed/device_backend.hpp"
 #include "io/atomic_file.hpp"
 #include "jobs/engine.hpp"
 #include "jobs/manifest.hpp"
@@ -44,6 +45,43 @@ Result<std::unordered_set<uint64_t>> samples_to_replay(const std::string& dir, u
     return replay;
 }
 
+// "auto" -> the first GPU device's name, else "cpu"; "rpc:HOST:PORT" -> that server's device; else as given.
+Result<std::string> resolve_device(const std::string& device) {
+    if (device != "auto") return resolve_device_name(device);
+    ggml_backend_device* gpu = gpu_device();
+    return gpu != nullptr ? device_name(gpu) : std::string("cpu");
+}
+
+// The backend the pass runs on, and its name for the store ("cpu", or embed/device_backend.hpp's backend_param).
+Result<std::unique_ptr<EmbedBackend>> open_backend(const SelectConfig& config, const EmbedStoreOptions& options,
+                                                   SelectEngine& engine, std::string& name) {
+    MONA_TRY(const std::string device, resolve_device(options.device));
+    if (device == "cpu") {
+        name = "cpu";
+        return make_cpu_backend(engine.session, &engine.sae, engine.eopts);
+    }
+    DeviceBackendOptions dopts;
+    dopts.device = device;
+    MONA_TRY(dopts.weight_type, parse_sae_weight_type(options.sae_dtype));
+    dopts.n_threads = config.threads > 0 ? config.threads : 1;
+    return make_device_backend(engine.session, engine.sae, engine.eopts, dopts, &name);
+}
+
+// The backend a store was begun on: its parameter "backend", absent in stores written before it was recorded
+// and in every store of the CPU backend (whose parameters stay byte-identical to those stores).
+std::string stored_backend(const std::string& dir) {
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(dir) / "manifest.json", ec)) return "";
+    auto reader = StoreReader::open(dir);
+    if (!reader.ok()) return "";  // StoreWriter::open reports the store's own problem
+    try {
+        const nlohmann::json params = nlohmann::json::parse(reader->params_json());
+        return params.value("backend", std::string("cpu"));
+    } catch (const std::exception&) {
+        return "";
+    }
+}
+
 }  // namespace
 
 namespace detail {
@@ -55,6 +93,22 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
     }
     MONA_TRY(const FileStamp pool_stamp, FileStamp::of(config.pool_path));
     MONA_TRY(nlohmann::json params, store_params(config, engine));
+    std::string backend_name;
+    MONA_TRY(std::unique_ptr<EmbedBackend> backend, open_backend(config, options, engine, backend_name));
+    // Vectors of different backends differ in their last bits (and TopK near-ties): a store holds one
+    // backend's unless the user mixes them on purpose.
+    const std::string begun_on = stored_backend(config.out_dir);
+    if (!begun_on.empty() && begun_on != backend_name) {
+        if (!options.allow_mixed_backends) {
+            return invalid_input(fmt::format(
+                "cannot resume {}: it was begun on backend {} and this run uses {}; their vectors differ in the last "
+                "bits (and at TopK near-ties). Resume with --device {}, or pass --allow-mixed-backends to mix them",
+                config.out_dir, begun_on, backend_name,
+                begun_on == "cpu" ? std::string("cpu") : begun_on.substr(5, begun_on.rfind(':') - 5)));
+        }
+        backend_name = begun_on;  // the store keeps the name it was begun with
+    }
+    if (backend_name != "cpu") params["backend"] = backend_name;
     StoreOptions sopts;
     sopts.keep = options.keep;
     sopts.values = options.values;
@@ -76,7 +130,7 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
     std::vector<Queued> queued;  // by Embedder tag
     Progress progress(config.progress, "embed");
     progress.set_before(summary.n_resumed);
-    Embedder embedder(engine.session, engine.sae, engine.eopts, [&](EmbeddedSample& item) -> Status {
+    Embedder embedder(std::move(backend), [&](EmbeddedSample& item) -> Status {
         Queued& entry = queued[item.tag];
         if (entry.replay) return Status();
         entry.stored.n_tokens = static_cast<uint32_t>(item.tokens.tokens.size());
@@ -139,8 +193,13 @@ Result<EmbedSummary> embed_slice(const SelectConfig& config, const EmbedStoreOpt
         return invalid_input(
             fmt::format("--shard {}/{}: expected i/n with 0 <= i < n", options.slice_idx, options.n_slices));
     }
-    MONA_TRY(SelectEngine engine, SelectEngine::open(config));
-    return embed_pool(config, options, engine);
+    // The model's layers go to the GPU only when the pass runs there (--device); the CPU reference stays all CPU.
+    SelectConfig device_config = config;
+    MONA_TRY(const std::string device, resolve_device(options.device));
+    ggml_backend_device* dev = device == "cpu" ? nullptr : device_by_name(device);
+    device_config.gpu_layers = dev != nullptr && device_is_gpu(dev) ? options.gpu_layers : 0;
+    MONA_TRY(SelectEngine engine, SelectEngine::open(device_config));
+    return embed_pool(device_config, options, engine);
 }
 
 // What a rank of `mona embed` under mpirun tells rank 0 about its slice.

@@ -25,6 +25,16 @@ struct EmbedStoreOptions {
     uint64_t shard_rows = 0;                     // samples per shard file; 0 = the store's default
     uint32_t slice_idx = 0;
     uint32_t n_slices = 1;
+    // Where the pass runs (embed/device_backend.hpp): "cpu" = the CPU reference backend (OpenBLAS SAE encoder,
+    // the vectors every other job computes); a ggml device name ("CUDA0", "RPC0", "CPU" for ggml's CPU device)
+    // = the device backend there; "auto" = the first GPU device of this build, else "cpu". `mona embed --device`
+    // defaults to auto; the library (and `mona select`, which embeds through here too) to cpu.
+    std::string device = "cpu";
+    int32_t gpu_layers = -1;        // --gpu-layers with a GPU device: -1 = all (ignored, 0, on the CPU)
+    std::string sae_dtype = "f16";  // the device backend's SAE encoder weights: f32 | f16 | bf16
+    // A store records its backend (parameter "backend"; absent = cpu); resuming it on another one is refused
+    // unless this is set (the store then keeps its first backend's name).
+    bool allow_mixed_backends = false;
 };
 struct EmbedSummary {
     int64_t n_embedded = 0;   // samples added by this run

@@ -31,6 +31,7 @@ SessionOptions session_options(const SelectConfig& config) {
     options.max_tokens = config.max_tokens;
     options.template_name = config.template_name;
     options.cpu_repack = config.cpu_repack;
+    options.gpu_layers = config.gpu_layers;
     options.system_prompt = config.system_prompt;
     options.verbose = config.verbose;
     return options;

@@ -573,6 +573,13 @@ SaeModel::~SaeModel() = default;
 
 const SaeInfo& SaeModel::info() const { return impl_->info; }
 
+SaeModel::EncoderView SaeModel::encoder_view() const {
+    const Impl& impl = *impl_;
+    return EncoderView{impl.w_enc.data(), impl.latent_major, impl.b_enc.data(),
+                       impl.info.subtract_b_dec && !impl.b_dec.empty() ? impl.b_dec.data() : nullptr,
+                       impl.info.activation == SaeActivation::kJumpRelu ? impl.threshold.data() : nullptr};
+}
+
 Result<SaeModel> SaeModel::from_params(SaeInfo info, std::vector<float> w_enc, std::vector<float> b_enc,
                                        std::vector<float> b_dec, std::vector<float> threshold) {
     MONA_RETURN_IF_ERROR(validate_params(info, w_enc.size(), b_enc.size(), b_dec.size(), threshold.size()));

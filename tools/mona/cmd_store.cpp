@@ -31,6 +31,23 @@ Result<EmbedStoreOptions> embed_options_from_args(const ParsedArgs& args) {
         options.slice_idx = slice;
         options.n_slices = n;
     }
+    options.device = args.get("device");
+    options.sae_dtype = args.get("sae-dtype");
+    if (options.sae_dtype != "f32" && options.sae_dtype != "f16" && options.sae_dtype != "bf16") {
+        return invalid_input(fmt::format("--sae-dtype '{}': expected f32, f16 or bf16", options.sae_dtype));
+    }
+    const std::string gpu_layers = args.get("gpu-layers");
+    if (gpu_layers == "all") {
+        options.gpu_layers = -1;
+    } else {
+        unsigned n = 0;
+        char tail = 0;
+        if (std::sscanf(gpu_layers.c_str(), "%u%c", &n, &tail) != 1 || n > 100000) {
+            return invalid_input(fmt::format("--gpu-layers '{}': expected a layer count or all", gpu_layers));
+        }
+        options.gpu_layers = static_cast<int32_t>(n);
+    }
+    options.allow_mixed_backends = args.on("allow-mixed-backends");
     return options;
 }
 
