@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.hpp"
+#include "jobs/check.hpp"
 #include "jobs/engine.hpp"
 #include "jobs/manifest.hpp"
 #include "jobs/run_support.hpp"
@@ -76,7 +77,10 @@ Result<EmbedSummary> embed_pool(const SelectConfig& config, const EmbedStoreOpti
     std::vector<Queued> queued;  // by Embedder tag
     Progress progress(config.progress, "embed");
     progress.set_before(summary.n_resumed);
-    Embedder embedder(engine.session, engine.sae, engine.eopts, [&](EmbeddedSample& item) -> Status {
+    // The SAE health check on the first batch: a warning in the log, nothing in any file.
+    EmbedOptions eopts = engine.eopts;
+    eopts.first_batch_probe = make_first_batch_probe(engine.sae, eopts.token_mode, eopts.k_override, config.log);
+    Embedder embedder(engine.session, engine.sae, eopts, [&](EmbeddedSample& item) -> Status {
         Queued& entry = queued[item.tag];
         if (entry.replay) return Status();
         entry.stored.n_tokens = static_cast<uint32_t>(item.tokens.tokens.size());
