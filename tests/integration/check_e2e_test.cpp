@@ -28,8 +28,8 @@ class CheckE2eTest : public ::testing::Test {
         model_ = dir_ + "/tiny.gguf";
         fixtures::TinyModelSpec spec;
         spec.n_layer = 4;
-        // Blocks that move the residual stream clearly, so that neighbouring layers differ (with the default 0.08
-        // the blocks' updates are small against the embeddings and every layer looks alike to the SAE).
+        // Blocks that move the residual stream clearly, so that neighbouring layers differ (the fixture's default
+        // 0.08 makes small updates against the embeddings; it was not tried here).
         spec.weight_scale = 0.3f;
         ASSERT_TRUE(fixtures::write_tiny_llama_gguf(model_, spec).ok());
         corpus_ = dir_ + "/corpus.jsonl";
