@@ -62,8 +62,9 @@ std::string CheckReport::table() const {
     text += recorded.fvu ? fmt::format("{:.4f} ({})", *recorded.fvu, recorded.source) : recorded.note;
     text += "\n";
     for (const std::string& note : notes) text += "note: " + note + "\n";
-    text += fmt::format("verdict: best layer {}{}\n", verdict.best_layer,
-                        verdict.warnings.empty() ? " (the configured one); healthy" : "");
+    const bool healthy = verdict.warnings.empty() && verdict.best_layer == configured_layer;
+    text +=
+        fmt::format("verdict: best layer {}{}\n", verdict.best_layer, healthy ? " (the configured one); healthy" : "");
     for (const std::string& warning : verdict.warnings) text += "warning: " + warning + "\n";
     return text;
 }

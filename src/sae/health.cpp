@@ -229,23 +229,28 @@ HealthVerdict health_verdict(const std::vector<LayerHealth>& layers, int32_t con
     }
     if (best == nullptr) return verdict;
     verdict.best_layer = best->layer;
-    if (at_configured == nullptr) return verdict;
-    if (best->layer != configured) {
+    // The FVU rules judge the configured layer; when the check was centred elsewhere (--layer), the best layer seen.
+    const LayerHealth* judged = at_configured != nullptr ? at_configured : best;
+    if (at_configured == nullptr) {
+        verdict.warnings.push_back(fmt::format(
+            "the configured layer {} is not among the layers checked; the FVU rules judge the best of them, {}",
+            configured, best->layer));
+    } else if (best->layer != configured) {
         verdict.warnings.push_back(
             fmt::format("the SAE reconstructs layer {} better (FVU {:.4f}) than its configured layer {} (FVU {:.4f}): "
                         "a wrong or off-by-one layer?",
                         best->layer, best->fvu, configured, at_configured->fvu));
     }
-    if (!(at_configured->fvu <= 1.0)) {
+    if (!(judged->fvu <= 1.0)) {
         verdict.warnings.push_back(
             fmt::format("FVU {:.4f} at layer {} is above 1: the SAE reconstructs these activations worse than their "
                         "mean does (a wrong model, layer or SAE?)",
-                        at_configured->fvu, configured));
-    } else if (recorded.fvu && fvu_far_above(at_configured->fvu, *recorded.fvu)) {
+                        judged->fvu, judged->layer));
+    } else if (recorded.fvu && fvu_far_above(judged->fvu, *recorded.fvu)) {
         verdict.warnings.push_back(fmt::format(
             "FVU {:.4f} at layer {} is far above the SAE's recorded {:.4f} ({}): these samples are far from what it "
-            "was trained on, or the model differs",
-            at_configured->fvu, configured, *recorded.fvu, recorded.source));
+            "was trained on, or the model or layer differs",
+            judged->fvu, judged->layer, *recorded.fvu, recorded.source));
     }
     return verdict;
 }

@@ -99,8 +99,8 @@ struct LayerHealth {
 
 // FVU "far above" the recorded value: above kFarAboveFactor x recorded and at least kFarAboveMargin more. A shift
 // from the SAE's training text to the user's raises FVU by itself; a wrong layer raises it more. Measured with the
-// default SAE (recorded 0.14 on its own corpus; docs/beyond.md): 0.40 at its layer on the bench pool (real text,
-// 2.9x), 0.81-0.84 at layers 9-11 (5.8x) and 1.5 at layers 26-27; 4x separates the two kinds.
+// default SAE (recorded 0.14 on its own corpus; docs/beyond.md): 0.39 at its layer on the bench pool (real text,
+// 2.8x), 0.79-0.82 at layers 9-11 (5.6x) and 1.5 at layers 26-27; 4x separates the two kinds.
 inline constexpr double kFarAboveFactor = 4.0;
 inline constexpr double kFarAboveMargin = 0.05;
 bool fvu_far_above(double fvu, double recorded);
@@ -109,7 +109,8 @@ struct HealthVerdict {
     int32_t best_layer = -1;            // lowest FVU (ties: the configured layer, then the lower layer); -1: none
     std::vector<std::string> warnings;  // empty when healthy
 };
-// The verdict over the layers measured: `configured` is the layer the SAE is used at.
+// The verdict over the layers measured: `configured` is the layer the SAE is used at. The FVU rules (above 1, far
+// above the recorded value) judge the configured layer, or the best measured one when it was not measured.
 HealthVerdict health_verdict(const std::vector<LayerHealth>& layers, int32_t configured, const RecordedFvu& recorded);
 
 }  // namespace mona

@@ -274,6 +274,12 @@ TEST(SaeHealth, Verdict) {
     EXPECT_TRUE(fvu_far_above(0.41, 0.1));
     EXPECT_FALSE(fvu_far_above(0.39, 0.1));
     EXPECT_FALSE(fvu_far_above(0.05, 0.01));  // 5x, but within the absolute margin
+    // Centred away from the configured layer (--layer): said so, and the best measured layer is judged.
+    HealthVerdict away = health_verdict({layer_with(9, 0.8), layer_with(10, 0.82)}, 20, recorded);
+    EXPECT_EQ(away.best_layer, 9);
+    ASSERT_EQ(away.warnings.size(), 2u);
+    EXPECT_NE(away.warnings[0].find("configured layer 20 is not among"), std::string::npos);
+    EXPECT_NE(away.warnings[1].find("FVU 0.8000 at layer 9 is far above"), std::string::npos);
     // Ties go to the configured layer.
     EXPECT_EQ(health_verdict({layer_with(4, 0.2), layer_with(5, 0.2)}, 5, none).best_layer, 5);
 }
