@@ -6,7 +6,8 @@
 // Weights may be F32, F16 or BF16; they are held as f32. The encoder matrix orientation is resolved by shape
 // against d_in (never by name); a square matrix (d_in == d_sae) is taken in the format's documented orientation
 // (sparsify encoder.weight [d_sae, d_in], saelens W_enc [d_in, d_sae]). The matrix is kept as stored and the
-// sgemm transpose flag absorbs the difference, so a 2 GB encoder is never copied. The decoder is never loaded.
+// sgemm transpose flag absorbs the difference, so a 2 GB encoder is never copied. The decoder is never loaded
+// here (encoding does not need it); the SAE health check loads it separately (src/sae/health.hpp).
 //
 // Folder resolution: SaeOpenOptions.path may name the SAE folder, a file inside it (cfg.json), or a parent folder
 // holding exactly one sparsify layer folder (`layers.N` or `layer_N`), which is then used; a parent holding

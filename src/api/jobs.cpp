@@ -82,6 +82,10 @@ Result<SelectConfig> to_select_config(const SelectJobOptions& options, bool fill
             log_message(LogLevel::kInfo, "mona: " + progress_line(update));
         };
     }
+    // Warnings of the jobs (the SAE check of the pool's first batch) go to the log callback with the progress lines.
+    if (common.progress) {
+        config.log = [](const std::string& message) { log_message(LogLevel::kWarning, "mona: " + message); };
+    }
     config.cancelled = common.cancelled;
     config.command_line = common.command_line;
     return config;

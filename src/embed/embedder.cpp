@@ -76,6 +76,11 @@ class CpuEmbedBackend final : public EmbedBackend {
                 sample_row0 += n;
             }
         }
+        if (options_.first_batch_probe && sae_ != nullptr) {
+            const EmbedOptions::BatchProbe probe = std::move(options_.first_batch_probe);
+            options_.first_batch_probe = nullptr;
+            probe(batch, rows_.data(), codes_);
+        }
         int64_t row0 = 0;
         for (auto& item : batch) {
             const int64_t n = static_cast<int64_t>(item.tokens.tokens.size());

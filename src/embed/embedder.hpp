@@ -47,7 +47,15 @@ namespace mona {
 // [begin, end) rows of a tokenised sample that the mode pools.
 std::pair<int64_t, int64_t> pooled_rows(const TokenizedSample& sample, TokenMode mode);
 
+struct EmbeddedSample;
+
 struct EmbedOptions {
+    // Called once, with the first batch the backend runs: its samples, their residual rows at `layer`
+    // [sum n_tokens, d_in] and per-token codes (CSR, one row per token, sample after sample), before pooling. Read
+    // only: the SAE health check of select and embed (jobs/check.hpp), which must change no output.
+    using BatchProbe =
+        std::function<void(std::span<const EmbeddedSample> batch, const float* rows, const SparseCodes& codes)>;
+
     int32_t layer = 0;       // HF hidden_states numbering
     int32_t k_override = 0;  // 0 = the SAE's own k
     TokenMode token_mode = TokenMode::kNoBos;
@@ -60,6 +68,7 @@ struct EmbedOptions {
     // the same batches, run later (BatchRule::run_when_full = false). `mona train-sae` sets it: it stops taking
     // documents once training has seen enough tokens, so when a batch runs decides which documents it counts.
     bool defer_full_batch = false;
+    BatchProbe first_batch_probe;  // empty = none; the CPU backend calls it (with an SAE) on its first batch
 };
 
 struct EmbeddedSample {

@@ -65,6 +65,7 @@ struct SelectConfig {
     int32_t threads = 0;
     bool skip_bad = false;
     ProgressFn progress;       // progress reports of the model passes over the pool; empty = none
+    LogFn log;                 // warnings (the SAE check of the pool's first batch, jobs/check.hpp); empty = none
     bool verbose = false;      // llama.cpp's own log to stderr (SessionOptions::verbose)
     std::string command_line;  // recorded in the manifest
     // Polled before each record is read (run_support.hpp stream_samples); true stops the job with kCancelled.

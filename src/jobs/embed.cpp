@@ -10,6 +10,7 @@
 
 #include "embed/device_backend.hpp"
 #include "io/atomic_file.hpp"
+#include "jobs/check.hpp"
 #include "jobs/engine.hpp"
 #include "jobs/manifest.hpp"
 #include "jobs/run_support.hpp"
@@ -58,7 +59,11 @@ Result<std::unique_ptr<EmbedBackend>> open_backend(const SelectConfig& config, c
     MONA_TRY(const std::string device, resolve_device(options.device));
     if (device == "cpu") {
         name = "cpu";
-        return make_cpu_backend(engine.session, &engine.sae, engine.eopts);
+        // The SAE health check on the first batch: a warning in the log, nothing in any file. (The device backend
+        // has no per-token codes on the host to check.)
+        EmbedOptions eopts = engine.eopts;
+        eopts.first_batch_probe = make_first_batch_probe(engine.sae, eopts.token_mode, eopts.k_override, config.log);
+        return make_cpu_backend(engine.session, &engine.sae, eopts);
     }
     DeviceBackendOptions dopts;
     dopts.device = device;

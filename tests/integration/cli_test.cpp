@@ -143,6 +143,9 @@ const std::map<std::string, std::vector<std::string>>& expected_flags() {
           "dedup",     "dedup-against", "coverage", "batch-tokens", "threads", "store*",    "quiet",
           "verbose"}},
         {"merge", {"out*", "store*", "shard-rows"}},
+        {"check",
+         {"model", "model-sha256", "sae", "pool*", "out", "layer", "tokens", "max-tokens", "batch-tokens", "threads",
+          "template", "cpu-repack", "system-prompt", "format", "skip-bad", "json", "samples", "quiet", "verbose"}},
         {"help", {"markdown"}},
         {"version", {}},
     };

@@ -76,6 +76,7 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     config.threads = args.get_int<int32_t>("threads");
     config.skip_bad = args.on("skip-bad");
     if (!args.on("quiet")) config.progress = print_progress;
+    config.log = print_log;  // warnings only (the SAE check of the pool's first batch), shown even with --quiet
     config.verbose = args.on("verbose");
     return config;
 }

@@ -49,6 +49,7 @@ CommandResult cmd_eval(const ParsedArgs& args);
 CommandResult cmd_embed(const ParsedArgs& args);
 CommandResult cmd_score(const ParsedArgs& args);
 CommandResult cmd_merge(const ParsedArgs& args);
+CommandResult cmd_check(const ParsedArgs& args);
 
 // "mona: warning: MESSAGE" on stderr (printed even with --quiet).
 void warn(const std::string& message);

@@ -38,7 +38,7 @@ const std::map<std::string, Command>& commands() {
     static const std::map<std::string, Command> table = {
         {"select", cmd_select},       {"eval", cmd_eval}, {"info", cmd_info},       {"activations", cmd_activations},
         {"train-sae", cmd_train_sae}, {"demo", cmd_demo}, {"embed", cmd_embed},     {"score", cmd_score},
-        {"merge", cmd_merge},         {"help", cmd_help}, {"version", cmd_version},
+        {"merge", cmd_merge},         {"help", cmd_help}, {"version", cmd_version}, {"check", cmd_check},
     };
     return table;
 }
