@@ -1,7 +1,10 @@
 // eval/eval.cpp: the `mona eval` job, in the steps run_eval() takes: resolve the methods, open the model,
 // embed the targets, stream the pool once, select, re-read the shown samples, record the configuration, write.
 // What a method is lives in eval/methods.cpp, its per-sample vectors in eval/representations.cpp, the metrics in
-// eval/metrics.cpp and the renderings in report/eval_report.cpp.
+// eval/metrics.cpp and the renderings in report/eval_report.cpp. The rules beyond the paper (method options
+// diversity, dedup, prototype, length-strata) are applied here after the pass, with score/diversity, score/dedup,
+// score/prototype_mode and score/length_strata. Over 600 lines because every step works on the pass's own
+// structures (PoolPass, TargetData); what can be computed without them already lives in the files above.
 #include "eval/eval.hpp"
 
 #include <fmt/format.h>
