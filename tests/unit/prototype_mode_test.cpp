@@ -85,7 +85,9 @@ TEST(PrototypeMode, ContrastIsTheClippedDifferenceAndMeanIsTheIdentity) {
             n_zeroed += want == 0.0f && proto.dense[k] > 0.0f;
         }
         EXPECT_DOUBLE_EQ(l1, got.l1) << beta;
-        if (beta >= 1.0) EXPECT_GT(n_zeroed, 0u) << "a large BETA must remove common latents";
+        if (beta >= 1.0) {
+            EXPECT_GT(n_zeroed, 0u) << "a large BETA must remove common latents";
+        }
         // Scoring stays generalized Jaccard against it: a pool sample's score against a dense reference.
         const SparseVec& v = pool[3];
         double num = 0.0, den = 0.0;
