@@ -4,9 +4,9 @@
 //   mean             the paper's prototype: the mean of the exemplars' pooled vectors (pool/pool.hpp make_prototype)
 //   contrast:BETA    p'_k = max(0, p_k - BETA * m_k), p the mean prototype, m the pool's mean pooled vector (the
 //                    make_prototype of every pool vector, in pool order), computed in double from the float
-//                    values and rounded once to float. Latents that every pool sample carries (chat template, common tokens, length) lose
-//                    weight in proportion to how common they are in the pool; latents specific to the target keep
-//                    theirs. BETA > 0; scoring stays generalized Jaccard against p'.
+//                    values and rounded once to float. Latents that every pool sample carries (chat template,
+//                    common tokens, length) lose weight in proportion to how common they are in the pool; latents
+//                    specific to the target keep theirs. BETA > 0; scoring stays generalized Jaccard against p'.
 // The pool mean needs every pool vector before any score, so a job that uses it scores after the pool is known
 // (eval: from its kept vectors; score: one extra pass over the store; select: from its own store).
 //
