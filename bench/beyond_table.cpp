@@ -30,6 +30,8 @@
 #include "score/dedup.hpp"
 #include "score/diversity.hpp"
 #include "score/jaccard.hpp"
+#include "score/length_strata.hpp"
+#include "score/prototype_mode.hpp"
 #include "score/selection_metrics.hpp"
 #include "score/topn.hpp"
 #include "text/formats.hpp"
@@ -114,7 +116,7 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
     return sxy / std::sqrt(sxx * syy);
 }
 
-// An experiment, not an option yet (docs/beyond.md): a contrast prototype p' = max(0, p - BETA * m), m the pool's
+// --prototype contrast:BETA (docs/beyond.md): a contrast prototype p' = max(0, p - BETA * m), m the pool's
 // mean pooled vector, which removes the latents every pool sample shares (template, length, common tokens) in
 // proportion to how common they are. Per target: precision@n and Spearman(score, tokens) for each BETA.
 void contrast_table(const std::vector<Item>& pool, const std::map<std::string, std::vector<SparseVec>>& by_target,
@@ -136,13 +138,9 @@ void contrast_table(const std::vector<Item>& pool, const std::map<std::string, s
         const Prototype proto = make_prototype(vecs, d);
         std::printf("| %s |", name.c_str());
         for (size_t beta_idx = 0; beta_idx < betas.size(); ++beta_idx) {
-            Prototype contrast;
-            contrast.dense.resize(proto.dense.size());
-            for (size_t k = 0; k < proto.dense.size(); ++k) {
-                contrast.dense[k] =
-                    std::max(0.0f, proto.dense[k] - static_cast<float>(betas[beta_idx]) * pool_mean.dense[k]);
-                contrast.l1 += contrast.dense[k];
-            }
+            // The option itself (score/prototype_mode.hpp), as `mona score --prototype contrast:BETA` applies it
+            // (BETA 0 = the paper's mean).
+            const Prototype contrast = apply_prototype_mode(proto, pool_mean, PrototypeMode{betas[beta_idx]});
             std::vector<double> scores;
             for (const auto& item : pool) scores.push_back(jaccard(item.vec, contrast));
             double hits = 0;
@@ -166,12 +164,81 @@ struct Row {
            tokens = 0, n_kept = 0, n_dropped = 0, n_jaccard = 0, seconds = 0;
 };
 
+// --length-strata B (docs/beyond.md, issue 13 part 5), alone and with the contrast prototype: per target and setting,
+// precision@n / Spearman(score used for ranking, tokens) / mean tokens of the selection; the targets' and the
+// pool's mean tokens for comparison.
+void length_table(const std::vector<Item>& pool, const std::vector<Item>& exemplars, uint32_t max_latent, size_t n,
+                  const std::vector<double>& betas, const std::vector<double>& strata) {
+    const auto d = static_cast<int64_t>(max_latent) + 1;
+    std::vector<SparseVec> pool_vecs;
+    std::vector<int64_t> tokens;
+    std::vector<double> lengths;
+    for (const auto& item : pool) {
+        pool_vecs.push_back(item.vec);
+        tokens.push_back(item.n_tokens);
+        lengths.push_back(static_cast<double>(item.n_tokens));
+    }
+    const Prototype pool_mean = make_prototype(pool_vecs, d);
+    std::map<std::string, std::vector<const Item*>> by_target;
+    for (const auto& item : exemplars) by_target[item.task].push_back(&item);
+    std::printf(
+        "\nLength strata (B) x prototype (BETA): precision@n / Spearman(ranking score, tokens) / mean tokens "
+        "selected\n\n| target | target tokens |");
+    for (double beta : betas)
+        for (double b : strata) std::printf(" BETA %g, B %g |", beta, b);
+    std::printf("\n|---|---|");
+    for (size_t i = 0; i < betas.size() * strata.size(); ++i) std::printf("---|");
+    std::printf("\n");
+    std::vector<double> mean_p(betas.size() * strata.size()), mean_r(mean_p.size()), mean_t(mean_p.size());
+    double mean_target_tokens = 0.0, pool_tokens = 0.0;
+    for (double l : lengths) pool_tokens += l / static_cast<double>(lengths.size());
+    for (const auto& [name, items] : by_target) {
+        std::vector<SparseVec> vecs;
+        double target_tokens = 0.0;
+        for (const Item* item : items) {
+            vecs.push_back(item->vec);
+            target_tokens += static_cast<double>(item->n_tokens) / static_cast<double>(items.size());
+        }
+        mean_target_tokens += target_tokens / static_cast<double>(by_target.size());
+        const Prototype proto = make_prototype(vecs, d);
+        std::printf("| %s | %.1f |", name.c_str(), target_tokens);
+        size_t col = 0;
+        for (double beta : betas) {
+            const Prototype p = apply_prototype_mode(proto, pool_mean, PrototypeMode{beta});
+            std::vector<double> raw;
+            for (const auto& item : pool) raw.push_back(jaccard(item.vec, p));
+            for (double b : strata) {
+                const std::vector<double> scores =
+                    b > 0 ? length_stratified_scores(raw, tokens, static_cast<uint32_t>(b)) : raw;
+                double hits = 0, sel_tokens = 0;
+                for (uint64_t pos : top_n(scores, n)) {
+                    hits += pool[pos].task == name;
+                    sel_tokens += static_cast<double>(pool[pos].n_tokens);
+                }
+                const double precision = hits / static_cast<double>(n), rho = spearman(scores, lengths);
+                const double mean_tokens = sel_tokens / static_cast<double>(n);
+                mean_p[col] += precision / static_cast<double>(by_target.size());
+                mean_r[col] += rho / static_cast<double>(by_target.size());
+                mean_t[col] += mean_tokens / static_cast<double>(by_target.size());
+                ++col;
+                std::printf(" %.3f / %+.2f / %.0f |", precision, rho, mean_tokens);
+            }
+        }
+        std::printf("\n");
+    }
+    std::printf("| mean | %.1f (pool %.1f) |", mean_target_tokens, pool_tokens);
+    for (size_t col = 0; col < mean_p.size(); ++col)
+        std::printf(" %.3f / %+.2f / %.0f |", mean_p[col], mean_r[col], mean_t[col]);
+    std::printf("\n");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 9 && argc != 10) {
+    if (argc < 9 || argc > 11) {
         std::fprintf(stderr,
-                     "usage: %s POOL.jsonl POOL_STORE TARGETS.jsonl TARGETS_STORE RATIO C LAMBDAS DEDUPS [BETAS]\n",
+                     "usage: %s POOL.jsonl POOL_STORE TARGETS.jsonl TARGETS_STORE RATIO C LAMBDAS DEDUPS [BETAS "
+                     "[STRATA]]\n",
                      argv[0]);
         return 2;
     }
@@ -203,7 +270,8 @@ int main(int argc, char** argv) {
         std::map<std::string, std::vector<SparseVec>> by_target;
         for (const auto& item : exemplars) by_target[item.task].push_back(item.vec);
         const size_t n_pool = pool.size();
-        const std::vector<double> betas = argc == 10 ? split_numbers(argv[9]) : std::vector<double>();
+        const std::vector<double> betas = argc >= 10 ? split_numbers(argv[9]) : std::vector<double>();
+        const std::vector<double> strata = argc >= 11 ? split_numbers(argv[10]) : std::vector<double>();
         const auto n = static_cast<size_t>(std::max<long long>(1, std::llround(ratio * static_cast<double>(n_pool))));
         std::printf("pool %zu samples, %zu targets, n = %zu per target, candidates c = %u\n\n", n_pool,
                     by_target.size(), n, c);
@@ -296,6 +364,7 @@ int main(int argc, char** argv) {
                 row.n_dropped / n_targets, row.n_jaccard / n_targets, 1000.0 * row.seconds / n_targets);
         }
         if (!betas.empty()) contrast_table(pool, by_target, max_latent, n, betas);
+        if (!betas.empty() && !strata.empty()) length_table(pool, exemplars, max_latent, n, betas, strata);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

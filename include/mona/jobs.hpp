@@ -92,6 +92,8 @@ struct SelectJobOptions {
     double dedup = 0.0;                 // near-duplicate Jaccard threshold in (0, 1]; 0 = off
     std::string dedup_against;          // with dedup: also drop duplicates of this file's samples
     bool coverage = false;              // report prototype coverage and redundancy in manifest.json
+    std::string prototype = "mean";     // mean (the paper's) | contrast:BETA
+    uint32_t length_strata = 0;         // B >= 1: scores standardised within B length strata; 0 = off
 };
 
 struct EmbedJobOptions {

@@ -220,6 +220,8 @@ def select(
     dedup: float = 0.0,
     dedup_against: Optional[PathLike] = None,
     coverage: bool = False,
+    prototype: str = "mean",
+    length_strata: int = 0,
     store: Optional[PathLike] = None,
     shard_rows: int = 0,
     progress: ProgressArg = True,
@@ -263,6 +265,10 @@ def select(
             kept sample) from each selection and the merged subset; 0 = off (dropped.tsv lists them).
         dedup_against: with dedup: also drop samples that duplicate one of this file's samples.
         coverage: report each selection's coverage of its prototype and its redundancy in the manifest.
+        prototype: "mean" (the paper's) or "contrast:BETA": score against max(0, mean - BETA x the pool's mean
+            vector) (beyond the paper, docs/beyond.md).
+        length_strata: B >= 1: each score becomes its standard score within its length stratum (the pool cut into
+            B strata by token count); 0 = off.
         store: where the pool's feature store is kept (resumed if it exists) [default: <out>/.store, removed after
             success].
         shard_rows: samples per store shard file (0 = the store's default).
@@ -301,6 +307,8 @@ def select(
             dedup=float(dedup),
             dedup_against=os.fspath(dedup_against) if dedup_against is not None else "",
             coverage=bool(coverage),
+            prototype=str(prototype),
+            length_strata=int(length_strata),
         )
         keep = out is not None
         run_dir = os.fspath(out) if keep else tempfile.mkdtemp(prefix="mona-select-")
@@ -384,6 +392,8 @@ def score(
     dedup: float = 0.0,
     dedup_against: Optional[PathLike] = None,
     coverage: bool = False,
+    prototype: str = "mean",
+    length_strata: int = 0,
     progress: ProgressArg = True,
 ) -> Selection:
     """Score the targets against a feature store made by mona.embed (or `mona embed`): `mona score`.
@@ -394,7 +404,7 @@ def score(
     Args:
         store: the store folder, or a list of slice folders of one pool.
         targets, ratio, count, out, merge, quotas, labels, diversity, diversity_candidates, dedup, dedup_against,
-        coverage, threads, skip_bad, progress: as in mona.select.
+        coverage, prototype, length_strata, threads, skip_bad, progress: as in mona.select.
         pool: the pool file the store was made from [default: the one the store records], for selected.jsonl.
         model, sae: override the store's recorded model and SAE paths.
 
@@ -420,6 +430,8 @@ def score(
             "dedup": float(dedup),
             "dedup_against": os.fspath(dedup_against) if dedup_against is not None else "",
             "coverage": bool(coverage),
+            "prototype": str(prototype),
+            "length_strata": int(length_strata),
         }
         keep = out is not None
         run_dir = os.fspath(out) if keep else tempfile.mkdtemp(prefix="mona-score-")

@@ -124,6 +124,8 @@ mona::SelectJobOptions select_options(const nb::dict& d) {
     take(d, "dedup", s.dedup);
     take(d, "dedup_against", s.dedup_against);
     take(d, "coverage", s.coverage);
+    take(d, "prototype", s.prototype);
+    take(d, "length_strata", s.length_strata);
     return s;
 }
 

@@ -253,3 +253,19 @@ def test_progress_false_is_silent(capfd, fixtures, model, sae_dir):
     mona.select(fixtures / "pool.jsonl", targets_of(fixtures), count=2, model=model, sae=sae_dir, threads=1,
                 progress=False)
     assert "mona: " not in capfd.readouterr().err
+
+
+def test_prototype_and_length_strata_equal_cli(tmp_path, mona_bin, fixtures, model, sae_dir):
+    # --prototype contrast:BETA and --length-strata B from Python: the same files as the command's.
+    cli_out = tmp_path / "cli"
+    cli_select(mona_bin, fixtures, model, sae_dir, fixtures / "pool.jsonl", cli_out, "--prototype", "contrast:1",
+               "--length-strata", "3")
+    sel = mona.select(fixtures / "pool.jsonl", targets_of(fixtures), count=COUNT, out=tmp_path / "py", model=model,
+                      sae=sae_dir, prototype="contrast:1", length_strata=3, **RUN)
+    for f in ("math/selected.jsonl", "math/scores.tsv", "cooking/selected.jsonl", "cooking/scores.tsv"):
+        assert read_bytes(tmp_path / "py" / f) == read_bytes(cli_out / f), f
+    assert sel.manifest["parameters"]["prototype"] == {"rule": "contrast", "beta": 1.0}
+    assert sel.manifest["parameters"]["length_strata"] == 3
+    with pytest.raises(mona.InvalidInputError):
+        mona.select(fixtures / "pool.jsonl", targets_of(fixtures), count=COUNT, model=model, sae=sae_dir,
+                    prototype="contrast:0", **RUN)

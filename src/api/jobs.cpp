@@ -50,6 +50,10 @@ Result<SelectConfig> to_select_config(const SelectJobOptions& options, bool fill
     config.dedup = options.dedup;
     config.dedup_against = options.dedup_against;
     config.coverage = options.coverage;
+    Result<PrototypeMode> prototype = parse_prototype_mode(options.prototype);
+    if (!prototype.ok()) return in_field(prototype.status(), "prototype");
+    config.prototype = prototype.value();
+    config.length_strata = options.length_strata;
     config.k = common.k;
     Result<TokenMode> tokens = parse_token_mode(common.tokens);
     if (!tokens.ok()) return in_field(tokens.status(), "tokens");

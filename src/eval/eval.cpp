@@ -1,7 +1,10 @@
 // eval/eval.cpp: the `mona eval` job, in the steps run_eval() takes: resolve the methods, open the model,
 // embed the targets, stream the pool once, select, re-read the shown samples, record the configuration, write.
 // What a method is lives in eval/methods.cpp, its per-sample vectors in eval/representations.cpp, the metrics in
-// eval/metrics.cpp and the renderings in report/eval_report.cpp.
+// eval/metrics.cpp and the renderings in report/eval_report.cpp. The rules beyond the paper (method options
+// diversity, dedup, prototype, length-strata) are applied here after the pass, with score/diversity, score/dedup,
+// score/prototype_mode and score/length_strata. Over 600 lines because every step works on the pass's own
+// structures (PoolPass, TargetData); what can be computed without them already lives in the files above.
 #include "eval/eval.hpp"
 
 #include <fmt/format.h>
@@ -21,6 +24,10 @@
 #include "jobs/why_latents.hpp"
 #include "report/eval_report.hpp"
 #include "score/bm25.hpp"
+#include "score/dedup.hpp"
+#include "score/diversity.hpp"
+#include "score/length_strata.hpp"
+#include "score/prototype_mode.hpp"
 #include "score/topn.hpp"
 #include "util/sha256.hpp"
 
@@ -64,7 +71,29 @@ struct PoolPass {
     std::vector<std::vector<std::vector<double>>> scores;  // [method][target][pos], streamed methods only
     std::vector<std::vector<TopNHeap>> latent_heaps;       // [target][latent slot]
     std::optional<Bm25Index> bm25;                         // when some method needs_bm25
+    // [rep][pos]: the pooled vectors of the representations kept_reps() names (empty for the others)
+    std::vector<std::vector<SparseVec>> vecs;
+    std::vector<uint64_t> fingerprints;  // [pos] dedup_fingerprint(normalize_for_dedup()), when some method dedups
 };
+
+// The representations whose pool vectors the pass keeps: the explained one (coverage and pairwise Jaccard of every
+// method's selection are measured on it) and every one a method reranks (MMR, dedup) or scores against a contrast
+// prototype (which needs the pool mean before any score). Memory: about 8 bytes x nnz per pool sample each.
+std::vector<bool> kept_reps(const RepresentationSet& reps) {
+    std::vector<bool> keep(reps.size(), false);
+    if (reps.latent_rep() < reps.size()) keep[reps.latent_rep()] = true;
+    for (const ResolvedMethod& method : reps.methods()) {
+        if (method.rep != SIZE_MAX && (method.spec.reranks() || !method.spec.prototype.is_mean())) {
+            keep[method.rep] = true;
+        }
+    }
+    return keep;
+}
+
+bool any_dedup(const RepresentationSet& reps) {
+    const auto& m = reps.methods();
+    return std::any_of(m.begin(), m.end(), [](const ResolvedMethod& method) { return method.spec.dedup > 0.0; });
+}
 
 // The methods asked for (all of them when none is), repeats (by canonical name) dropped.
 std::vector<EvalMethodSpec> unique_specs(const EvalConfig& eval_config) {
@@ -174,6 +203,9 @@ Result<PoolPass> stream_pool(const EvalConfig& eval_config, EvalEngine& engine, 
     const size_t latent_rep = reps.latent_rep();
     PoolPass pass;
     pass.scores.assign(n_methods, std::vector<std::vector<double>>(n_targets));
+    const std::vector<bool> keep = kept_reps(reps);
+    const bool dedup = any_dedup(reps);
+    pass.vecs.resize(reps.size());
     pass.latent_heaps.resize(n_targets);
     for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
         for (size_t slot = 0; slot < targets[target_idx].latents.size(); ++slot)
@@ -188,19 +220,24 @@ Result<PoolPass> stream_pool(const EvalConfig& eval_config, EvalEngine& engine, 
     start_embedder(embedder, engine, reps, [&](uint64_t pos, std::vector<RepVector>& sample) -> Status {
         for (size_t method_idx = 0; method_idx < n_methods; ++method_idx) {
             const ResolvedMethod& method = methods[method_idx];
-            if (method.rep == SIZE_MAX) continue;
+            // A contrast prototype needs the pool mean: scored after the pass (score_contrast_methods).
+            if (method.rep == SIZE_MAX || !method.spec.prototype.is_mean()) continue;
             for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
                 pass.scores[method_idx][target_idx][pos] =
                     method.def->score(sample[method.rep], targets[target_idx].reps[method.rep]);
             }
         }
-        if (latent_rep == SIZE_MAX) return Status();
-        for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
-            const std::vector<uint32_t>& latents = targets[target_idx].latents;
-            for (size_t slot = 0; slot < latents.size(); ++slot) {
-                const double v = value_at(sample[latent_rep].sparse, latents[slot]);
-                if (v > 0.0) pass.latent_heaps[target_idx][slot].push(pos, v);
+        if (latent_rep != SIZE_MAX) {
+            for (size_t target_idx = 0; target_idx < n_targets; ++target_idx) {
+                const std::vector<uint32_t>& latents = targets[target_idx].latents;
+                for (size_t slot = 0; slot < latents.size(); ++slot) {
+                    const double v = value_at(sample[latent_rep].sparse, latents[slot]);
+                    if (v > 0.0) pass.latent_heaps[target_idx][slot].push(pos, v);
+                }
             }
+        }
+        for (size_t rep_idx = 0; rep_idx < keep.size(); ++rep_idx) {
+            if (keep[rep_idx]) pass.vecs[rep_idx][pos] = std::move(sample[rep_idx].sparse);
         }
         return Status();
     });
@@ -224,6 +261,10 @@ Result<PoolPass> stream_pool(const EvalConfig& eval_config, EvalEngine& engine, 
                 if (methods[method_idx].rep == SIZE_MAX) continue;
                 for (auto& s : pass.scores[method_idx]) s.push_back(0.0);
             }
+            for (size_t rep_idx = 0; rep_idx < keep.size(); ++rep_idx) {
+                if (keep[rep_idx]) pass.vecs[rep_idx].emplace_back();
+            }
+            if (dedup) pass.fingerprints.push_back(dedup_fingerprint(normalize_for_dedup(sample)));
             if (pass.bm25) MONA_RETURN_IF_ERROR(pass.bm25->add_document(sample_plain_text(sample)));
             if (embedder) MONA_RETURN_IF_ERROR(embedder->add(rows.size() - 1, std::move(tokens)));
             progress.update(static_cast<int64_t>(rows.size()), embedder ? embedder->n_tokens_run() : n_tokens_seen);
@@ -235,6 +276,64 @@ Result<PoolPass> stream_pool(const EvalConfig& eval_config, EvalEngine& engine, 
     summary.n_pool_skipped = static_cast<int64_t>(skipped.size() - skipped_before);
     if (rows.empty()) return invalid_input(fmt::format("pool {} holds no usable sample", config.pool_path));
     return pass;
+}
+
+// The methods with a contrast prototype (score/prototype_mode.hpp), scored from the kept vectors now that the pool
+// mean is known: the mean of the representation's pool vectors in pool order, as make_prototype() computes it.
+void score_contrast_methods(const RepresentationSet& reps, const std::vector<TargetData>& targets, PoolPass& pass) {
+    const std::vector<ResolvedMethod>& methods = reps.methods();
+    std::vector<std::optional<Prototype>> pool_means(reps.size());
+    for (size_t method_idx = 0; method_idx < methods.size(); ++method_idx) {
+        const ResolvedMethod& method = methods[method_idx];
+        if (method.rep == SIZE_MAX || method.spec.prototype.is_mean()) continue;
+        std::vector<SparseVec>& vecs = pass.vecs[method.rep];
+        if (!pool_means[method.rep]) pool_means[method.rep] = make_prototype(vecs, reps[method.rep].width);
+        for (size_t target_idx = 0; target_idx < targets.size(); ++target_idx) {
+            TargetRep target;
+            target.proto = apply_prototype_mode(targets[target_idx].reps[method.rep].proto, *pool_means[method.rep],
+                                                method.spec.prototype);
+            std::vector<double>& scores = pass.scores[method_idx][target_idx];
+            RepVector sample;
+            for (size_t pos = 0; pos < vecs.size(); ++pos) {
+                sample.sparse = std::move(vecs[pos]);  // lent to the method's score function, then given back
+                scores[pos] = method.def->score(sample, target);
+                vecs[pos] = std::move(sample.sparse);
+            }
+        }
+    }
+}
+
+// One method's selection for one target: its top n by score, or with diversity/dedup the picks among its top C*n
+// candidates, made exactly as `mona select` makes them (score/diversity.hpp mmr_pick with the score/dedup.hpp
+// filter; no reference set in eval).
+std::vector<uint64_t> select_method(const ResolvedMethod& method, const std::vector<double>& scores, uint64_t n_select,
+                                    const PoolPass& pass) {
+    if (!method.spec.reranks()) return top_n(scores, n_select);
+    const std::vector<SparseVec>& vecs = pass.vecs[method.rep];
+    const size_t n_cand = n_diversity_candidates(n_select, method.spec.candidates, scores.size());
+    const std::vector<uint64_t> candidates = top_n(scores, n_cand);
+    std::vector<double> cand_scores;
+    std::vector<const SparseVec*> cand_vecs;
+    for (uint64_t pos : candidates) {
+        cand_scores.push_back(scores[pos]);
+        cand_vecs.push_back(&vecs[pos]);
+    }
+    std::optional<DedupFilter> filter;
+    AcceptFn accept;
+    if (method.spec.dedup > 0.0) {
+        filter.emplace(method.spec.dedup);
+        accept = [&](size_t cand_idx) {
+            const uint64_t pos = candidates[cand_idx];
+            if (filter->check(pass.fingerprints[pos], *cand_vecs[cand_idx])) return false;
+            filter->keep(pos, pass.fingerprints[pos], *cand_vecs[cand_idx]);
+            return true;
+        };
+    }
+    std::vector<uint64_t> picks;
+    for (size_t cand_idx : mmr_pick(cand_scores, cand_vecs, n_select, method.spec.diversity, nullptr, accept)) {
+        picks.push_back(candidates[cand_idx]);
+    }
+    return picks;
 }
 
 // Every method's run per target (top n of its scores, or its own selection) and the latent lists, as the metrics
@@ -251,6 +350,8 @@ EvalInput make_eval_input(const EvalConfig& eval_config, const RepresentationSet
         in.pool_ids.push_back(row.id);
     }
     const std::vector<ResolvedMethod>& methods = reps.methods();
+    std::vector<int64_t> pool_tokens;
+    for (const PoolRow& row : pass.rows) pool_tokens.push_back(row.n_tokens);
     for (size_t target_idx = 0; target_idx < targets.size(); ++target_idx) {
         const TargetData& target = targets[target_idx];
         EvalTargetInput t;
@@ -264,8 +365,10 @@ EvalInput make_eval_input(const EvalConfig& eval_config, const RepresentationSet
                                     &target.texts});
             } else {
                 run.scores = std::move(pass.scores[method_idx][target_idx]);
+                const uint32_t strata = methods[method_idx].spec.length_strata;
+                if (strata > 0) run.scores = length_stratified_scores(run.scores, pool_tokens, strata);
             }
-            if (!run.scores.empty()) run.selected = top_n(run.scores, in.n_select);
+            if (!run.scores.empty()) run.selected = select_method(methods[method_idx], run.scores, in.n_select, pass);
             t.runs.push_back(std::move(run));
         }
         for (size_t slot = 0; slot < target.latents.size(); ++slot) {
@@ -279,8 +382,10 @@ EvalInput make_eval_input(const EvalConfig& eval_config, const RepresentationSet
             }
             t.latents.push_back(std::move(latent));
         }
+        if (reps.latent_rep() < reps.size()) t.coverage_prototype = &target.reps[reps.latent_rep()].proto;
         in.targets.push_back(std::move(t));
     }
+    if (reps.latent_rep() < reps.size()) in.coverage_vecs = &pass.vecs[reps.latent_rep()];
     return in;
 }
 
@@ -340,6 +445,7 @@ Status read_shown_texts(const SelectConfig& config, const std::vector<PoolRow>& 
                 fmt::format("pool {} changed during the run: {}", config.pool_path, sample.status().message()));
         }
         in.texts.emplace_back(it->second, sample_plain_text(sample.value()));
+        in.normalised.emplace_back(it->second, normalize_for_dedup(sample.value()));
         in.snippets.emplace_back(it->second, snippet_of(sample.value()));
         pos_by_record.erase(it);
     }
@@ -349,6 +455,7 @@ Status read_shown_texts(const SelectConfig& config, const std::vector<PoolRow>& 
     }
     std::sort(in.texts.begin(), in.texts.end());
     std::sort(in.snippets.begin(), in.snippets.end());
+    std::sort(in.normalised.begin(), in.normalised.end());
     return Status();
 }
 
@@ -362,6 +469,15 @@ nlohmann::json method_config(const ResolvedMethod& method, const RepresentationS
     m["k"] = rep.k > 0 ? nlohmann::json(rep.k) : nlohmann::json(nullptr);
     m["pooling"] = pooling_mode_name(rep.pooling);
     if (rep.kind == RepKind::kPoly) m["mlp_width"] = rep.width;
+    // The rules beyond the paper (docs/beyond.md), only when a method uses them: the paper's runs keep their bytes.
+    const EvalMethodSpec& spec = method.spec;
+    if (!spec.prototype.is_mean()) m["prototype"] = prototype_mode_name(spec.prototype);
+    if (spec.length_strata > 0) m["length_strata"] = spec.length_strata;
+    if (spec.reranks()) {
+        m["diversity"] = spec.diversity;
+        m["candidates"] = spec.candidates;
+        m["dedup"] = spec.dedup > 0.0 ? nlohmann::json(spec.dedup) : nlohmann::json(nullptr);
+    }
     return m;
 }
 
@@ -531,6 +647,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     // 2. Pool: one streaming pass shared by every method and target.
     const auto t_pool = Clock::now();
     MONA_TRY(PoolPass pool, stream_pool(eval_config, engine, reps, targets, skipped, summary));
+    score_contrast_methods(reps, targets, pool);
     const double seconds_pool = seconds_since(t_pool);
 
     // 3. Selections, the shown samples' texts, the configuration, the metrics.

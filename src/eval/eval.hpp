@@ -24,7 +24,9 @@
 // pooling), so a layer or K sweep is one model pass: every tensor asked for is captured in the same forward
 // pass, which stops after the deepest one.
 // Each method's selection is its top n by score (score/topn.hpp: ties to the lower position), n = --count or
-// round(--ratio x pool size), the same n for every method. Metrics: eval/metrics.hpp; renderings:
+// round(--ratio x pool size), the same n for every method; an SAE method with the options beyond the paper
+// (eval/methods.hpp: diversity, dedup, prototype, length-strata; docs/beyond.md) selects as `mona select` does with
+// the flags of the same names, from the pooled vectors the pass keeps. Metrics: eval/metrics.hpp; renderings:
 // report/eval_report.hpp.
 //
 // Outputs (staged in <out>/.mona-staging-<host>-<pid>/ and renamed into place only when the whole run succeeded):

@@ -27,6 +27,7 @@
 #include "mona/status.hpp"
 #include "mona/types.hpp"
 #include "pool/pool.hpp"
+#include "score/prototype_mode.hpp"
 
 namespace mona {
 
@@ -88,14 +89,31 @@ Result<const EvalMethodDef*> find_eval_method(std::string_view name);
 // A method with its ablation options: `NAME[:layer=L][:k=K][:pooling=mean|sum]`, e.g. `mona:k=64`,
 // `raw-cosine:layer=10`, `poly-jaccard:layer=10:k=32`, `mona:pooling=sum`. Unset options take the run's values
 // (--layer / the SAE's layer, --k / the SAE's k, --pooling). Which options a method takes is its row's
-// takes_* (SAE methods take a layer only at the SAE's own layer, checked when the run resolves them). The
-// canonical name (options in the order layer, k, pooling) names the method in every output.
+// takes_* (SAE methods take a layer only at the SAE's own layer, checked when the run resolves them).
+// Methods on sparse vectors (mona, sae-cosine, poly-jaccard) also take the options beyond the paper
+// (docs/beyond.md), each as in `mona select`:
+//   diversity=LAMBDA     MMR among the top C*n by score (score/diversity.hpp), LAMBDA >= 0
+//   candidates=C         C of diversity/dedup (default 4), C >= 1
+//   dedup=T              drop exact and near (Jaccard >= T) duplicates (score/dedup.hpp), 0 < T <= 1
+//   prototype=mean|contrast:BETA   the prototype scored against (score/prototype_mode.hpp)
+//   length-strata=B      scores standardised within B length strata (score/length_strata.hpp), B >= 1
+// e.g. `mona:diversity=0.3`, `mona:dedup=0.9`, `mona:prototype=contrast:1.5`. The canonical name (options in the
+// order layer, k, pooling, prototype, length-strata, diversity, candidates, dedup; an option equal to its default is
+// left out) names the method in every output, so `mona:diversity=0` is `mona`.
 struct EvalMethodSpec {
     const EvalMethodDef* method = nullptr;
     int32_t layer = -1;                  // -1 = the run's layer
     int32_t k = 0;                       // 0 = the run's k
     std::optional<PoolingMode> pooling;  // unset = the run's --pooling
+    PrototypeMode prototype;             // mean = the paper's
+    double diversity = 0.0;              // LAMBDA; 0 = the paper's top n
+    uint32_t candidates = 4;             // C
+    double dedup = 0.0;                  // T; 0 = off
+    uint32_t length_strata = 0;          // B; 0 = off (score/length_strata.hpp)
     std::string name;
+
+    // True when the selection is not the top n by score (MMR or dedup over the candidates).
+    bool reranks() const { return diversity > 0.0 || dedup > 0.0; }
 };
 Result<EvalMethodSpec> parse_eval_method_spec(std::string_view text);
 EvalMethodSpec default_method_spec(const EvalMethodDef& method);

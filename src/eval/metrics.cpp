@@ -74,9 +74,9 @@ const std::string* text_at(const std::vector<std::pair<uint64_t, std::string>>& 
 
 EvalResults compute_eval_results(const EvalInput& in) {
     const size_t n_pool = in.pool_labels.size();
-    MONA_ASSERT(
-        in.pool_token_counts.size() == n_pool && in.pool_records.size() == n_pool && in.pool_ids.size() == n_pool,
-        "eval pool vectors differ in size; this is a bug in mona, please report it with the command line");
+    MONA_ASSERT(in.pool_token_counts.size() == n_pool && in.pool_records.size() == n_pool &&
+                    in.pool_ids.size() == n_pool && (in.coverage_vecs == nullptr || in.coverage_vecs->size() == n_pool),
+                "eval pool vectors differ in size; this is a bug in mona, please report it with the command line");
     EvalResults r;
     r.pool_lengths = metrics::length_stats(in.pool_token_counts);
     {
@@ -117,6 +117,22 @@ EvalResults compute_eval_results(const EvalInput& in) {
             mm.distinct_1 = metrics::distinct_n_of_texts(texts, 1);
             mm.distinct_2 = metrics::distinct_n_of_texts(texts, 2);
             mm.mtld = metrics::mean_mtld(texts);
+            std::vector<std::string> normalised;
+            normalised.reserve(run.selected.size());
+            for (uint64_t pos : run.selected) {
+                const std::string* text = text_at(in.normalised, pos);
+                MONA_ASSERT(text != nullptr,
+                            "eval: no normalised text for a selected sample; this is a bug in mona, please report it "
+                            "with the command line");
+                normalised.push_back(*text);
+            }
+            mm.duplicate_rate = duplicate_rate(normalised);
+            if (in.coverage_vecs != nullptr) {
+                std::vector<const SparseVec*> vecs;
+                for (uint64_t pos : run.selected) vecs.push_back(&(*in.coverage_vecs)[pos]);
+                if (t.coverage_prototype != nullptr) mm.coverage = selection_coverage(*t.coverage_prototype, vecs);
+                if (vecs.size() <= kMaxPairwiseSelection) mm.mean_pairwise_jaccard = mean_pairwise_jaccard(vecs);
+            }
             if (!run.scores.empty()) {
                 double lo = INFINITY, hi = -INFINITY, sum = 0.0;
                 uint64_t n_finite = 0;
@@ -143,7 +159,7 @@ EvalResults compute_eval_results(const EvalInput& in) {
         r.targets.push_back(std::move(tm));
     }
     for (size_t method_idx = 0; method_idx < n_methods; ++method_idx) {
-        std::vector<double> precision, recall, d1, d2, mtld, tokens;
+        std::vector<double> precision, recall, d1, d2, mtld, tokens, dup, cov_mass, cov_latents, pairwise;
         for (const EvalTargetMetrics& tm : r.targets) {
             const EvalMethodMetrics& mm = tm.methods[method_idx];
             precision.push_back(mm.pr.precision);
@@ -152,9 +168,17 @@ EvalResults compute_eval_results(const EvalInput& in) {
             d2.push_back(mm.distinct_2.ratio);
             mtld.push_back(mm.mtld);
             tokens.push_back(mm.lengths.mean);
+            dup.push_back(mm.duplicate_rate);
+            if (mm.coverage) cov_mass.push_back(mm.coverage->mass);
+            if (mm.coverage) cov_latents.push_back(mm.coverage->latents);
+            if (mm.mean_pairwise_jaccard) pairwise.push_back(*mm.mean_pairwise_jaccard);
         }
-        r.averages.push_back(
-            {mean_of(precision), mean_of(recall), mean_of(d1), mean_of(d2), mean_of(mtld), mean_of(tokens)});
+        auto mean_if_any = [](const std::vector<double>& v) {
+            return v.empty() ? std::optional<double>() : std::optional<double>(mean_of(v));
+        };
+        r.averages.push_back({mean_of(precision), mean_of(recall), mean_of(d1), mean_of(d2), mean_of(mtld),
+                              mean_of(tokens), mean_of(dup), mean_if_any(cov_mass), mean_if_any(cov_latents),
+                              mean_if_any(pairwise)});
     }
     for (size_t a = 0; a < n_methods; ++a) {
         for (size_t b = a + 1; b < n_methods; ++b) {

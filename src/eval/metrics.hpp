@@ -11,10 +11,19 @@
 //                           selection, of the target exemplars and of the whole pool: mean, median, p10, p90
 //   distinct-1, distinct-2  metrics::distinct_n_of_texts() over the selection's texts (user + assistant contents)
 //   MTLD                    metrics::mean_mtld() over the same texts
+//   duplicate rate          score/selection_metrics.hpp duplicate_rate() of the selection's normalised texts
+//                           (score/dedup.hpp normalize_for_dedup): the share that repeats an earlier selected text
+//   coverage (mass, latents), mean pairwise Jaccard
+//                           score/selection_metrics.hpp selection_coverage() and mean_pairwise_jaccard(), measured for
+//                           every method on the explained representation (the first `mona`-like method's pooled
+//                           vectors and its mean prototype, whatever the method scored), so the methods compare on
+//                           one scale; absent without such a method; pairwise Jaccard absent above
+//                           kMaxPairwiseSelection selected samples (O(n^2))
 //   overlap                 metrics::selection_overlap() of every pair of methods, per target
 //   scores                  min, max and mean over the finite scores of a method that has scores
 //   averages                the plain mean over targets of each per-target number (precision, recall,
-//                           distinct-1/2 ratios, MTLD, mean selected length, overlaps): every target weighs the same
+//                           distinct-1/2 ratios, MTLD, mean selected length, duplicate rate, coverage, pairwise
+//                           Jaccard, overlaps): every target weighs the same
 // Every selection must hold valid, unique pool positions (asserted: the caller made them with top_n() or
 // random_selection()).
 //
@@ -31,6 +40,7 @@
 #include "mona/types.hpp"
 #include "pool/pool.hpp"
 #include "score/metrics.hpp"
+#include "score/selection_metrics.hpp"
 
 namespace mona {
 
@@ -83,10 +93,11 @@ struct EvalLatent {
 };
 
 struct EvalTargetInput {
-    std::string name;                    // also the label precision/recall count
-    std::vector<uint64_t> token_counts;  // [n_exemplars] model tokens per exemplar
-    std::vector<EvalMethodRun> runs;     // [methods.size()]
-    std::vector<EvalLatent> latents;     // for `mona`; empty otherwise
+    std::string name;                               // also the label precision/recall count
+    const Prototype* coverage_prototype = nullptr;  // the explained representation's mean prototype, or null
+    std::vector<uint64_t> token_counts;             // [n_exemplars] model tokens per exemplar
+    std::vector<EvalMethodRun> runs;                // [methods.size()]
+    std::vector<EvalLatent> latents;                // for `mona`; empty otherwise
 };
 
 struct EvalInput {
@@ -99,6 +110,10 @@ struct EvalInput {
     // some selection or latent list holds; other positions may be absent. Sorted by position, unique.
     std::vector<std::pair<uint64_t, std::string>> texts;
     std::vector<std::pair<uint64_t, std::string>> snippets;
+    // The same positions' normalised texts (score/dedup.hpp normalize_for_dedup), for the duplicate rate.
+    std::vector<std::pair<uint64_t, std::string>> normalised;
+    // [n_pool] the explained representation's pooled vectors (coverage, pairwise Jaccard), or null.
+    const std::vector<SparseVec>* coverage_vecs = nullptr;
     std::vector<EvalTargetInput> targets;
     uint64_t n_select = 0;  // the budget n
     std::string title = "mona eval";
@@ -115,6 +130,9 @@ struct EvalMethodMetrics {
     metrics::DistinctN distinct_1;
     metrics::DistinctN distinct_2;
     double mtld = 0.0;
+    double duplicate_rate = 0.0;
+    std::optional<CoverageResult> coverage;       // with coverage vectors and a prototype
+    std::optional<double> mean_pairwise_jaccard;  // with coverage vectors, up to kMaxPairwiseSelection selected
     std::optional<double> score_min, score_max, score_mean;  // over the finite scores, when there are scores
 };
 
@@ -141,7 +159,13 @@ struct EvalAverageOverlap {
 
 struct EvalAverage {
     double precision = 0.0, recall = 0.0, distinct_1 = 0.0, distinct_2 = 0.0, mtld = 0.0, mean_tokens = 0.0;
+    double duplicate_rate = 0.0;
+    // Means over the targets that have the number (absent when none has it).
+    std::optional<double> coverage_mass, coverage_latents, mean_pairwise_jaccard;
 };
+
+// Above this many selected samples eval leaves mean_pairwise_jaccard out (n^2 / 2 Jaccards per method and target).
+inline constexpr size_t kMaxPairwiseSelection = 500;
 
 struct EvalResults {
     metrics::LengthStats pool_lengths;

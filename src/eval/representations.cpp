@@ -79,7 +79,7 @@ Result<RepresentationSet> RepresentationSet::resolve(const std::vector<EvalMetho
     set.embed_options_.pooling = defaults.pooling;
     const int32_t main_k = sae != nullptr ? (defaults.k > 0 ? defaults.k : sae->info().k) : 0;
     for (const EvalMethodSpec& spec : specs) {
-        ResolvedMethod method{spec.method, spec.name, SIZE_MAX};
+        ResolvedMethod method{spec.method, spec.name, SIZE_MAX, spec};
         if (spec.method->rep != RepKind::kNone) {
             MONA_TRY(Representation rep, representation_of(spec, defaults, main_k, *sae, model));
             for (size_t rep_idx = 0; rep_idx < set.reps_.size(); ++rep_idx) {

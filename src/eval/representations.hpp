@@ -45,6 +45,7 @@ struct ResolvedMethod {
     const EvalMethodDef* def = nullptr;
     std::string name;
     size_t rep = SIZE_MAX;  // index into RepresentationSet; SIZE_MAX for whole-pool methods
+    EvalMethodSpec spec;    // as parsed: the prototype and selection options beyond the paper
 };
 
 // The run's values that unset method options take.

@@ -14,6 +14,7 @@
 #include "pool/pool.hpp"
 #include "report/html_report.hpp"
 #include "score/merge_select.hpp"
+#include "score/prototype_mode.hpp"
 #include "text/formats.hpp"
 
 namespace mona {
@@ -50,6 +51,8 @@ struct SelectConfig {
     double dedup = 0.0;                  // near-duplicate Jaccard threshold in (0, 1] (score/dedup.hpp); 0 = off
     std::string dedup_against;           // with dedup: also drop duplicates of this file's samples
     bool coverage = false;               // read the selected vectors back to report coverage even without the above
+    PrototypeMode prototype;             // mean = the paper's; contrast:BETA (score/prototype_mode.hpp)
+    uint32_t length_strata = 0;          // B >= 1: scores standardised within B length strata (score/length_strata.hpp)
     std::string store_dir;               // select: the pool's store; "" = <out>/.store, removed after success
     uint64_t store_shard_rows = 0;       // select: samples per shard of a new store; 0 = the store's default
     int32_t k = 0;                       // 0 = the SAE's own TopK k

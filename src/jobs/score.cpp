@@ -11,6 +11,7 @@
 #include "jobs/run_support.hpp"
 #include "jobs/selection_writer.hpp"
 #include "score/jaccard.hpp"
+#include "score/length_strata.hpp"
 #include "score/store_scan.hpp"
 #include "store/feature_store.hpp"
 
@@ -134,6 +135,21 @@ Status score_setup(SelectConfig& config, const std::vector<std::string>& store_d
     // Named only when compressed, so the manifest of a score over an f32 store keeps its bytes.
     if (stores.values() != ValueEncoding::kF32) extra["store_values"] = value_encoding_name(stores.values());
     return embed_targets(config, *engine, run);
+}
+
+// The pool's mean pooled vector over every store sample in source order (score/prototype_mode.hpp), and every
+// target's prototype replaced by the contrast against it. The mean prototypes stay in the targets' results.
+Status apply_contrast(const SelectConfig& config, const std::vector<std::string>& store_dirs, SelectRun& run) {
+    if (run.prototypes.empty()) return Status();
+    MONA_TRY(StoreSet stores, StoreSet::open(store_dirs));
+    PoolMean mean(static_cast<int64_t>(run.prototypes.front().dense.size()));
+    MONA_RETURN_IF_ERROR(stores.for_each([&](const StoredSample& sample) -> Status {
+        mean.add(sample.vec);
+        return Status();
+    }));
+    const Prototype pool_mean = mean.mean();
+    for (Prototype& proto : run.prototypes) proto = apply_prototype_mode(proto, pool_mean, config.prototype);
+    return Status();
 }
 
 // The prototypes as bytes for the other ranks: bit-exact, so every rank scores exactly as rank 0 would.
@@ -288,6 +304,12 @@ namespace detail {
 Result<SelectSummary> score_and_write(const SelectConfig& config, std::optional<SelectEngine>& engine, SelectRun& run,
                                       const std::vector<std::string>& store_dirs, const Comm& comm,
                                       const nlohmann::json& extra, Clock::time_point t_start) {
+    // --prototype contrast:BETA: rank 0 reads the stores once for the pool mean (in source order, so the same bits
+    // as one process under any number of ranks) and replaces the prototypes before they are sent.
+    if (!config.prototype.is_mean()) {
+        const Status status = comm.is_root() ? apply_contrast(config, store_dirs, run) : Status();
+        MONA_RETURN_IF_ERROR(comm.broadcast_status(status));
+    }
     std::string packed = comm.is_root() ? pack_prototypes(run.prototypes) : std::string();
     comm.broadcast(packed);
     const std::vector<Prototype> prototypes = comm.is_root() ? run.prototypes : unpack_prototypes(packed);
@@ -303,6 +325,13 @@ Result<SelectSummary> score_and_write(const SelectConfig& config, std::optional<
             if (run.rows.empty()) {
                 return invalid_input(
                     fmt::format("pool {} holds no usable sample (store {})", config.pool_path, store_dirs.front()));
+            }
+            // --length-strata B: every score becomes its standard score within its length stratum (the scores
+            // written and ranked are those).
+            if (config.length_strata > 0) {
+                std::vector<int64_t> tokens;
+                for (const auto& row : run.rows) tokens.push_back(row.n_tokens);
+                for (auto& scores : run.scores) scores = length_stratified_scores(scores, tokens, config.length_strata);
             }
             return Status();
         }();

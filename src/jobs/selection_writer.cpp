@@ -397,6 +397,14 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
         }
         report.settings.push_back({"prototype coverage", coverage_text});
     }
+    if (config.length_strata > 0) {
+        report.settings.push_back(
+            {"length strata", fmt::format("{}: scores standardised within each length stratum", config.length_strata)});
+    }
+    if (!config.prototype.is_mean()) {
+        report.settings.push_back({"prototype", fmt::format("contrast: max(0, mean - {} x the pool's mean vector)",
+                                                            config.prototype.contrast_beta)});
+    }
     if (config.diversity > 0.0) {
         report.settings.push_back({"diversity", fmt::format("MMR, LAMBDA {}, among each target's top {} x n",
                                                             config.diversity, config.diversity_candidates)});
@@ -435,6 +443,11 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
                                            {"dropped", by_reason},
                                            {"jaccard_evaluations", dedup_context.n_jaccard}};
     }
+    // Only when asked: the paper's runs keep their manifests byte for byte.
+    if (!config.prototype.is_mean()) {
+        manifest["parameters"]["prototype"] = {{"rule", "contrast"}, {"beta", config.prototype.contrast_beta}};
+    }
+    if (config.length_strata > 0) manifest["parameters"]["length_strata"] = config.length_strata;
     if (config.diversity > 0.0) {
         manifest["parameters"]["diversity"] = {{"rule", "mmr"},
                                                {"lambda", config.diversity},

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "mona/status.hpp"
 #include "report/html_report.hpp"
@@ -50,6 +51,10 @@ nlohmann::json composition_json(const std::vector<metrics::LabelCount>& rows) {
     return out;
 }
 
+nlohmann::json optional_json(const std::optional<double>& v) {
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
 nlohmann::json distinct_json(const metrics::DistinctN& d) {
     return {{"n_distinct", d.n_distinct}, {"n_total", d.n_total}, {"ratio", d.ratio}};
 }
@@ -58,6 +63,9 @@ nlohmann::json distinct_json(const metrics::DistinctN& d) {
 // HTML pieces
 
 std::string fixed3(double v) { return fmt::format("{:.3f}", v); }
+
+// "0.123", or "-" when the number is absent.
+std::string fixed3_or_dash(const std::optional<double>& v) { return v ? fixed3(*v) : std::string("-"); }
 // Histogram of one method's pool scores (grey) with the selected samples' share of each bin stacked on top in the
 // method's colour, both on one scale, so the cut of the top n is visible.
 std::string score_histogram(const std::string& method, const char* color, const EvalMethodRun& run) {
@@ -295,6 +303,29 @@ void append_diversity(std::string& out, const EvalInput& in, const EvalResults& 
         "Tokens: model tokens after truncation.</p>\n</section>\n";
 }
 
+void append_redundancy(std::string& out, const EvalInput& in, const EvalResults& r) {
+    out += "<section id=\"redundancy\">\n<h2>Redundancy and prototype coverage (averages over targets)</h2>\n";
+    out +=
+        "<table class=\"diversity\">\n<thead><tr><th>method</th><th class=\"num\">duplicate rate</th><th "
+        "class=\"num\">pairwise J</th><th class=\"num\">coverage mass</th><th class=\"num\">coverage "
+        "latents</th></tr></thead>\n<tbody>\n";
+    for (size_t method_idx = 0; method_idx < in.methods.size(); ++method_idx) {
+        const EvalAverage& a = r.averages[method_idx];
+        out += fmt::format(
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
+            "<td class=\"num\">{}</td></tr>\n",
+            html_escape(in.methods[method_idx]), fixed3(a.duplicate_rate), fixed3_or_dash(a.mean_pairwise_jaccard),
+            fixed3_or_dash(a.coverage_mass), fixed3_or_dash(a.coverage_latents));
+    }
+    out += "</tbody>\n</table>\n";
+    out +=
+        "<p class=\"muted\">Duplicate rate: share of a selection whose normalised text repeats an earlier selected "
+        "one. Pairwise J: mean generalized Jaccard between the selected samples' pooled SAE vectors. Coverage: share "
+        "of the target prototype's L1 mass (mass) and of its active latents (latents) on latents some selected "
+        "sample activates. All measured on the first SAE method's vectors and mean prototype, whatever the method "
+        "scored (docs/beyond.md).</p>\n</section>\n";
+}
+
 void append_overlap(std::string& out, const EvalInput& in, const EvalResults& r) {
     out += "<section id=\"overlap\">\n<h2>Overlap between methods</h2>\n";
     out += "<p>|A &cap; B| / n of the two methods' selections, per target and on average.</p>\n";
@@ -513,6 +544,11 @@ nlohmann::json render_eval_json(const EvalInput& in, const EvalResults& r) {
                 {"distinct_1", distinct_json(mm.distinct_1)},
                 {"distinct_2", distinct_json(mm.distinct_2)},
                 {"mtld", mm.mtld},
+                {"duplicate_rate", mm.duplicate_rate},
+                {"coverage", mm.coverage
+                                 ? nlohmann::json{{"mass", mm.coverage->mass}, {"latents", mm.coverage->latents}}
+                                 : nlohmann::json(nullptr)},
+                {"mean_pairwise_jaccard", optional_json(mm.mean_pairwise_jaccard)},
                 {"scores",
                  mm.score_min ? nlohmann::json{{"min", *mm.score_min}, {"max", *mm.score_max}, {"mean", *mm.score_mean}}
                               : nlohmann::json(nullptr)},
@@ -549,9 +585,16 @@ nlohmann::json render_eval_json(const EvalInput& in, const EvalResults& r) {
     nlohmann::json avg_methods = nlohmann::json::object();
     for (size_t method_idx = 0; method_idx < in.methods.size(); ++method_idx) {
         const EvalAverage& a = r.averages[method_idx];
-        avg_methods[in.methods[method_idx]] = {
-            {"precision", a.precision},   {"recall", a.recall}, {"distinct_1", a.distinct_1},
-            {"distinct_2", a.distinct_2}, {"mtld", a.mtld},     {"mean_tokens", a.mean_tokens}};
+        avg_methods[in.methods[method_idx]] = {{"precision", a.precision},
+                                               {"recall", a.recall},
+                                               {"distinct_1", a.distinct_1},
+                                               {"distinct_2", a.distinct_2},
+                                               {"mtld", a.mtld},
+                                               {"mean_tokens", a.mean_tokens},
+                                               {"duplicate_rate", a.duplicate_rate},
+                                               {"coverage_mass", optional_json(a.coverage_mass)},
+                                               {"coverage_latents", optional_json(a.coverage_latents)},
+                                               {"mean_pairwise_jaccard", optional_json(a.mean_pairwise_jaccard)}};
     }
     nlohmann::json avg_overlap = nlohmann::json::array();
     for (const EvalAverageOverlap& o : r.average_overlaps) {
@@ -615,6 +658,14 @@ std::string render_eval_markdown(const EvalInput& in, const EvalResults& r) {
     for (const auto& t : r.targets) target_tokens += t.target_lengths.mean;
     if (!r.targets.empty()) target_tokens /= static_cast<double>(r.targets.size());
     out += fmt::format("| (targets) | | | | {:.1f} |\n| (pool) | | | | {:.1f} |\n", target_tokens, r.pool_lengths.mean);
+    out += "\n## redundancy and prototype coverage (averages over targets)\n\n";
+    out += "| method | duplicate rate | pairwise J | coverage mass | coverage latents |\n|---|---:|---:|---:|---:|\n";
+    for (size_t method_idx = 0; method_idx < in.methods.size(); ++method_idx) {
+        const EvalAverage& a = r.averages[method_idx];
+        out += fmt::format("| {} | {} | {} | {} | {} |\n", in.methods[method_idx], fixed3(a.duplicate_rate),
+                           fixed3_or_dash(a.mean_pairwise_jaccard), fixed3_or_dash(a.coverage_mass),
+                           fixed3_or_dash(a.coverage_latents));
+    }
     if (in.methods.size() >= 2) {
         out += "\n## overlap@n between methods (average over targets)\n\n| |";
         std::string rule = "|---|";
@@ -651,6 +702,7 @@ std::string render_eval_html(const EvalInput& in, const EvalResults& r) {
     out += "</tbody>\n</table>\n</section>\n";
     append_summary(out, in, r);
     append_diversity(out, in, r);
+    append_redundancy(out, in, r);
     append_overlap(out, in, r);
     for (size_t target_idx = 0; target_idx < in.targets.size(); ++target_idx) append_target(out, in, r, target_idx);
     out += "</main>\n<footer>Generated by mona";

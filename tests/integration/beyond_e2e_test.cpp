@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -338,6 +339,152 @@ TEST_F(BeyondE2eTest, DedupKeepsWhatAPlainWalkKeeps) {
     }
 }
 
+// --prototype contrast:BETA against a plain reference: the targets embedded into their own f32 store with the same
+// settings (the vectors score computes for them), the mean prototype, the pool's mean vector and the contrast
+// written out densely, Jaccard by its definition; the written scores and the top n must follow.
+TEST_F(BeyondE2eTest, ContrastPrototypeScoresWhatAPlainRecomputationScores) {
+    const double beta = 1.0;
+    const std::string out = dir_ + "/contrast";
+    Out run = mona(score_args(out, "--prototype contrast:1"));
+    ASSERT_EQ(0, run.code) << run.err;
+    Out plain_run = mona(score_args(dir_ + "/contrast-plain", "--prototype mean"));
+    ASSERT_EQ(0, plain_run.code) << plain_run.err;
+    auto read_store = [](const std::string& dir) {
+        std::vector<StoredSample> samples;
+        auto stores = StoreSet::open({dir});
+        EXPECT_TRUE(stores.ok()) << stores.status().message();
+        if (!stores.ok()) return samples;
+        EXPECT_TRUE(stores
+                        ->for_each([&](const StoredSample& s) {
+                            samples.push_back(s);
+                            return Status();
+                        })
+                        .ok());
+        return samples;
+    };
+    auto dense = [](const SparseVec& v) {
+        std::vector<double> d(256, 0.0);
+        for (size_t e = 0; e < v.idx.size(); ++e) d[v.idx[e]] = v.val[e];
+        return d;
+    };
+    const std::vector<StoredSample> pool = read_store(store_);
+    ASSERT_FALSE(pool.empty());
+    std::vector<double> pool_sum(256, 0.0);
+    for (const auto& s : pool) {
+        const auto d = dense(s.vec);
+        for (size_t k = 0; k < 256; ++k) pool_sum[k] += d[k];
+    }
+    size_t n_changed = 0;
+    for (const auto& [name, path] :
+         std::vector<std::pair<std::string, std::string>>{{"math", math_}, {"code", code_}}) {
+        const std::string tstore = dir_ + "/target-store-" + name;
+        Out embed = mona("embed --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(path) +
+                         " --values f32 --out " + quote(tstore));
+        ASSERT_EQ(0, embed.code) << embed.err;
+        const std::vector<StoredSample> exemplars = read_store(tstore);
+        std::vector<double> sum(256, 0.0);
+        for (const auto& s : exemplars) {
+            const auto d = dense(s.vec);
+            for (size_t k = 0; k < 256; ++k) sum[k] += d[k];
+        }
+        std::vector<float> contrast(256);
+        for (size_t k = 0; k < 256; ++k) {
+            const auto p = static_cast<float>(sum[k] / static_cast<double>(exemplars.size()));
+            const auto m = static_cast<float>(pool_sum[k] / static_cast<double>(pool.size()));
+            contrast[k] = std::max(0.0f, p - static_cast<float>(beta) * m);
+        }
+        const auto rows = tsv_rows(out + "/" + name + "/scores.tsv");
+        const auto plain = tsv_rows(dir_ + "/contrast-plain/" + name + "/scores.tsv");
+        ASSERT_EQ(rows.size(), pool.size() + 1);
+        std::vector<double> want;
+        for (const auto& s : pool) {
+            const auto d = dense(s.vec);
+            double num = 0.0, den = 0.0;
+            for (size_t k = 0; k < 256; ++k) {
+                num += std::min<double>(d[k], contrast[k]);
+                den += std::max<double>(d[k], contrast[k]);
+            }
+            want.push_back(den > 0 ? num / den : 0.0);
+        }
+        for (size_t row_idx = 1; row_idx < rows.size(); ++row_idx) {
+            ASSERT_EQ(std::to_string(pool[row_idx - 1].record_idx), rows[row_idx][0]);
+            EXPECT_NEAR(want[row_idx - 1], std::stod(rows[row_idx][6]), 1e-7) << name << " row " << row_idx;
+            ASSERT_EQ(plain.size(), rows.size());
+            n_changed += std::fabs(std::stod(plain[row_idx][6]) - std::stod(rows[row_idx][6])) > 1e-6;
+        }
+    }
+    EXPECT_GT(n_changed, 0u) << "the contrast prototype scored like the mean one: the test tests nothing";
+    const auto manifest = nlohmann::json::parse(fixtures::read_file(out + "/manifest.json"));
+    EXPECT_EQ("contrast", manifest["parameters"]["prototype"]["rule"].get<std::string>());
+    EXPECT_EQ(beta, manifest["parameters"]["prototype"]["beta"].get<double>());
+    const auto plain_manifest = nlohmann::json::parse(fixtures::read_file(dir_ + "/contrast-plain/manifest.json"));
+    EXPECT_FALSE(plain_manifest["parameters"].contains("prototype")) << "the paper's runs record no prototype";
+    // select scores from its own store exactly as score does.
+    const std::string flags = "--target math=" + quote(math_) + " --count 5 --prototype contrast:1";
+    Out select = mona("select --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
+                      " " + flags + " --out " + quote(dir_ + "/select-contrast"));
+    ASSERT_EQ(0, select.code) << select.err;
+    Out score = mona("score --store " + quote(store_) + " " + flags + " --out " + quote(dir_ + "/score-contrast"));
+    ASSERT_EQ(0, score.code) << score.err;
+    for (const char* file : {"math/selected.jsonl", "math/scores.tsv"}) {
+        EXPECT_EQ(fixtures::read_file(dir_ + "/select-contrast/" + file),
+                  fixtures::read_file(dir_ + "/score-contrast/" + file))
+            << file;
+    }
+    Out bad = mona(score_args(dir_ + "/bad-prototype", "--prototype contrast:0"));
+    EXPECT_EQ(2, bad.code);
+    EXPECT_NE(bad.err.find("expected mean or contrast:BETA"), std::string::npos) << bad.err;
+}
+
+// --length-strata B: the written scores are the plain run's scores standardised within B strata of token count
+// (sorted by tokens, then record), recomputed here from the plain run's scores.tsv; the selection follows them.
+TEST_F(BeyondE2eTest, LengthStrataStandardiseWithinLengthBands) {
+    const uint32_t b = 3;
+    Out plain_run = mona(score_args(dir_ + "/strata-plain", ""));
+    ASSERT_EQ(0, plain_run.code) << plain_run.err;
+    Out run = mona(score_args(dir_ + "/strata", "--length-strata 3"));
+    ASSERT_EQ(0, run.code) << run.err;
+    for (const std::string target : {"math", "code"}) {
+        const auto plain = tsv_rows(dir_ + "/strata-plain/" + target + "/scores.tsv");
+        const auto got = tsv_rows(dir_ + "/strata/" + target + "/scores.tsv");
+        ASSERT_EQ(plain.size(), got.size());
+        const size_t n = plain.size() - 1;
+        std::vector<std::pair<long long, size_t>> by_length;  // (tokens, row): ties by row = record order
+        for (size_t i = 0; i < n; ++i) by_length.push_back({std::stoll(plain[i + 1][4]), i});
+        std::sort(by_length.begin(), by_length.end());
+        std::vector<double> want(n);
+        size_t n_negative = 0;
+        for (size_t g = 0; g < b; ++g) {
+            double mean = 0, var = 0;
+            const size_t lo = g * n / b, hi = (g + 1) * n / b;
+            for (size_t p = lo; p < hi; ++p) mean += std::stod(plain[by_length[p].second + 1][6]) / (hi - lo);
+            for (size_t p = lo; p < hi; ++p) {
+                const double d = std::stod(plain[by_length[p].second + 1][6]) - mean;
+                var += d * d / (hi - lo);
+            }
+            for (size_t p = lo; p < hi; ++p) {
+                const double s = std::stod(plain[by_length[p].second + 1][6]);
+                want[by_length[p].second] = var > 0 ? (s - mean) / std::sqrt(var) : 0.0;
+            }
+        }
+        for (size_t i = 0; i < n; ++i) {
+            EXPECT_NEAR(want[i], std::stod(got[i + 1][6]), 1e-5) << target << " row " << i;
+            n_negative += want[i] < 0;
+        }
+        EXPECT_GT(n_negative, 0u) << "standard scores have negatives: the run must have changed the scores";
+        // rank follows the standardised scores.
+        for (size_t i = 0; i < n; ++i) {
+            for (size_t j = 0; j < n; ++j) {
+                if (want[i] > want[j] + 1e-5) {
+                    EXPECT_LT(std::stoi(got[i + 1][7]), std::stoi(got[j + 1][7])) << target << " " << i << " " << j;
+                }
+            }
+        }
+    }
+    const auto manifest = nlohmann::json::parse(fixtures::read_file(dir_ + "/strata/manifest.json"));
+    EXPECT_EQ(b, manifest["parameters"]["length_strata"].get<uint32_t>());
+}
+
 TEST_F(BeyondE2eTest, SelectWithDiversityEqualsScoreWithDiversity) {
     const std::string flags = "--target math=" + quote(math_) + " --count 5 --diversity 0.4";
     Out select = mona("select --model " + quote(model_) + " --sae " + quote(sae_dir_) + " --pool " + quote(pool_) +
@@ -370,7 +517,8 @@ TEST_F(BeyondE2eTest, MpirunRanksSelectDiverselyLikeOneProcess) {
     if (!MONA_TEST_HAVE_MPI) GTEST_SKIP() << "this build has no MPI (CMake MONA_MPI=OFF or no MPI found)";
     const std::string mpiexec = MONA_MPIEXEC;
     ASSERT_FALSE(mpiexec.empty() || mpiexec.find("NOTFOUND") != std::string::npos);
-    const std::string flags = "--merge round-robin --diversity 0.5";
+    // --prototype contrast: rank 0 alone reads the pool mean, so the prototypes and the outputs are one process's.
+    const std::string flags = "--merge round-robin --diversity 0.5 --prototype contrast:1.5";
     ASSERT_EQ(0, mona(score_args(dir_ + "/mpi-1", flags)).code);
     const std::string err = dir_ + "/mpirun-stderr.txt";
     const std::string cmd =

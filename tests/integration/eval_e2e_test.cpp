@@ -26,6 +26,7 @@
 #include "integration/tiny_model_util.hpp"
 #include "reference/sae_reference.hpp"
 #include "reference/score_reference.hpp"
+#include "score/dedup.hpp"
 #include "text/formats.hpp"
 
 #ifndef MONA_BIN
@@ -809,6 +810,150 @@ TEST_F(EvalE2eTest, SweepOptionsAndPolyJaccardMatchAnIndependentRecomputation) {
     EXPECT_GT(n_poly_positive, 10u) << "poly-jaccard scores are all ~0: the comparison would be empty";
 }
 
+// The options beyond the paper (docs/beyond.md) as eval methods, each against a plain reference written from its
+// definition over the independently recomputed vectors: MMR by the naive argmax loop, dedup by a plain walk, the
+// contrast prototype by a dense max(0, p - BETA * m), and the new metrics (coverage, pairwise Jaccard, duplicate
+// rate) by dense recounts. The plain `mona` columns stay those of a run without the options.
+TEST_F(EvalE2eTest, BeyondThePaperOptionsMatchPlainReferences) {
+    const double kLambda = 1.0, kDedup = 0.5, kBeta = 1.0;
+    const std::string mmr = "mona:diversity=1", dedup = "mona:dedup=0.5", contrast = "mona:prototype=contrast:1";
+    const std::vector<std::string> variants = {"mona", mmr, dedup, contrast};
+    const std::string out = dir_ + "/out-beyond";
+    std::vector<std::string> extra;
+    for (const auto& m : variants) {
+        extra.push_back("--method");
+        extra.push_back(m);
+    }
+    const RunResult run = run_mona(common_args("eval", out, extra));
+    ASSERT_EQ(0, run.exit_code) << run.err;
+    const nlohmann::json j = nlohmann::json::parse(fixtures::read_file(out + "/eval.json"));
+    EXPECT_EQ(variants, j["methods"].get<std::vector<std::string>>());
+    const nlohmann::json& mc = j["config"]["method_configs"];
+    EXPECT_EQ(kLambda, mc[1]["diversity"].get<double>());
+    EXPECT_EQ(4, mc[1]["candidates"].get<int>());
+    EXPECT_EQ(kDedup, mc[2]["dedup"].get<double>());
+    EXPECT_EQ("contrast:1", mc[3]["prototype"].get<std::string>());
+    EXPECT_FALSE(mc[0].contains("prototype")) << "the paper's method records no beyond-the-paper option";
+
+    const std::vector<Embedded>& pool = reference_pool();
+    std::vector<std::string> normalised;
+    for (size_t idx = 0; idx < pool_samples_.size(); ++idx) {
+        Result<Sample> sample =
+            parse_sample(fixtures::sample_json_line(pool_samples_[idx]), InputFormat::kAuto, {"fixture", idx + 1, idx});
+        ASSERT_TRUE(sample.ok());
+        normalised.push_back(normalize_for_dedup(sample.value()));
+    }
+    std::vector<float> pool_mean(kDSae, 0.0f);
+    for (int64_t latent = 0; latent < kDSae; ++latent) {
+        double sum = 0;
+        for (const auto& e : pool) sum += e.sae[latent];
+        pool_mean[latent] = static_cast<float>(sum / static_cast<double>(pool.size()));
+    }
+    auto jac = [&](uint64_t a, uint64_t b) { return reference::jaccard_dense(pool[a].sae, pool[b].sae); };
+    size_t n_mmr_differs = 0, n_dedup_drops = 0;
+    for (size_t target_idx = 0; target_idx < kTargets.size(); ++target_idx) {
+        const std::string& task = kTargets[target_idx];
+        const std::vector<Embedded> targets = embed_all(target_samples_[task]);
+        std::vector<float> proto(kDSae, 0.0f), contrast_proto(kDSae, 0.0f);
+        for (int64_t latent = 0; latent < kDSae; ++latent) {
+            double sum = 0;
+            for (const auto& t : targets) sum += t.sae[latent];
+            proto[latent] = static_cast<float>(sum / static_cast<double>(targets.size()));
+            contrast_proto[latent] = std::max(0.0f, proto[latent] - static_cast<float>(kBeta) * pool_mean[latent]);
+        }
+        const Table scores = read_tsv(out + "/" + task + "/scores.tsv");
+        const Table sel = read_tsv(out + "/" + task + "/selections.tsv");
+        const std::vector<double> mona_scores = score_column(scores, "mona");
+        // The rerankers keep the paper's scores; only the selection changes.
+        EXPECT_EQ(mona_scores, score_column(scores, mmr));
+        EXPECT_EQ(mona_scores, score_column(scores, dedup));
+        // Contrast: Jaccard against max(0, p - BETA * pool mean).
+        const std::vector<double> got_contrast = score_column(scores, contrast);
+        std::vector<double> want_contrast;
+        for (const auto& e : pool) want_contrast.push_back(reference::jaccard_dense(e.sae, contrast_proto));
+        for (size_t pos = 0; pos < pool.size(); ++pos)
+            EXPECT_NEAR(want_contrast[pos], got_contrast[pos], kScoreTol) << task << " record " << pos;
+        EXPECT_NE(want_contrast, mona_scores);
+        EXPECT_EQ(reference::top_n_full_sort(got_contrast, kCount), selection_of(sel, contrast)) << task;
+
+        const std::vector<uint64_t> candidates = reference::top_n_full_sort(mona_scores, 4 * kCount);
+        // MMR, the naive way: every step recomputes every remaining candidate's value; ties to the better-scored.
+        std::vector<uint64_t> want_mmr;
+        std::vector<bool> taken(candidates.size(), false);
+        while (want_mmr.size() < static_cast<size_t>(kCount)) {
+            size_t best = SIZE_MAX;
+            double best_value = -INFINITY;
+            for (size_t c = 0; c < candidates.size(); ++c) {
+                if (taken[c]) continue;
+                double max_j = 0.0;
+                for (uint64_t s : want_mmr) max_j = std::max(max_j, jac(candidates[c], s));
+                const double value = mona_scores[candidates[c]] - kLambda * max_j;
+                if (value > best_value) best = c, best_value = value;
+            }
+            taken[best] = true;
+            want_mmr.push_back(candidates[best]);
+        }
+        const std::vector<uint64_t> got_mmr = selection_of(sel, mmr);
+        EXPECT_EQ(want_mmr, got_mmr) << task;
+        n_mmr_differs += got_mmr != selection_of(sel, "mona");
+        // Dedup, the plain walk: keep a candidate unless its normalised text or J >= T matches a kept one.
+        std::vector<uint64_t> want_dedup;
+        for (uint64_t pos : candidates) {
+            if (want_dedup.size() == static_cast<size_t>(kCount)) break;
+            bool drop = false;
+            for (uint64_t kept : want_dedup)
+                drop = drop || normalised[kept] == normalised[pos] || jac(pos, kept) >= kDedup;
+            if (drop)
+                ++n_dedup_drops;
+            else
+                want_dedup.push_back(pos);
+        }
+        EXPECT_EQ(want_dedup, selection_of(sel, dedup)) << task;
+
+        // The new metrics of every method, on the mona vectors and the mean prototype.
+        const auto& jt = j["targets"][target_idx];
+        for (const auto& method : variants) {
+            const std::vector<uint64_t> picked = selection_of(sel, method);
+            const auto& jm = jt["methods"][method];
+            std::set<int64_t> active;
+            double pairwise = 0.0;
+            size_t n_pairs = 0, n_repeats = 0;
+            for (size_t a = 0; a < picked.size(); ++a) {
+                for (int64_t latent = 0; latent < kDSae; ++latent)
+                    if (pool[picked[a]].sae[latent] > 0) active.insert(latent);
+                bool repeat = false;
+                for (size_t b = 0; b < a; ++b) {
+                    pairwise += jac(picked[a], picked[b]);
+                    ++n_pairs;
+                    repeat = repeat || normalised[picked[a]] == normalised[picked[b]];
+                }
+                n_repeats += repeat;
+            }
+            double mass = 0.0, total = 0.0;
+            size_t support = 0, covered = 0;
+            for (int64_t latent = 0; latent < kDSae; ++latent) {
+                total += proto[latent];
+                if (proto[latent] > 0) ++support;
+                if (active.count(latent)) mass += proto[latent], covered += proto[latent] > 0;
+            }
+            EXPECT_NEAR(mass / total, jm["coverage"]["mass"].get<double>(), 1e-6) << task << " " << method;
+            EXPECT_NEAR(static_cast<double>(covered) / static_cast<double>(support),
+                        jm["coverage"]["latents"].get<double>(), 1e-9)
+                << task << " " << method;
+            EXPECT_NEAR(pairwise / static_cast<double>(n_pairs), jm["mean_pairwise_jaccard"].get<double>(), kScoreTol)
+                << task << " " << method;
+            EXPECT_EQ(static_cast<double>(n_repeats) / static_cast<double>(picked.size()),
+                      jm["duplicate_rate"].get<double>())
+                << task << " " << method;
+        }
+    }
+    EXPECT_GT(n_mmr_differs, 0u) << "LAMBDA 1 must change some selection: the MMR comparison would be vacuous";
+    EXPECT_GT(n_dedup_drops, 0u) << "T 0.5 must drop some candidate: the dedup comparison would be vacuous";
+    const std::string md = fixtures::read_file(out + "/eval.md");
+    EXPECT_NE(std::string::npos, md.find("## redundancy and prototype coverage")) << md;
+    EXPECT_NE(std::string::npos, fixtures::read_file(out + "/report.html").find("id=\"redundancy\""));
+}
+
 TEST_F(EvalE2eTest, BadMethodOptionsAreUsageErrors) {
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"mona:layer=1", "SAE features at layer 1 need an SAE trained there"},
@@ -821,6 +966,9 @@ TEST_F(EvalE2eTest, BadMethodOptionsAreUsageErrors) {
         {"mona:depth=3", "unknown option 'depth'"},
         {"mona:pooling=max", "expected one of mean, sum"},
         {"poly-jaccard:k=500", "larger than the MLP width"},
+        {"raw-cosine:diversity=0.3", "raw-cosine takes no diversity option"},
+        {"mona:dedup=2", "dedup must be a number in (0, 1]"},
+        {"mona:prototype=contrast:0", "expected mean or contrast:BETA"},
     };
     for (const auto& [method, message] : cases) {
         const std::string out = dir_ + "/out-bad-option";

@@ -28,6 +28,9 @@ inline EvalInput tiny_eval_input() {
     for (uint64_t pos = 0; pos < texts.size(); ++pos) {
         in.texts.emplace_back(pos, texts[pos]);
         in.snippets.emplace_back(pos, pos == 4 ? "<b>bold</b> & co" : texts[pos]);
+        std::string normalised = texts[pos];
+        for (char& c : normalised) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        in.normalised.emplace_back(pos, normalised);
     }
     in.n_select = 3;
     EvalTargetInput math;

@@ -125,6 +125,38 @@ TEST(EvalMethods, SpecsParseToCanonicalNames) {
     }
 }
 
+// The options beyond the paper: parsed values, and canonical names that leave out what equals the paper's.
+TEST(EvalMethods, BeyondThePaperOptionsParseToCanonicalNames) {
+    struct Case {
+        std::string text, name;
+        double diversity, dedup, beta;
+        uint32_t candidates;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"mona:diversity=0.3", "mona:diversity=0.3", 0.3, 0.0, 0.0, 4},
+             {"mona:dedup=0.9", "mona:dedup=0.9", 0.0, 0.9, 0.0, 4},
+             {"mona:dedup=0.9:diversity=0.1:candidates=8", "mona:diversity=0.1:candidates=8:dedup=0.9", 0.1, 0.9, 0.0,
+              8},
+             {"mona:prototype=contrast:1.5", "mona:prototype=contrast:1.5", 0.0, 0.0, 1.5, 4},
+             {"mona:prototype=contrast:1.5:k=4", "mona:k=4:prototype=contrast:1.5", 0.0, 0.0, 1.5, 4},
+             {"mona:diversity=0.2:prototype=contrast:1", "mona:prototype=contrast:1:diversity=0.2", 0.2, 0.0, 1.0, 4},
+             {"mona:prototype=mean", "mona", 0.0, 0.0, 0.0, 4},
+             {"mona:diversity=0", "mona", 0.0, 0.0, 0.0, 4},
+             {"mona:candidates=8", "mona", 0.0, 0.0, 0.0, 8},
+             {"sae-cosine:diversity=1", "sae-cosine:diversity=1", 1.0, 0.0, 0.0, 4},
+             {"poly-jaccard:dedup=1", "poly-jaccard:dedup=1", 0.0, 1.0, 0.0, 4},
+             {"mona:diversity=0.1:length-strata=5", "mona:length-strata=5:diversity=0.1", 0.1, 0.0, 0.0, 4}}) {
+        Result<EvalMethodSpec> spec = parse_eval_method_spec(c.text);
+        ASSERT_TRUE(spec.ok()) << c.text << ": " << spec.status().message();
+        EXPECT_EQ(c.name, spec->name) << c.text;
+        EXPECT_EQ(c.diversity, spec->diversity) << c.text;
+        EXPECT_EQ(c.dedup, spec->dedup) << c.text;
+        EXPECT_EQ(c.beta, spec->prototype.contrast_beta) << c.text;
+        EXPECT_EQ(c.candidates, spec->candidates) << c.text;
+        EXPECT_EQ(c.diversity > 0 || c.dedup > 0, spec->reranks()) << c.text;
+    }
+}
+
 TEST(EvalMethods, BadSpecsNameTheProblem) {
     for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
              {"dsir", "unknown method 'dsir': expected mona, sae-cosine, raw-cosine, poly-jaccard, bm25 or random"},
@@ -140,7 +172,23 @@ TEST(EvalMethods, BadSpecsNameTheProblem) {
              {"mona:k=99999999999", "k must be an integer >= 1"},
              {"mona:k=2:k=3", "k given twice"},
              {"mona:pooling=sum:pooling=mean", "pooling given twice"},
-             {"mona:depth=3", "unknown option 'depth': expected layer=L, k=K or pooling=mean|sum"},
+             {"mona:depth=3", "unknown option 'depth': expected layer=L, k=K, pooling=mean|sum, prototype="},
+             {"raw-cosine:depth=3", "unknown option 'depth': expected layer=L, k=K or pooling=mean|sum"},
+             {"raw-cosine:diversity=0.3", "raw-cosine takes no diversity option"},
+             {"bm25:dedup=0.9", "bm25 takes no dedup option"},
+             {"mona:diversity=-1", "diversity must be a number >= 0, got '-1'"},
+             {"mona:diversity=nan", "diversity must be a number >= 0"},
+             {"mona:dedup=0", "dedup must be a number in (0, 1], got '0'"},
+             {"mona:dedup=1.5", "dedup must be a number in (0, 1]"},
+             {"mona:candidates=0", "candidates must be an integer in [1, 1000]"},
+             {"mona:candidates=2.5", "candidates must be an integer, got '2.5'"},
+             {"mona:diversity=0.1:diversity=0.2", "diversity given twice"},
+             {"mona:length-strata=0", "length-strata must be an integer in [1, 1000000]"},
+             {"mona:length-strata=2:length-strata=3", "length-strata given twice"},
+             {"mona:prototype=median", "expected mean or contrast:BETA"},
+             {"mona:prototype=contrast", "expected mean or contrast:BETA"},
+             {"mona:prototype=contrast:0", "expected mean or contrast:BETA"},
+             {"mona:prototype=contrast:x", "expected mean or contrast:BETA"},
              {"mona:pooling=max", "expected one of mean, sum"}}) {
         Result<EvalMethodSpec> spec = parse_eval_method_spec(text);
         ASSERT_FALSE(spec.ok()) << text;

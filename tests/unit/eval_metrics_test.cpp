@@ -202,3 +202,70 @@ TEST(EvalMetrics, CompositionLengthsDiversityAndOverlapByHand) {
 
 }  // namespace
 }  // namespace mona
+
+namespace mona {
+namespace {
+
+// Duplicate rate, coverage and pairwise Jaccard, on hand-made vectors: math / mona selects 0 1 4, random 3 2 7.
+TEST(EvalMetrics, DuplicateRateCoverageAndPairwiseByHand) {
+    EvalInput in = tiny_eval_input();
+    {
+        const EvalResults r = compute_eval_results(in);
+        EXPECT_EQ(0.0, r.targets[0].methods[0].duplicate_rate);
+        EXPECT_FALSE(r.targets[0].methods[0].coverage.has_value()) << "no vectors, no coverage";
+        EXPECT_FALSE(r.averages[0].coverage_mass.has_value());
+        EXPECT_FALSE(r.averages[0].mean_pairwise_jaccard.has_value());
+    }
+    // Position 1 repeats position 0's normalised text, position 7 position 2's: math/mona {0,1,4} has one
+    // repeat in 3, math/random {3,2,7} one in 3; code/mona {5,2,4} none.
+    for (auto& [pos, text] : in.normalised) {
+        if (pos == 1) text = "one two three";
+        if (pos == 7) text = "x y";
+    }
+    // Vectors over 4 latents; the prototype of math is (1, 2, 3, 4) on latents 0..3, of code (0, 0, 1, 0).
+    auto vec = [](std::vector<std::pair<uint32_t, float>> entries) {
+        SparseVec v;
+        for (auto [k, x] : entries) {
+            v.idx.push_back(k);
+            v.val.push_back(x);
+            v.l1 += x;
+        }
+        return v;
+    };
+    const std::vector<SparseVec> vecs = {vec({{0, 1}}), vec({{0, 1}, {1, 1}}), vec({{3, 2}}),         vec({}),
+                                         vec({{1, 1}}), vec({{2, 1}}),         vec({{0, 1}, {2, 1}}), vec({{3, 1}})};
+    in.coverage_vecs = &vecs;
+    const Prototype math_proto = prototype_from_dense({1, 2, 3, 4});
+    const Prototype code_proto = prototype_from_dense({0, 0, 1, 0});
+    in.targets[0].coverage_prototype = &math_proto;
+    in.targets[1].coverage_prototype = &code_proto;
+    const EvalResults r = compute_eval_results(in);
+    const EvalMethodMetrics& math_mona = r.targets[0].methods[0];
+    const EvalMethodMetrics& math_random = r.targets[0].methods[1];
+    const EvalMethodMetrics& code_mona = r.targets[1].methods[0];
+    EXPECT_DOUBLE_EQ(1.0 / 3.0, math_mona.duplicate_rate);
+    EXPECT_DOUBLE_EQ(1.0 / 3.0, math_random.duplicate_rate);
+    EXPECT_EQ(0.0, code_mona.duplicate_rate);
+    // math/mona {0,1,4} activates latents 0 and 1: mass (1 + 2) / 10, latents 2 / 4.
+    ASSERT_TRUE(math_mona.coverage.has_value());
+    EXPECT_DOUBLE_EQ(0.3, math_mona.coverage->mass);
+    EXPECT_DOUBLE_EQ(0.5, math_mona.coverage->latents);
+    // math/random {3,2,7} activates latent 3 only: 4 / 10, 1 / 4.
+    EXPECT_DOUBLE_EQ(0.4, math_random.coverage->mass);
+    EXPECT_DOUBLE_EQ(0.25, math_random.coverage->latents);
+    // code/mona {5,2,4} activates 1, 2, 3: the prototype's one latent (2) is covered.
+    EXPECT_DOUBLE_EQ(1.0, code_mona.coverage->mass);
+    EXPECT_DOUBLE_EQ(1.0, code_mona.coverage->latents);
+    // Pairwise J of {0,1,4}: J(v0,v1) = 1/2, J(v0,v4) = 0, J(v1,v4) = 1/2 -> 1/3.
+    ASSERT_TRUE(math_mona.mean_pairwise_jaccard.has_value());
+    EXPECT_DOUBLE_EQ(1.0 / 3.0, *math_mona.mean_pairwise_jaccard);
+    // {3,2,7}: J(v3,v2) = 0, J(v3,v7) = 0, J(v2,v7) = 1/2 -> 1/6.
+    EXPECT_DOUBLE_EQ(1.0 / 6.0, *math_random.mean_pairwise_jaccard);
+    // Averages over the two targets.
+    EXPECT_DOUBLE_EQ((1.0 / 3.0 + 0.0) / 2.0, r.averages[0].duplicate_rate);
+    EXPECT_DOUBLE_EQ((0.3 + 1.0) / 2.0, *r.averages[0].coverage_mass);
+    EXPECT_DOUBLE_EQ((0.5 + 1.0) / 2.0, *r.averages[0].coverage_latents);
+}
+
+}  // namespace
+}  // namespace mona

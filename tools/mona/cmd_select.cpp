@@ -64,6 +64,10 @@ Result<SelectConfig> select_config_from_args(const ParsedArgs& args) {
     if (args.has("dedup")) config.dedup = args.get_float("dedup");
     if (args.has("dedup-against")) config.dedup_against = args.get("dedup-against");
     config.coverage = args.on("coverage");
+    if (args.has("length-strata")) config.length_strata = args.get_int<uint32_t>("length-strata");
+    if (args.has("prototype")) {
+        MONA_TRY(config.prototype, parse_prototype_mode(args.get("prototype")));
+    }
     if (args.has("k")) config.k = args.get_int<int32_t>("k");
     MONA_TRY(config.token_mode, parse_token_mode(args.get("tokens")));
     MONA_TRY(config.pooling, parse_pooling_mode(args.get("pooling")));

@@ -252,6 +252,20 @@ std::vector<FlagSpec> make_flag_table() {
          {},
          "",
          on({"select", "score"})},
+        {"prototype",
+         0,
+         K::kString,
+         "RULE",
+         "the prototype each target is scored against (beyond the paper): mean = the paper's mean of the exemplars' "
+         "vectors; contrast:BETA = max(0, mean - BETA x the pool's mean vector), which discounts latents every pool "
+         "sample shares (one more read of the store; docs/beyond.md)",
+         {},
+         "mean",
+         on({"select", "score"})},
+        {"length-strata", 0, K::kInt, "B",
+         "remove the score's length preference (beyond the paper): each score becomes its standard score among the "
+         "samples of its length stratum (the pool cut into B strata by token count; docs/beyond.md)",
+         I(select.length_strata), "0 = off", on({"select", "score"}), false, 0, 1'000'000},
         {"coverage",
          0,
          K::kSwitch,
@@ -339,7 +353,9 @@ std::vector<FlagSpec> make_flag_table() {
          K::kString,
          "NAME[:OPT=V]",
          "eval method, repeatable: mona, sae-cosine, raw-cosine, poly-jaccard, bm25, random; ablation options "
-         ":layer=L, :k=K, :pooling=mean|sum (e.g. raw-cosine:layer=10, mona:k=64); one model pass serves all",
+         ":layer=L, :k=K, :pooling=mean|sum (e.g. raw-cosine:layer=10, mona:k=64); SAE methods also take the rules "
+         "beyond the paper :diversity=LAMBDA, :candidates=C, :dedup=T, :prototype=contrast:BETA, :length-strata=B "
+         "(e.g. mona:diversity=0.3); one model pass serves all",
          {},
          "all six",
          on({"eval"}),
