@@ -363,8 +363,8 @@ Status make_trainable_copy(const std::string& in_path, const std::string& out_pa
     const std::string tmp = out_path + ".tmp";
     if (llama_model_quantize(in_path.c_str(), tmp.c_str(), &params) != 0) {
         std::remove(tmp.c_str());
-        return internal_error(fmt::format("cannot write an F32 copy of {} to {}: {}", in_path, tmp,
-                                          detail::take_llama_error_lines()));
+        return internal_error(
+            fmt::format("cannot write an F32 copy of {} to {}: {}", in_path, tmp, detail::take_llama_error_lines()));
     }
     if (std::rename(tmp.c_str(), out_path.c_str()) != 0) {
         std::remove(tmp.c_str());

@@ -58,7 +58,7 @@ struct TargetData {
     std::vector<std::string> texts;  // exemplar texts (sample_plain_text), for whole-pool methods (BM25)
     std::vector<uint64_t> lengths;   // exemplar token counts
     std::vector<uint32_t> latents;   // the prototype latents the report explains
-    std::vector<LossExample> heldout;  // --finetune: held-back exemplars (at most n_eval), in none of the above
+    std::vector<Sample> heldout;     // --finetune: held-back exemplars (at most n_eval), in none of the above
 };
 
 // What the one streaming pass over the pool collects.
@@ -140,29 +140,29 @@ Result<TargetData> embed_target(const TargetSpec& target, const EvalConfig& eval
     });
     const FinetuneOptions& finetune = eval_config.finetune;
     uint64_t n_usable = 0;
-    MONA_RETURN_IF_ERROR(stream_samples(target.path, config, engine.session, skipped,
-                                        [&](const Sample& sample, TokenizedSample tokens) -> Status {
-                                            // --finetune: a held-back exemplar goes nowhere else.
-                                            if (finetune.enabled &&
-                                                is_heldout_exemplar(n_usable++, finetune.heldout_every)) {
-                                                if (out.heldout.size() < static_cast<size_t>(finetune.n_eval)) {
-                                                    out.heldout.push_back({std::move(tokens.tokens), tokens.n_prompt});
-                                                }
-                                                return Status();
-                                            }
-                                            out.lengths.push_back(tokens.tokens.size());
-                                            out.texts.push_back(sample_plain_text(sample));
-                                            if (!embedder) return Status();
-                                            return embedder->add(out.lengths.size() - 1, std::move(tokens));
-                                        }));
+    MONA_RETURN_IF_ERROR(stream_samples(
+        target.path, config, engine.session, skipped, [&](const Sample& sample, TokenizedSample tokens) -> Status {
+            // --finetune: a held-back exemplar goes nowhere else.
+            if (finetune.enabled && is_heldout_exemplar(n_usable++, finetune.heldout_every)) {
+                if (out.heldout.size() < static_cast<size_t>(finetune.n_eval)) {
+                    out.heldout.push_back(sample);
+                }
+                return Status();
+            }
+            out.lengths.push_back(tokens.tokens.size());
+            out.texts.push_back(sample_plain_text(sample));
+            if (!embedder) return Status();
+            return embedder->add(out.lengths.size() - 1, std::move(tokens));
+        }));
     if (embedder) MONA_RETURN_IF_ERROR(embedder->flush());
     if (out.lengths.empty()) {
         return invalid_input(fmt::format("target '{}': {} holds no usable exemplar", target.name, target.path));
     }
     if (finetune.enabled && out.heldout.empty()) {
-        return invalid_input(fmt::format("target '{}': {} holds fewer than {} usable exemplars: --finetune holds every "
-                                         "{}th back for the loss (--finetune-heldout-every)",
-                                         target.name, target.path, finetune.heldout_every, finetune.heldout_every));
+        return invalid_input(
+            fmt::format("target '{}': {} holds fewer than {} usable exemplars: --finetune holds every "
+                        "{}th back for the loss (--finetune-heldout-every)",
+                        target.name, target.path, finetune.heldout_every, finetune.heldout_every));
     }
     for (size_t rep_idx = 0; rep_idx < n_reps; ++rep_idx) {
         TargetRep& rep = out.reps[rep_idx];
@@ -615,7 +615,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     double seconds_finetune = 0.0;
     if (eval_config.finetune.enabled) {
         const auto t_finetune = Clock::now();
-        MONA_TRY(finetune, run_finetune(eval_config.finetune, config, engine.session,
+        MONA_TRY(finetune, run_finetune(eval_config.finetune, config,
                                         finetune_inputs(eval_config, reps, targets, in, pool.rows), eval_config.log));
         seconds_finetune = seconds_since(t_finetune);
     }
@@ -646,6 +646,7 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     if (finetune) in.timings["finetune"] = seconds_finetune;
     nlohmann::json out = render_eval_json(in, results);
     if (finetune) out["finetune"] = finetune_json(*finetune);
+    summary.finetune = finetune;
     out["tool"]["llama_cpp"] = MONA_LLAMA_VERSION;
     MONA_RETURN_IF_ERROR(stage.write("eval.json", out.dump(2) + "\n"));
     MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, pool_stamp, "pool"));

@@ -89,6 +89,7 @@ struct EvalSummary {
     int32_t layer = -1;  // -1 when no method ran the model
     std::vector<EvalTargetSummary> targets;
     double seconds_total = 0.0;
+    std::optional<FinetuneReport> finetune;  // with --finetune
 };
 
 // The text BM25 and the diversity metrics see: the contents of the user and assistant turns joined by '\n' (no

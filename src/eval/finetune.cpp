@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "jobs/engine.hpp"
 #include "jobs/run_support.hpp"
 #include "util/home.hpp"
 #include "util/sha256.hpp"
@@ -17,6 +18,10 @@ namespace mona {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Tokens a sample may have before fine-tuning's tokenisation cuts it (its window is taken later). The session made
+// for the tokenisation holds a context of this size, never decoded.
+constexpr int32_t kFinetuneMaxTokens = 2048;
 using detail::SkipRow;
 using detail::stream_samples;
 
@@ -68,8 +73,8 @@ Status check_finetune_options(const FinetuneOptions& o, const std::vector<std::s
         return invalid_input(fmt::format("--finetune-lr {} must be in (0, 1]", o.learning_rate));
     }
     if (o.n_ctx < 256 || o.n_ctx % 256 != 0) {
-        return invalid_input(fmt::format("--finetune-ctx {} must be a multiple of 256 (llama.cpp's context padding)",
-                                         o.n_ctx));
+        return invalid_input(
+            fmt::format("--finetune-ctx {} must be a multiple of 256 (llama.cpp's context padding)", o.n_ctx));
     }
     if (o.n_samples < 1) return invalid_input(fmt::format("--finetune-samples {} must be >= 1", o.n_samples));
     if (o.n_random_seeds < 1) return invalid_input(fmt::format("--finetune-seeds {} must be >= 1", o.n_random_seeds));
@@ -86,7 +91,7 @@ Status check_finetune_options(const FinetuneOptions& o, const std::vector<std::s
     return Status();
 }
 
-Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const SelectConfig& config, Session& session,
+Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const SelectConfig& config,
                                     const std::vector<FinetuneTargetInput>& targets, const LogFn& log) {
     const auto t0 = Clock::now();
     const int32_t n_threads =
@@ -101,7 +106,19 @@ Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const Select
         }
     }
 
-    // The training samples: one read of the pool, tokenised as the eval's own pass did.
+    // The run's template and system prompt, with room for whole samples (the selection pass may cut them).
+    SelectConfig long_config = config;
+    long_config.max_tokens = std::max(config.max_tokens, kFinetuneMaxTokens);
+    MONA_TRY(Session session, Session::open(session_options(long_config)));
+    std::vector<std::vector<LossExample>> heldout(targets.size());
+    for (size_t i = 0; i < targets.size(); ++i) {
+        for (const Sample& sample : targets[i].heldout) {
+            MONA_TRY(TokenizedSample tokens, session.tokenize(sample));
+            heldout[i].push_back({std::move(tokens.tokens), tokens.n_prompt});
+        }
+    }
+
+    // The training samples: one read of the pool.
     std::unordered_map<uint64_t, LossExample> by_record;
     for (const FinetuneTargetInput& t : targets) {
         for (const FinetuneSelection& s : t.selections) {
@@ -110,7 +127,7 @@ Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const Select
     }
     std::vector<SkipRow> skipped;
     MONA_RETURN_IF_ERROR(stream_samples(
-        config.pool_path, config, session, skipped,
+        config.pool_path, long_config, session, skipped,
         [&](const Sample& sample, TokenizedSample tokens) -> Status {
             by_record[sample.record_idx] = LossExample{std::move(tokens.tokens), tokens.n_prompt};
             return Status();
@@ -139,18 +156,19 @@ Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const Select
     TrainOptions train;
     train.epochs = options.epochs;
     train.learning_rate = static_cast<float>(options.learning_rate);
-    for (const FinetuneTargetInput& t : targets) {
+    for (size_t target_idx = 0; target_idx < targets.size(); ++target_idx) {
+        const FinetuneTargetInput& t = targets[target_idx];
         FinetuneTarget& out = report.targets.emplace_back();
         out.name = t.name;
         out.n_prototype = t.n_prototype;
         out.n_heldout = static_cast<int64_t>(t.heldout.size());
         {
             MONA_TRY(TrainableModel base, TrainableModel::load(model_path, n_threads, options.n_ctx));
-            MONA_TRY(LossSum loss, base.loss(t.heldout));
+            MONA_TRY(LossSum loss, base.loss(heldout[target_idx]));
             if (loss.n_tokens == 0) {
-                return invalid_input(fmt::format(
-                    "target '{}': its held-back exemplars have no assistant token within --finetune-ctx {}", t.name,
-                    options.n_ctx));
+                return invalid_input(
+                    fmt::format("target '{}': its held-back exemplars have no assistant token within --finetune-ctx {}",
+                                t.name, options.n_ctx));
             }
             out.base_loss = loss.mean();
             out.n_eval_tokens = loss.n_tokens;
@@ -168,7 +186,7 @@ Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const Select
             }));
             // Samples without an assistant token in the context are not trained on: their steps count as done.
             progress.done = done_before + static_cast<int64_t>(s.records.size()) * options.epochs;
-            MONA_TRY(LossSum tuned, model.loss(t.heldout));
+            MONA_TRY(LossSum tuned, model.loss(heldout[target_idx]));
             FinetuneRun& run = out.runs.emplace_back();
             run.method = s.method;
             run.seed = s.seed;
@@ -178,9 +196,9 @@ Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const Select
             run.seconds = seconds_from(t_run);
             report.n_train_tokens += run.n_train_tokens;
             if (log) {
-                log(fmt::format("finetune: {} / {}{}: loss {:.4f} -> {:.4f} ({} samples, {:.0f} s)", t.name,
-                                       s.method, s.method == "random" ? fmt::format(" seed {}", s.seed) : "",
-                                       out.base_loss, run.tuned_loss, n_trained, run.seconds));
+                log(fmt::format("finetune: {} / {}{}: loss {:.4f} -> {:.4f} ({} samples, {:.0f} s)", t.name, s.method,
+                                s.method == "random" ? fmt::format(" seed {}", s.seed) : "", out.base_loss,
+                                run.tuned_loss, n_trained, run.seconds));
             }
         }
     }

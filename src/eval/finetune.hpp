@@ -20,6 +20,7 @@
 #include "eval/finetune_results.hpp"
 #include "jobs/config.hpp"
 #include "jobs/progress.hpp"
+#include "text/formats.hpp"
 
 namespace mona {
 
@@ -33,16 +34,19 @@ struct FinetuneSelection {
 struct FinetuneTargetInput {
     std::string name;
     int64_t n_prototype = 0;
-    std::vector<LossExample> heldout;  // at most options.n_eval, in file order
+    std::vector<Sample> heldout;  // at most options.n_eval, in file order
     std::vector<FinetuneSelection> selections;
 };
 
 // Checks the options (before any model pass): ranges, and that every method asked for runs in this eval.
 Status check_finetune_options(const FinetuneOptions& options, const std::vector<std::string>& eval_methods);
 
-// Tokenises the selected pool records (one read of the pool, the session's template) and runs every fine-tune.
-// `log` gets one line per run (may be empty). Progress: stage "finetune", n_samples = optimizer steps done of n_total, with the ETA of progress_line().
-Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const SelectConfig& config, Session& session,
+// Tokenises the held-back exemplars and the selected pool records (one read of the pool) with the run's template,
+// without --max-tokens' cut (a long prompt would lose the answer; capture/finetune.hpp windows them instead), and runs
+// every fine-tune.
+// `log` gets one line per run (may be empty). Progress: stage "finetune", n_samples = optimizer steps done of n_total,
+// with the ETA of progress_line().
+Result<FinetuneReport> run_finetune(const FinetuneOptions& options, const SelectConfig& config,
                                     const std::vector<FinetuneTargetInput>& targets, const LogFn& log);
 
 }  // namespace mona

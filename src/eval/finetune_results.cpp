@@ -114,10 +114,8 @@ nlohmann::json finetune_json(const FinetuneReport& report) {
                                 {"seconds", run.seconds}});
             }
             const MeanSe r = mean_se(reductions(t, m));
-            methods[m] = {{"tuned_loss", mean_se(tuned).mean},
-                          {"reduction", r.mean},
-                          {"reduction_se", r.se},
-                          {"runs", runs}};
+            methods[m] = {
+                {"tuned_loss", mean_se(tuned).mean}, {"reduction", r.mean}, {"reduction_se", r.se}, {"runs", runs}};
         }
         tj["methods"] = methods;
         if (has_method(report, kMona)) {
@@ -162,7 +160,7 @@ std::string finetune_markdown(const FinetuneReport& report) {
         "seeds. Every target's held-back exemplars (every {}th) never enter its prototype.\n\n",
         o.n_samples, o.epochs, o.learning_rate, o.n_ctx, o.n_random_seeds, o.heldout_every);
     md += "| target | held back | base loss |";
-    for (const std::string& m : report.methods) md += " " + m + " |";
+    for (const std::string& m : report.methods) md += fmt::format(" {} |", m);
     md += "\n|---|---:|---:|";
     for (size_t i = 0; i < report.methods.size(); ++i) md += "---:|";
     md += "\n";
@@ -173,15 +171,16 @@ std::string finetune_markdown(const FinetuneReport& report) {
     };
     for (const FinetuneTarget& t : report.targets) {
         md += fmt::format("| {} | {} | {:.4f} |", t.name, t.n_heldout, t.base_loss);
-        for (const std::string& m : report.methods) md += " " + cell(mean_se(reductions(t, m))) + " |";
+        for (const std::string& m : report.methods) md += fmt::format(" {} |", cell(mean_se(reductions(t, m))));
         md += "\n";
     }
     md += "| **mean over targets** | | |";
-    for (const std::string& m : report.methods) md += " " + cell(mean_se(target_means(report, m))) + " |";
+    for (const std::string& m : report.methods) md += fmt::format(" {} |", cell(mean_se(target_means(report, m))));
     md += "\n";
     if (has_method(report, kMona)) {
-        md += "\nPaired difference, mona's reduction minus each method's (mean ± standard error over targets; targets "
-              "where mona's is larger):\n\n| method | mona − method | mona better |\n|---|---:|---:|\n";
+        md +=
+            "\nPaired difference, mona's reduction minus each method's (mean ± standard error over targets; targets "
+            "where mona's is larger):\n\n| method | mona − method | mona better |\n|---|---:|---:|\n";
         for (const std::string& m : report.methods) {
             if (m == kMona) continue;
             const std::vector<double> diffs = paired_differences(report, m);

@@ -17,13 +17,13 @@ namespace mona {
 // minutes on 2 cores with the default model: docs/finetune.md).
 struct FinetuneOptions {
     bool enabled = false;
-    int32_t epochs = 2;
+    int32_t epochs = 1;
     double learning_rate = 1e-4;
-    int32_t n_ctx = 256;         // tokens per training sequence (a multiple of 256); longer samples are cut
-    int32_t n_samples = 48;      // training samples per selection: the top of each method's ranking
-    int32_t n_random_seeds = 3;  // random's draws (seeds --seed, --seed + 1, ...)
-    int32_t heldout_every = 4;   // every 4th exemplar of a target (index 3, 7, ...) is held back for the loss
-    int32_t n_eval = 32;         // held-back exemplars scored per target at most (the first ones)
+    int32_t n_ctx = 256;               // tokens per training sequence (a multiple of 256); longer samples are cut
+    int32_t n_samples = 16;            // training samples per selection: the top of each method's ranking
+    int32_t n_random_seeds = 3;        // random's draws (seeds --seed, --seed + 1, ...)
+    int32_t heldout_every = 4;         // every 4th exemplar of a target (index 3, 7, ...) is held back for the loss
+    int32_t n_eval = 16;               // held-back exemplars scored per target at most (the first ones)
     std::vector<std::string> methods;  // methods fine-tuned on; empty = every method of the run
     std::string trainable_model;       // "" = an F32 copy of --model, made once in $MONA_HOME/models
 };
@@ -35,8 +35,8 @@ bool is_heldout_exemplar(uint64_t index, int32_t every);
 // One fine-tuning run: a method's selection (random: one seed) trained on, then scored on the held-back set.
 struct FinetuneRun {
     std::string method;
-    uint64_t seed = 0;         // random's draw; 0 otherwise
-    int64_t n_train = 0;       // samples trained on
+    uint64_t seed = 0;    // random's draw; 0 otherwise
+    int64_t n_train = 0;  // samples trained on
     int64_t n_train_tokens = 0;
     double tuned_loss = 0.0;  // mean nats per held-back assistant token
     double seconds = 0.0;

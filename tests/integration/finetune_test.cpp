@@ -109,12 +109,11 @@ TEST_F(FinetuneTest, TrainingLowersTheLossOnItsDataDeterministically) {
         options.learning_rate = 1e-3f;
         options.seed = 7;
         int64_t last_step = 0;
-        Result<int64_t> trained =
-            model->train(*examples_, options, [&](int64_t done, int64_t total) {
-                EXPECT_EQ(done, last_step + 1);
-                EXPECT_EQ(total, 9);
-                last_step = done;
-            });
+        Result<int64_t> trained = model->train(*examples_, options, [&](int64_t done, int64_t total) {
+            EXPECT_EQ(done, last_step + 1);
+            EXPECT_EQ(total, 9);
+            last_step = done;
+        });
         ASSERT_TRUE(trained.ok()) << trained.status().message();
         EXPECT_EQ(trained.value(), 3);
         EXPECT_EQ(last_step, 9);
