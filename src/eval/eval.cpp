@@ -2,6 +2,8 @@
 // embed the targets, stream the pool once, select, re-read the shown samples, record the configuration, write.
 // What a method is lives in eval/methods.cpp, its per-sample vectors in eval/representations.cpp, the metrics in
 // eval/metrics.cpp and the renderings in report/eval_report.cpp.
+// Why ~660 lines: the steps share the file-private pass state (TargetData, PoolPass, the resolved representations);
+// --finetune's own work lives in eval/finetune.cpp, only the hand-over of that state (finetune_inputs) is here.
 #include "eval/eval.hpp"
 
 #include <fmt/format.h>
