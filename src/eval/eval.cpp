@@ -639,7 +639,12 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     if (config.skip_bad) MONA_RETURN_IF_ERROR(stage.write("skipped.tsv", skipped_tsv(skipped)));
     MONA_RETURN_IF_ERROR(stage.write(
         "eval.md", render_eval_markdown(in, results) + (finetune ? finetune_markdown(*finetune) : std::string())));
-    MONA_RETURN_IF_ERROR(stage.write("report.html", render_eval_html(in, results)));
+    std::string html = render_eval_html(in, results);
+    if (finetune) {
+        const size_t main_end = html.rfind("</main>");
+        if (main_end != std::string::npos) html.insert(main_end, finetune_html(*finetune));
+    }
+    MONA_RETURN_IF_ERROR(stage.write("report.html", html));
     summary.seconds_total = seconds_since(t_start);
     in.timings = {{"targets", seconds_targets},
                   {"pool", seconds_pool},

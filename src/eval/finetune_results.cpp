@@ -4,7 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+
+#include "report/html_report.hpp"
+#include "report/svg.hpp"
 
 namespace mona {
 
@@ -194,6 +198,66 @@ std::string finetune_markdown(const FinetuneReport& report) {
                       report.seconds > 0 ? static_cast<double>(report.n_train_tokens) / report.seconds : 0.0,
                       report.n_threads);
     return md;
+}
+
+std::string finetune_html(const FinetuneReport& report) {
+    const FinetuneOptions& o = report.options;
+    std::string out = "<section id=\"finetune\">\n<h2>Fine-tuning: loss reduction on held-back exemplars</h2>\n";
+    out += fmt::format(
+        "<p>Base loss and reduction (base &minus; tuned, nats per assistant token; larger is better) after "
+        "fine-tuning a copy of the model on each method's top {} samples ({} epoch(s), lr {}, {} tokens per "
+        "sequence); random: mean &plusmn; standard error over {} seeds. Each target's held-back exemplars (every "
+        "{}th) never enter its prototype.</p>\n",
+        o.n_samples, o.epochs, o.learning_rate, o.n_ctx, o.n_random_seeds, o.heldout_every);
+    out += "<table>\n<thead><tr><th>target</th><th class=\"num\">held back</th><th class=\"num\">base loss</th>";
+    for (const std::string& m : report.methods) out += fmt::format("<th class=\"num\">{}</th>", html_escape(m));
+    out += "</tr></thead>\n<tbody>\n";
+    double lo = 0.0;
+    double hi = 0.0;
+    for (const FinetuneTarget& t : report.targets) {
+        out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.4f}</td>", html_escape(t.name),
+                           t.n_heldout, t.base_loss);
+        for (const std::string& m : report.methods) {
+            const MeanSe r = mean_se(reductions(t, m));
+            lo = std::min(lo, r.mean - r.se);
+            hi = std::max(hi, r.mean + r.se);
+            out += r.n == 0 ? std::string("<td></td>")
+                            : fmt::format("<td class=\"num\" data-value=\"{:.9g}\">{:+.4f}{}</td>", r.mean, r.mean,
+                                          r.n > 1 ? fmt::format(" &plusmn; {:.4f}", r.se) : std::string());
+        }
+        out += "</tr>\n";
+    }
+    out += "</tbody>\n</table>\n";
+    // Bars on one axis for every target: zero line, bar to the mean, whisker mean ± se.
+    const int row_h = 14;
+    const int label_w = 260;
+    const int plot_w = report::kSvgWidth - label_w - 20;
+    const double span = hi - lo > 0 ? hi - lo : 1.0;
+    auto x_of = [&](double v) { return label_w + (v - lo) / span * plot_w; };
+    for (const FinetuneTarget& t : report.targets) {
+        const int height = static_cast<int>(report.methods.size()) * row_h + 10;
+        out += report::svg_open(height, "loss reduction per method, " + t.name);
+        out += fmt::format("<line x1=\"{:.1f}\" y1=\"0\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#555\"/>", x_of(0.0),
+                           x_of(0.0), height);
+        for (size_t i = 0; i < report.methods.size(); ++i) {
+            const MeanSe r = mean_se(reductions(t, report.methods[i]));
+            const int y = static_cast<int>(i) * row_h + 4;
+            out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\">{} / {}</text>",
+                               label_w - 6, y + 10, html_escape(t.name), html_escape(report.methods[i]));
+            if (r.n == 0) continue;
+            const double x0 = std::min(x_of(0.0), x_of(r.mean));
+            out += fmt::format("<rect x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\"/>", x0, y + 2,
+                               std::abs(x_of(r.mean) - x_of(0.0)), row_h - 5,
+                               report.methods[i] == "mona" ? report::kColorTargets : report::kColorPool);
+            if (r.se > 0) {
+                out += fmt::format("<line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#000\"/>",
+                                   x_of(r.mean - r.se), y + 6, x_of(r.mean + r.se), y + 6);
+            }
+        }
+        out += "</svg>\n";
+    }
+    out += "</section>\n";
+    return out;
 }
 
 }  // namespace mona

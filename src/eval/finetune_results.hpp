@@ -75,5 +75,8 @@ std::vector<double> reductions(const FinetuneTarget& target, const std::string& 
 nlohmann::json finetune_json(const FinetuneReport& report);
 // The eval.md section (starts with "\n## Fine-tuning"), one row per target, averages and paired differences.
 std::string finetune_markdown(const FinetuneReport& report);
+// The report's section (<section id="finetune">): the table of eval.md and, per target, bars of each method's
+// reduction with ± one standard error whiskers (random's seeds); caller text HTML-escaped.
+std::string finetune_html(const FinetuneReport& report);
 
 }  // namespace mona

@@ -84,5 +84,19 @@ TEST(FinetuneMarkdown, OneRowPerTargetAndThePairedTable) {
     EXPECT_NE(md.find("| bm25 | +0.0500 ± 0.4500 | 1/2 |"), std::string::npos) << md;
 }
 
+TEST(FinetuneHtml, TableCellsAndOneChartPerTarget) {
+    FinetuneReport r = two_target_report();
+    r.targets[0].name = "a<b";
+    const std::string html = finetune_html(r);
+    EXPECT_NE(html.find("<section id=\"finetune\">"), std::string::npos);
+    EXPECT_NE(html.find("a&lt;b"), std::string::npos);
+    EXPECT_EQ(html.find("a<b"), std::string::npos);
+    EXPECT_NE(html.find("+0.3000 &plusmn; 0.0577"), std::string::npos) << html;
+    size_t n_svg = 0;
+    for (size_t at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1)) ++n_svg;
+    EXPECT_EQ(n_svg, 2u);
+    EXPECT_EQ(html.find("<svg", 0) != std::string::npos, html.find("</svg>") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace mona
