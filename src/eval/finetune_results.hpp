@@ -20,10 +20,10 @@ struct FinetuneOptions {
     int32_t epochs = 1;
     double learning_rate = 1e-4;
     int32_t n_ctx = 256;               // tokens per training sequence (a multiple of 256); longer samples are cut
-    int32_t n_samples = 16;            // training samples per selection: the top of each method's ranking
+    int32_t n_samples = 8;             // training samples per selection: the top of each method's ranking
     int32_t n_random_seeds = 3;        // random's draws (seeds --seed, --seed + 1, ...)
     int32_t heldout_every = 4;         // every 4th exemplar of a target (index 3, 7, ...) is held back for the loss
-    int32_t n_eval = 16;               // held-back exemplars scored per target at most (the first ones)
+    int32_t n_eval = 8;                // held-back exemplars scored per target at most (the first ones)
     std::vector<std::string> methods;  // methods fine-tuned on; empty = every method of the run
     std::string trainable_model;       // "" = an F32 copy of --model, made once in $MONA_HOME/models
 };
