@@ -18,6 +18,7 @@
 
 #include "capture/cpu_variant.hpp"
 #include "capture/gguf_header.hpp"
+#include "capture/llama_init.hpp"
 #include "ggml-backend.h"
 #include "ggml.h"
 #include "llama.h"
@@ -287,6 +288,9 @@ bool capture_callback(ggml_tensor* t, bool ask, void* user_data) {
 }
 
 }  // namespace
+
+void detail::init_llama(bool verbose) { init_llama_once(verbose); }
+std::string detail::take_llama_error_lines() { return take_llama_errors(); }
 
 Result<std::string> layer_tensor_name(int32_t layer, int32_t n_layer, const std::string& model_path) {
     if (layer < 0 || layer >= n_layer) {

@@ -3,8 +3,10 @@
 // What a method is lives in eval/methods.cpp, its per-sample vectors in eval/representations.cpp, the metrics in
 // eval/metrics.cpp and the renderings in report/eval_report.cpp. The rules beyond the paper (method options
 // diversity, dedup, prototype, length-strata) are applied here after the pass, with score/diversity, score/dedup,
-// score/prototype_mode and score/length_strata. Over 600 lines because every step works on the pass's own
-// structures (PoolPass, TargetData); what can be computed without them already lives in the files above.
+// score/prototype_mode and score/length_strata; --finetune's own work lives in eval/finetune.cpp, only the
+// hand-over of the pass's state (finetune_inputs) is here. Over 600 lines because every step works on the pass's
+// own structures (PoolPass, TargetData, the resolved representations); what can be computed without them already
+// lives in the files above.
 #include "eval/eval.hpp"
 
 #include <fmt/format.h>
@@ -15,6 +17,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "eval/finetune.hpp"
 #include "eval/metrics.hpp"
 #include "eval/representations.hpp"
 #include "io/sample_reader.hpp"
@@ -27,6 +30,7 @@
 #include "score/dedup.hpp"
 #include "score/diversity.hpp"
 #include "score/length_strata.hpp"
+#include "score/metrics.hpp"
 #include "score/prototype_mode.hpp"
 #include "score/topn.hpp"
 #include "util/sha256.hpp"
@@ -63,6 +67,7 @@ struct TargetData {
     std::vector<std::string> texts;  // exemplar texts (sample_plain_text), for whole-pool methods (BM25)
     std::vector<uint64_t> lengths;   // exemplar token counts
     std::vector<uint32_t> latents;   // the prototype latents the report explains
+    std::vector<Sample> heldout;     // --finetune: held-back exemplars (at most n_eval), in none of the above
 };
 
 // What the one streaming pass over the pool collects.
@@ -164,16 +169,31 @@ Result<TargetData> embed_target(const TargetSpec& target, const EvalConfig& eval
         ++n_embedded;
         return Status();
     });
-    MONA_RETURN_IF_ERROR(stream_samples(target.path, config, engine.session, skipped,
-                                        [&](const Sample& sample, TokenizedSample tokens) -> Status {
-                                            out.lengths.push_back(tokens.tokens.size());
-                                            out.texts.push_back(sample_plain_text(sample));
-                                            if (!embedder) return Status();
-                                            return embedder->add(out.lengths.size() - 1, std::move(tokens));
-                                        }));
+    const FinetuneOptions& finetune = eval_config.finetune;
+    uint64_t n_usable = 0;
+    MONA_RETURN_IF_ERROR(stream_samples(
+        target.path, config, engine.session, skipped, [&](const Sample& sample, TokenizedSample tokens) -> Status {
+            // --finetune: a held-back exemplar goes nowhere else.
+            if (finetune.enabled && is_heldout_exemplar(n_usable++, finetune.heldout_every)) {
+                if (out.heldout.size() < static_cast<size_t>(finetune.n_eval)) {
+                    out.heldout.push_back(sample);
+                }
+                return Status();
+            }
+            out.lengths.push_back(tokens.tokens.size());
+            out.texts.push_back(sample_plain_text(sample));
+            if (!embedder) return Status();
+            return embedder->add(out.lengths.size() - 1, std::move(tokens));
+        }));
     if (embedder) MONA_RETURN_IF_ERROR(embedder->flush());
     if (out.lengths.empty()) {
         return invalid_input(fmt::format("target '{}': {} holds no usable exemplar", target.name, target.path));
+    }
+    if (finetune.enabled && out.heldout.empty()) {
+        return invalid_input(
+            fmt::format("target '{}': {} holds fewer than {} usable exemplars: --finetune holds every "
+                        "{}th back for the loss (--finetune-heldout-every)",
+                        target.name, target.path, finetune.heldout_every, finetune.heldout_every));
     }
     for (size_t rep_idx = 0; rep_idx < n_reps; ++rep_idx) {
         TargetRep& rep = out.reps[rep_idx];
@@ -595,6 +615,49 @@ std::string selections_tsv(const EvalTargetInput& t, const std::vector<std::stri
     return sel;
 }
 
+// --finetune: per target, the held-back exemplars and each fine-tuned method's top samples (random: one draw per
+// seed, --seed, --seed + 1, ...), as pool records in rank order.
+std::vector<FinetuneTargetInput> finetune_inputs(const EvalConfig& eval_config, const RepresentationSet& reps,
+                                                 std::vector<TargetData>& targets, const EvalInput& in,
+                                                 const std::vector<PoolRow>& rows) {
+    const FinetuneOptions& options = eval_config.finetune;
+    const std::vector<ResolvedMethod>& methods = reps.methods();
+    const uint64_t n_samples = std::min<uint64_t>(static_cast<uint64_t>(options.n_samples), rows.size());
+    std::vector<FinetuneTargetInput> out;
+    for (size_t target_idx = 0; target_idx < targets.size(); ++target_idx) {
+        FinetuneTargetInput& t = out.emplace_back();
+        t.name = in.targets[target_idx].name;
+        t.n_prototype = static_cast<int64_t>(targets[target_idx].lengths.size());
+        t.heldout = std::move(targets[target_idx].heldout);
+        for (size_t method_idx = 0; method_idx < methods.size(); ++method_idx) {
+            const std::string& name = in.methods[method_idx];
+            if (!options.methods.empty() &&
+                std::find(options.methods.begin(), options.methods.end(), name) == options.methods.end())
+                continue;
+            const EvalMethodRun& run = in.targets[target_idx].runs[method_idx];
+            auto records = [&](const std::vector<uint64_t>& positions) {
+                std::vector<uint64_t> r;
+                for (uint64_t pos : positions) r.push_back(rows[pos].record_idx);
+                return r;
+            };
+            if (methods[method_idx].def->uses_seed) {
+                for (int32_t s = 0; s < options.n_random_seeds; ++s) {
+                    const uint64_t seed = eval_config.seed + static_cast<uint64_t>(s);
+                    t.selections.push_back(
+                        {name, seed, records(metrics::random_selection(rows.size(), n_samples, seed))});
+                }
+            } else if (!run.scores.empty()) {
+                t.selections.push_back({name, 0, records(top_n(run.scores, n_samples))});
+            } else {
+                std::vector<uint64_t> prefix(run.selected.begin(),
+                                             run.selected.begin() + std::min<size_t>(run.selected.size(), n_samples));
+                t.selections.push_back({name, 0, records(prefix)});
+            }
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string sample_plain_text(const Sample& sample) {
@@ -620,6 +683,9 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     MONA_RETURN_IF_ERROR(check_select_config(config));
     if (eval_config.n_latents < 0 || eval_config.n_latent_samples < 0) {
         return invalid_input("the number of latents and of samples per latent must be >= 0");
+    }
+    if (eval_config.finetune.enabled) {
+        MONA_RETURN_IF_ERROR(check_finetune_options(eval_config.finetune, summary.methods));
     }
     MONA_TRY(RunFolderLock out_lock, RunFolderLock::acquire(config.out_dir));
     MONA_TRY(const FileStamp pool_stamp, FileStamp::of(config.pool_path));
@@ -663,6 +729,16 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
     in.settings = settings_rows(eval_config, engine, specs, summary);
     const EvalResults results = compute_eval_results(in);
 
+    // 3b. --finetune: fine-tune a copy of the model on each method's top samples, loss on the held-back exemplars.
+    std::optional<FinetuneReport> finetune;
+    double seconds_finetune = 0.0;
+    if (eval_config.finetune.enabled) {
+        const auto t_finetune = Clock::now();
+        MONA_TRY(finetune, run_finetune(eval_config.finetune, config,
+                                        finetune_inputs(eval_config, reps, targets, in, pool.rows), eval_config.log));
+        seconds_finetune = seconds_since(t_finetune);
+    }
+
     // 4. Outputs, committed together.
     MONA_TRY(OutputStage stage, OutputStage::create(config.out_dir));
     for (size_t target_idx = 0; target_idx < in.targets.size(); ++target_idx) {
@@ -678,14 +754,23 @@ Result<EvalSummary> run_eval(const EvalConfig& eval_config) {
         }
     }
     if (config.skip_bad) MONA_RETURN_IF_ERROR(stage.write("skipped.tsv", skipped_tsv(skipped)));
-    MONA_RETURN_IF_ERROR(stage.write("eval.md", render_eval_markdown(in, results)));
-    MONA_RETURN_IF_ERROR(stage.write("report.html", render_eval_html(in, results)));
+    MONA_RETURN_IF_ERROR(stage.write(
+        "eval.md", render_eval_markdown(in, results) + (finetune ? finetune_markdown(*finetune) : std::string())));
+    std::string html = render_eval_html(in, results);
+    if (finetune) {
+        const size_t main_end = html.rfind("</main>");
+        if (main_end != std::string::npos) html.insert(main_end, finetune_html(*finetune));
+    }
+    MONA_RETURN_IF_ERROR(stage.write("report.html", html));
     summary.seconds_total = seconds_since(t_start);
     in.timings = {{"targets", seconds_targets},
                   {"pool", seconds_pool},
                   {"write", seconds_since(t_write)},
                   {"total", summary.seconds_total}};
+    if (finetune) in.timings["finetune"] = seconds_finetune;
     nlohmann::json out = render_eval_json(in, results);
+    if (finetune) out["finetune"] = finetune_json(*finetune);
+    summary.finetune = finetune;
     out["tool"]["llama_cpp"] = MONA_LLAMA_VERSION;
     MONA_RETURN_IF_ERROR(stage.write("eval.json", out.dump(2) + "\n"));
     MONA_RETURN_IF_ERROR(check_unchanged(config.pool_path, pool_stamp, "pool"));

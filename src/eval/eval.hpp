@@ -41,6 +41,11 @@
 // latent), chosen after the targets are embedded, and for each a bounded top-3 heap of the pool samples with the
 // largest pooled value on it, kept while the pool streams (only values > 0 count).
 //
+// With --finetune (eval/finetune.hpp), every `heldout_every`-th exemplar of each target is held back: it builds no
+// method's view of the target (prototype, raw mean, BM25 query), and after the selections each method's top samples
+// fine-tune a copy of the model whose loss on those held-back exemplars goes into eval.json `finetune` and eval.md.
+// Without it, every output is what it was before the option existed.
+//
 // Errors are Status values with the messages of `mona select` (bad record: path:line, and --skip-bad advice).
 #pragma once
 
@@ -50,8 +55,10 @@
 #include <string_view>
 #include <vector>
 
+#include "eval/finetune_results.hpp"
 #include "eval/methods.hpp"
 #include "jobs/config.hpp"
+#include "jobs/progress.hpp"
 #include "mona/status.hpp"
 
 namespace mona {
@@ -62,6 +69,8 @@ struct EvalConfig {
     uint64_t seed = 0;                    // for `random`
     int32_t n_latents = 10;               // prototype latents shown per target (mona)
     int32_t n_latent_samples = 3;         // pool samples shown per latent
+    FinetuneOptions finetune;             // --finetune (eval/finetune.hpp): held-back exemplars, fine-tunes, losses
+    LogFn log;                            // one line per fine-tuning run; empty = none
 };
 
 struct EvalTargetSummary {
@@ -82,6 +91,7 @@ struct EvalSummary {
     int32_t layer = -1;  // -1 when no method ran the model
     std::vector<EvalTargetSummary> targets;
     double seconds_total = 0.0;
+    std::optional<FinetuneReport> finetune;  // with --finetune
 };
 
 // The text BM25 and the diversity metrics see: the contents of the user and assistant turns joined by '\n' (no

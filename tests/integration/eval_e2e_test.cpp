@@ -344,6 +344,99 @@ TEST_F(EvalE2eTest, WritesEveryOutputAndNoStagingFolder) {
 }
 
 // `mona` in eval is exactly `mona select`: same scores (as printed, %.9g) and the same selection.
+// --finetune holds every Kth exemplar back: with K = 2, exemplars 1 and 3 of each target are held back, so every
+// method's scores must equal those of a run without --finetune whose target files hold exemplars 0, 2 and 4 only.
+// A held-back exemplar reaching a prototype (or BM25's query, or the raw mean) changes the scores and fails this.
+TEST_F(EvalE2eTest, FinetuneKeepsHeldBackExemplarsOutOfEveryPrototype) {
+    const std::string out = dir_ + "/out-finetune";
+    std::vector<std::string> methods = {"--seed", std::to_string(kSeed)};
+    for (const char* m : {"mona", "bm25", "raw-cosine", "random"}) {
+        methods.push_back("--method");
+        methods.push_back(m);
+    }
+    std::vector<std::string> extra = methods;
+    for (const char* flag : {"--finetune", "--finetune-heldout-every", "2", "--finetune-samples", "2",
+                             "--finetune-seeds", "3", "--finetune-eval", "5"}) {
+        extra.push_back(flag);
+    }
+    const RunResult run = run_mona(common_args("eval", out, extra));
+    ASSERT_EQ(0, run.exit_code) << run.err;
+
+    // The same eval without --finetune on the prototype exemplars alone.
+    std::vector<std::string> args = {"eval",
+                                     "--model",
+                                     model_,
+                                     "--sae",
+                                     sae_->folder,
+                                     "--pool",
+                                     pool_,
+                                     "--count",
+                                     std::to_string(kCount),
+                                     "--out",
+                                     dir_ + "/out-prototype-only",
+                                     "--threads",
+                                     "1",
+                                     "--quiet"};
+    for (const auto& task : kTargets) {
+        std::vector<LabelledSample> kept;
+        for (size_t i = 0; i < target_samples_[task].size(); ++i) {
+            if (i % 2 == 0) kept.push_back(target_samples_[task][i]);
+        }
+        const std::string path = dir_ + "/prototype_only_" + task + ".jsonl";
+        ASSERT_TRUE(fixtures::write_jsonl(path, kept).ok());
+        args.push_back("--target");
+        args.push_back(task + "=" + path);
+    }
+    args.insert(args.end(), methods.begin(), methods.end());
+    const RunResult plain = run_mona(args);
+    ASSERT_EQ(0, plain.exit_code) << plain.err;
+    for (const auto& task : kTargets) {
+        const Table a = read_tsv(out + "/" + task + "/scores.tsv");
+        const Table b = read_tsv(dir_ + "/out-prototype-only/" + task + "/scores.tsv");
+        ASSERT_EQ(a.rows.size(), b.rows.size());
+        for (const char* m : {"mona", "bm25", "raw-cosine"}) {
+            EXPECT_EQ(score_column(a, m), score_column(b, m)) << task << " " << m;
+        }
+    }
+
+    // eval.json's finetune section: the split's counts, every run, reduction = base - tuned, paired differences.
+    const nlohmann::json ft = nlohmann::json::parse(fixtures::read_file(out + "/eval.json")).at("finetune");
+    ASSERT_EQ(ft.at("targets").size(), kTargets.size());
+    for (const auto& t : ft.at("targets")) {
+        EXPECT_EQ(t.at("prototype_exemplars").get<int64_t>(), 3);
+        EXPECT_EQ(t.at("heldout_exemplars").get<int64_t>(), 2);
+        const double base = t.at("base_loss").get<double>();
+        EXPECT_GT(base, 0.0);
+        for (const char* m : {"mona", "bm25", "raw-cosine", "random"}) {
+            const auto& mj = t.at("methods").at(m);
+            const size_t n_runs = std::string(m) == "random" ? 3 : 1;
+            ASSERT_EQ(mj.at("runs").size(), n_runs) << m;
+            double sum = 0.0;
+            for (const auto& r : mj.at("runs")) {
+                EXPECT_EQ(r.at("train_samples").get<int64_t>(), 2);
+                EXPECT_DOUBLE_EQ(r.at("reduction").get<double>(), base - r.at("tuned_loss").get<double>());
+                sum += r.at("reduction").get<double>();
+            }
+            EXPECT_NEAR(mj.at("reduction").get<double>(), sum / static_cast<double>(n_runs), 1e-12);
+        }
+        for (const char* m : {"bm25", "raw-cosine", "random"}) {
+            EXPECT_NEAR(t.at("paired_mona_minus").at(m).get<double>(),
+                        t.at("methods").at("mona").at("reduction").get<double>() -
+                            t.at("methods").at(m).at("reduction").get<double>(),
+                        1e-12);
+        }
+    }
+    const std::string md = fixtures::read_file(out + "/eval.md");
+    EXPECT_NE(md.find("## Fine-tuning"), std::string::npos);
+}
+
+// --finetune-* options without --finetune are usage errors.
+TEST_F(EvalE2eTest, FinetuneOptionsNeedFinetune) {
+    const RunResult run = run_mona(common_args("eval", dir_ + "/out-ft-usage", {"--finetune-epochs", "2"}));
+    EXPECT_EQ(2, run.exit_code) << run.err;
+    EXPECT_NE(run.err.find("needs --finetune"), std::string::npos) << run.err;
+}
+
 TEST_F(EvalE2eTest, MonaScoresEqualSelectScores) {
     ASSERT_EQ(0, select_run_->exit_code) << select_run_->err;
     for (const auto& task : kTargets) {

@@ -34,6 +34,25 @@ CommandResult cmd_eval(const ParsedArgs& args) {
         config.methods.push_back(method.value());
     }
     config.seed = args.get_int<uint64_t>("seed");
+    FinetuneOptions& ft = config.finetune;
+    ft.enabled = args.on("finetune");
+    ft.epochs = args.get_int<int32_t>("finetune-epochs");
+    ft.learning_rate = args.get_float("finetune-lr");
+    ft.n_ctx = args.get_int<int32_t>("finetune-ctx");
+    ft.n_samples = args.get_int<int32_t>("finetune-samples");
+    ft.n_random_seeds = args.get_int<int32_t>("finetune-seeds");
+    ft.heldout_every = args.get_int<int32_t>("finetune-heldout-every");
+    ft.n_eval = args.get_int<int32_t>("finetune-eval");
+    ft.methods = args.all("finetune-method");
+    ft.trainable_model = args.get("finetune-model");
+    if (!ft.enabled) {
+        for (const FlagSpec& flag : flag_table()) {
+            if (flag.name.rfind("finetune-", 0) == 0 && args.has(flag.name)) {
+                return usage_error(invalid_input(fmt::format("--{} needs --finetune", flag.name)));
+            }
+        }
+    }
+    if (config.select.progress) config.log = print_log;
 
     auto summary = run_eval(config);
     if (!summary.ok()) return summary.status();
@@ -47,6 +66,16 @@ CommandResult cmd_eval(const ParsedArgs& args) {
         for (size_t method_idx = 0; method_idx < s.methods.size(); ++method_idx) {
             std::printf("%s\t%s\t%.4f\t%.4f\n", t.name.c_str(), s.methods[method_idx].c_str(), t.precision[method_idx],
                         t.recall[method_idx]);
+        }
+    }
+    if (s.finetune) {
+        std::printf("\ntarget\tmethod\tbase_loss\ttuned_loss\treduction\treduction_se\n");
+        for (const FinetuneTarget& t : s.finetune->targets) {
+            for (const std::string& m : s.finetune->methods) {
+                const MeanSe r = mean_se(reductions(t, m));
+                std::printf("%s\t%s\t%.4f\t%.4f\t%.4f\t%.4f\n", t.name.c_str(), m.c_str(), t.base_loss,
+                            t.base_loss - r.mean, r.mean, r.se);
+            }
         }
     }
     std::fprintf(stderr, "mona: wrote %s/eval.json, eval.md, report.html\n", config.select.out_dir.c_str());
