@@ -97,11 +97,11 @@ struct SelectJobOptions {
 };
 
 struct EmbedJobOptions {
-    JobCommonOptions common;    // out_dir is the store folder
-    uint32_t keep = 0;          // latents kept per sample (largest first); 0 = all
+    JobCommonOptions common;     // out_dir is the store folder
+    uint32_t keep = 0;           // latents kept per sample (largest first); 0 = all
     std::string values = "q12";  // how the store writes values: f32 (exact), bf16, q8 or q12 (`mona embed --values`)
-    uint64_t shard_rows = 0;    // samples per shard file; 0 = the store's default
-    uint32_t slice_idx = 0;     // this machine's slice of the pool (records with index % n_slices == slice_idx)
+    uint64_t shard_rows = 0;     // samples per shard file; 0 = the store's default
+    uint32_t slice_idx = 0;      // this machine's slice of the pool (records with index % n_slices == slice_idx)
     uint32_t n_slices = 1;
 };
 
