@@ -385,11 +385,32 @@ Result<SelectSummary> write_selection(const SelectConfig& config, SelectEngine& 
             std::vector<const SparseVec*> vecs;
             for (uint64_t pos : selected[target_idx]) vecs.push_back(&run.candidate_vecs.at(rows[pos].record_idx));
             const CoverageResult cov = selection_coverage(run.prototypes[target_idx], vecs);
+            // Coverage against n, in pick order: every n in the report's chart, at most kCurvePoints in the manifest
+            // (n = ceil(i * N / kCurvePoints), i = 1.., so the last point is the whole selection).
+            const std::vector<CoverageResult> curve = coverage_curve(run.prototypes[target_idx], vecs);
+            constexpr size_t kCurvePoints = 64;
+            nlohmann::json curve_n = nlohmann::json::array(), curve_mass = nlohmann::json::array(),
+                           curve_latents = nlohmann::json::array();
+            size_t last_n = 0;
+            for (size_t i = 1; i <= std::min(kCurvePoints, curve.size()); ++i) {
+                const size_t n = (i * curve.size() + kCurvePoints - 1) / kCurvePoints;
+                const size_t at = curve.size() <= kCurvePoints ? i : n;
+                if (at == last_n) continue;
+                last_n = at;
+                curve_n.push_back(at);
+                curve_mass.push_back(curve[at - 1].mass);
+                curve_latents.push_back(curve[at - 1].latents);
+            }
+            for (const CoverageResult& point : curve) {
+                report.targets[target_idx].coverage_mass.push_back(point.mass);
+                report.targets[target_idx].coverage_latents.push_back(point.latents);
+            }
             // Pairwise redundancy is O(n^2): left out (null) above kMaxPairwiseN selected samples.
             constexpr size_t kMaxPairwiseN = 2000;
             coverage_json.push_back(
                 {{"coverage_mass", cov.mass},
                  {"coverage_latents", cov.latents},
+                 {"coverage_curve", {{"n", curve_n}, {"mass", curve_mass}, {"latents", curve_latents}}},
                  {"mean_pairwise_jaccard",
                   vecs.size() <= kMaxPairwiseN ? nlohmann::json(mean_pairwise_jaccard(vecs)) : nlohmann::json()}});
             coverage_text += fmt::format("{}{}: mass {:.3f}, latents {:.3f}", target_idx ? "; " : "",

@@ -370,6 +370,39 @@ void append_summary(std::string& out, const ReportInput& in, const std::vector<T
     out += "</section>\n";
 }
 
+// Prototype coverage (mass and latents) of the first n selected samples against n: how fast the selection reaches
+// the target's features, and where more samples stop adding any.
+std::string coverage_chart(const ReportTarget& t) {
+    const std::string aria = "prototype coverage against the number of selected samples";
+    const size_t n = std::min(t.coverage_mass.size(), t.coverage_latents.size());
+    constexpr double x0 = 50, x1 = 700, y0 = 150, y1 = 20;
+    std::string out = svg_open(200, aria);
+    auto x_of = [&](size_t i) { return n <= 1 ? x0 : x0 + (x1 - x0) * static_cast<double>(i) / double(n - 1); };
+    auto y_of = [&](double v) { return y0 - (y0 - y1) * std::clamp(v, 0.0, 1.0); };
+    const std::pair<const std::vector<double>*, const char*> lines[] = {{&t.coverage_mass, kColorSelected},
+                                                                        {&t.coverage_latents, kColorTargets}};
+    for (const auto& [values, color] : lines) {
+        std::string points;
+        for (size_t i = 0; i < n; ++i) points += fmt::format("{:.1f},{:.1f} ", x_of(i), y_of((*values)[i]));
+        out += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n", points, color);
+    }
+    out += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#333\"/>\n", x0, y0, x1);
+    for (int tick = 0; tick <= 4; ++tick) {
+        const double v = tick / 4.0;
+        out += fmt::format("<text x=\"{}\" y=\"{:.1f}\" class=\"small\" text-anchor=\"end\">{}</text>\n", x0 - 6,
+                           y_of(v) + 4, pct(v));
+    }
+    out += fmt::format("<text x=\"{}\" y=\"{}\" class=\"small\">n = 1</text>\n", x0, y0 + 18);
+    out += fmt::format("<text x=\"{}\" y=\"{}\" class=\"small\" text-anchor=\"end\">n = {}</text>\n", x1, y0 + 18, n);
+    out += fmt::format(
+        "<text x=\"{}\" y=\"{}\" class=\"small\"><tspan fill=\"{}\">&#9632;</tspan> prototype mass covered: {} "
+        "&#160; <tspan fill=\"{}\">&#9632;</tspan> prototype latents covered: {} (at n = {})</text>\n",
+        x0, y0 + 40, kColorSelected, n ? pct(t.coverage_mass[n - 1]) : "-", kColorTargets,
+        n ? pct(t.coverage_latents[n - 1]) : "-", n);
+    out += "</svg>\n";
+    return out;
+}
+
 void append_target(std::string& out, const ReportInput& in, size_t target_idx, const TargetSummary& s,
                    uint64_t n_pool) {
     const ReportTarget& t = in.targets[target_idx];
@@ -404,6 +437,12 @@ void append_target(std::string& out, const ReportInput& in, size_t target_idx, c
     out += fmt::format("<section id=\"target-{}-scores\">\n<h3>Score distribution</h3>\n", target_idx);
     out += score_histogram(t, s);
     out += "</section>\n";
+
+    if (!t.coverage_mass.empty()) {
+        out += fmt::format("<section id=\"target-{}-coverage\">\n<h3>Prototype coverage against n</h3>\n", target_idx);
+        out += coverage_chart(t);
+        out += "</section>\n";
+    }
 
     out += fmt::format("<section id=\"target-{}-families\">\n<h3>Family composition</h3>\n", target_idx);
     out += family_chart(s, n_pool);

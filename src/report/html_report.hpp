@@ -12,6 +12,8 @@
 //     #target-<t>-scores    SVG histogram of the target's scores, 40 bins over the finite pool scores: the pool
 //                           as bars above the axis, the selected samples below it (each scaled to its own max),
 //                           the cut-off (the lowest selected score) as a dashed line, axis titles
+//     #target-<t>-coverage  with coverage_mass set (--coverage, --diversity, --dedup): SVG lines of the prototype's
+//                           mass and latents covered by the first n selected samples, n = 1..N
 //     #target-<t>-families  SVG horizontal bars + table: per family, count and share in the selection and in
 //                           the pool; precision and baseline
 //     #target-<t>-lengths   SVG box plots + table of token counts: selected samples, target exemplars, pool
@@ -73,7 +75,11 @@ struct ReportTarget {
     std::string label_note = {};                      // with label "": why precision is left out, shown in its place
     std::vector<std::string> exemplar_snippets = {};  // the target's exemplars (snippets), shown first: "why"
     std::vector<ReportLatent> why_latents = {};       // the latents that carry the selection (jobs/why_latents)
-    size_t why_n_samples = 0;                         // the top selected samples they were measured on
+    // With --coverage (or a rule that keeps the vectors): the prototype coverage of the first n selected samples,
+    // n = 1..|selected| (score/selection_metrics.hpp coverage_curve); empty = no chart.
+    std::vector<double> coverage_mass = {};
+    std::vector<double> coverage_latents = {};
+    size_t why_n_samples = 0;  // the top selected samples they were measured on
 };
 
 // The --merge subset: one selection drawn from every target (score/merge_select.hpp).

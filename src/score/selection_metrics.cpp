@@ -75,6 +75,42 @@ CoverageResult selection_coverage(const Prototype& prototype, std::span<const Sp
     return result;
 }
 
+std::vector<CoverageResult> coverage_curve(const Prototype& prototype, std::span<const SparseVec* const> selected) {
+    double mass_all = 0.0;
+    size_t n_support = 0;
+    for (float p : prototype.dense) {
+        if (p <= 0.0f) continue;
+        mass_all += p;
+        ++n_support;
+    }
+    std::vector<CoverageResult> curve;
+    curve.reserve(selected.size());
+    std::vector<char> active(prototype.dense.size(), 0);
+    // A running sum: each point's mass adds the newly covered latents in the order they were first covered, so it
+    // equals selection_coverage's (summed in latent order) up to rounding.
+    double mass_covered = 0.0;
+    size_t n_covered = 0;
+    for (const SparseVec* vec : selected) {
+        for (size_t entry = 0; entry < vec->idx.size(); ++entry) {
+            const uint32_t latent = vec->idx[entry];
+            if (vec->val[entry] > 0.0f && latent < active.size() && !active[latent]) {
+                active[latent] = 1;
+                if (prototype.dense[latent] > 0.0f) {
+                    mass_covered += prototype.dense[latent];
+                    ++n_covered;
+                }
+            }
+        }
+        CoverageResult point;
+        if (n_support > 0) {
+            point.mass = mass_covered / mass_all;
+            point.latents = static_cast<double>(n_covered) / static_cast<double>(n_support);
+        }
+        curve.push_back(point);
+    }
+    return curve;
+}
+
 double mean_pairwise_jaccard(std::span<const SparseVec* const> selected) {
     if (selected.size() < 2) return 0.0;
     double sum = 0.0;

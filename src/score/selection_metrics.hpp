@@ -13,7 +13,7 @@
 //                     forward and a backward pass; a pass with no full factor counts its partial factor only, and a
 //                     stream whose type-token ratio never falls below 1 gives its word count.
 // Words: the text split on ASCII whitespace (callers pass normalised text: score/dedup.hpp).
-// Cost: coverage O(Σ nnz + d), pairwise O(n^2 * nnz), the text metrics O(total words).
+// Cost: coverage (and its curve over prefixes) O(Σ nnz + d), pairwise O(n^2 * nnz), the text metrics O(total words).
 // Thread-safety: pure functions.
 #pragma once
 
@@ -33,6 +33,9 @@ struct CoverageResult {
 };
 
 CoverageResult selection_coverage(const Prototype& prototype, std::span<const SparseVec* const> selected);
+// Coverage against n: element i is selection_coverage of the first i+1 selected vectors (in the order given: the
+// pick order). One pass, O(Σ nnz + d).
+std::vector<CoverageResult> coverage_curve(const Prototype& prototype, std::span<const SparseVec* const> selected);
 double mean_pairwise_jaccard(std::span<const SparseVec* const> selected);
 double duplicate_rate(std::span<const std::string> normalised_texts);
 double distinct_n(std::span<const std::string> texts, size_t n);

@@ -167,7 +167,24 @@ TEST_F(BeyondE2eTest, DiversityZeroIsThePapersSelection) {
         EXPECT_GT(latents, 0.0);
         EXPECT_LE(latents, 1.0);
         EXPECT_GE(target["selection"]["mean_pairwise_jaccard"].get<double>(), 0.0);
+        // Coverage against n: n = 1..N (N <= 64 here), non-decreasing, ending at the whole selection's coverage.
+        const auto& curve = target["selection"]["coverage_curve"];
+        const size_t n_selected = curve["n"].size();
+        ASSERT_GT(n_selected, 0u);
+        ASSERT_EQ(n_selected, curve["mass"].size());
+        for (size_t i = 0; i < n_selected; ++i) {
+            EXPECT_EQ(i + 1, curve["n"][i].get<size_t>());
+            if (i > 0) {
+                EXPECT_GE(curve["mass"][i].get<double>(), curve["mass"][i - 1].get<double>());
+                EXPECT_GE(curve["latents"][i].get<double>(), curve["latents"][i - 1].get<double>());
+            }
+        }
+        EXPECT_NEAR(mass, curve["mass"].back().get<double>(), 1e-12);
+        EXPECT_DOUBLE_EQ(latents, curve["latents"].back().get<double>());
     }
+    const std::string report = fixtures::read_file(dir_ + "/covered/report.html");
+    EXPECT_NE(report.find("id=\"target-0-coverage\""), std::string::npos);
+    EXPECT_EQ(fixtures::read_file(dir_ + "/plain/report.html").find("-coverage\""), std::string::npos);
 }
 
 // The MMR rule of score/diversity.hpp recomputed plainly from the written scores.tsv (its rank column gives the

@@ -2,6 +2,7 @@
 // "did you mean", command line over environment over defaults, short and long help with an example, and exit
 // code 2 for every usage error whichever verb it reaches.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -22,7 +23,8 @@ struct CliRun {
 // Runs `env MONA_BIN args` through the shell; `out` is stdout alone, `all` stdout then stderr.
 CliRun run_mona(const std::string& args, const std::string& env = "") {
     CliRun run;
-    const std::string err_file = ::testing::TempDir() + "cli_conventions_stderr.txt";
+    // One file per process: ctest runs this file's tests as separate processes, in parallel.
+    const std::string err_file = ::testing::TempDir() + "cli_conventions_stderr." + std::to_string(::getpid()) + ".txt";
     const std::string cmd = env + " " + std::string(MONA_BIN) + " " + args + " 2>" + err_file;
     FILE* pipe = popen(cmd.c_str(), "r");
     if (pipe == nullptr) return run;

@@ -72,6 +72,29 @@ TEST(SelectionMetrics, CoverageHandComputed) {
     EXPECT_DOUBLE_EQ(0.0, selection_coverage(proto, {}).mass);
 }
 
+TEST(SelectionMetrics, CoverageCurveIsTheCoverageOfEveryPrefix) {
+    std::mt19937_64 rng(6);
+    for (int trial = 0; trial < 100; ++trial) {
+        std::vector<SparseVec> exemplars, selected;
+        for (int i = 0; i < 3; ++i) exemplars.push_back(random_vec(rng));
+        const size_t n_sel = rng() % 12;
+        for (size_t i = 0; i < n_sel; ++i) selected.push_back(random_vec(rng));
+        const Prototype proto = make_prototype(exemplars, kDim);
+        std::vector<const SparseVec*> ptrs;
+        for (const auto& v : selected) ptrs.push_back(&v);
+        const std::vector<CoverageResult> curve = coverage_curve(proto, ptrs);
+        ASSERT_EQ(n_sel, curve.size());
+        for (size_t n = 1; n <= n_sel; ++n) {
+            const CoverageResult prefix = selection_coverage(proto, std::span<const SparseVec* const>(ptrs.data(), n));
+            EXPECT_NEAR(prefix.mass, curve[n - 1].mass, 1e-12) << n;  // summed in another order
+            EXPECT_DOUBLE_EQ(prefix.latents, curve[n - 1].latents) << n;
+            if (n > 1) {
+                EXPECT_GE(curve[n - 1].mass, curve[n - 2].mass);
+            }
+        }
+    }
+}
+
 TEST(SelectionMetrics, TextMetricsHandComputed) {
     const std::vector<std::string> texts = {"a b a", "a b", "c"};
     EXPECT_DOUBLE_EQ(3.0 / 6.0, distinct_n(texts, 1));  // words a b a a b c: 3 distinct of 6
