@@ -150,6 +150,30 @@ recs += record(4, 9, 1, "", 2.0, [70000], [2.0])
 put("store_shard", "three_rows", bytes([2, 0, 0, 0, 0, 4]) + recs)
 put("store_shard", "sliced_keep", bytes([0, 2, 1, 1, 1, 1]) + record(1, 3, 4, "x", 5.0, [0, 9], [2.0, 3.0]))
 
+
+def record_v3_q8(record_idx, rid, l1, idx, codes, lo, ratio, bitmap):
+    """A format-3 q8 record: count varint (nnz << 1 | bitmap), the bitmap or the gaps, the grid and the codes."""
+    out = varint(record_idx) + varint(0) + varint(len(idx)) + varint(len(rid)) + rid.encode()
+    out += struct.pack("<d", l1) + varint(len(idx) << 1 | (1 if bitmap else 0))
+    if bitmap:
+        n_bytes = idx[-1] // 8 + 1
+        bits = bytearray(n_bytes)
+        for i in idx:
+            bits[i // 8] |= 1 << (i % 8)
+        out += varint(n_bytes) + bytes(bits)
+    else:
+        prev = 0
+        for k, i in enumerate(idx):
+            out += varint(i if k == 0 else i - prev - 1)
+            prev = i
+    return out + struct.pack("<ff", lo, ratio) + bytes(codes)
+
+
+# data[1] = 16: keep 0, format 3 q8 (the harness's format table, index 4).
+recs3 = record_v3_q8(0, "dense", 6.0, list(range(0, 24, 2)), [1] * 12, 0.5, 1.0, True)
+recs3 += record_v3_q8(1, "sparse", 1.0, [5, 4000], [1, 1], 0.5, 1.0, False)
+put("store_shard", "format3_q8_bitmap", bytes([1, 16, 0, 0, 0, 1]) + recs3)
+
 # ---- trainer checkpoint (sae/train.hpp's format; the harness fixes the CRC) ----
 def checkpoint(d, n, k):
     head = b"MONASAET" + struct.pack("<II", 1, 0)
