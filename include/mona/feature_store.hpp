@@ -66,11 +66,11 @@
 // value encodings existed (so those stores, and every output scored from them, are unchanged); a store with
 // values bf16 or q8 is format 3 ("values" in the manifest, version 3 in every shard header; format 2, written by
 // mona before the latent bitmap, differs only in the indices). Readers read all three; a resumed store keeps
-// writing its own format; `mona merge` writes format 3 from format-2 slices (indices rewritten, value bytes
-// copied), which is how an old store is converted. Resuming or combining stores refuses a different value
-// encoding ('values' differs) or format ('format_version' differs) by name. A newer version is refused as
-// kUnsupported. tests/fixtures/store-v1 was written by mona before format 2, store-v2-q8 and store-v2-bf16
-// before format 3.
+// writing its own format; slices of different formats read as one pool (each in its own format); `mona merge`
+// writes format 3 from format-2 slices (indices rewritten, value bytes copied), which is how an old store is
+// converted. Resuming or combining stores refuses a different value encoding by name ('values' differs), and a
+// resume asked for another format ('format_version' differs). A newer version is refused as kUnsupported.
+// tests/fixtures/store-v1 was written by mona before format 2, store-v2-q8 and store-v2-bf16 before format 3.
 //
 // Value encodings (ValueEncoding). Every non-zero latent is kept (unless keep says otherwise); only the bytes
 // of its value change: f32 (4 bytes, exact), bf16 (2 bytes, relative error <= 2^-8), q8 (1 byte on a per-sample

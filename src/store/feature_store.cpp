@@ -160,8 +160,8 @@ const char* decode_record(ByteReader& in, StoredSample& out, ValueEncoding value
     out.vec.val.resize(nnz);
     if (bitmap) {
         uint64_t n_bytes = 0;
-        if (!in.varint(n_bytes) || n_bytes > (uint64_t{UINT32_MAX} + 1) / 8 || !in.bytes(n_bytes, data) ||
-            data[n_bytes - 1] == 0) {
+        if (!in.varint(n_bytes) || n_bytes == 0 || n_bytes > (uint64_t{UINT32_MAX} + 1) / 8 ||
+            !in.bytes(n_bytes, data) || data[n_bytes - 1] == 0) {
             return "latent bitmap";
         }
         uint64_t k = 0;
@@ -1111,13 +1111,6 @@ Result<StoreSet> StoreSet::open(const std::vector<std::string>& dirs) {
                                  value_encoding_name(first->values()) + ") and " + dir + " (" +
                                  value_encoding_name(added.values()) + ")");
         }
-        if (added.format_version() != first->format_version()) {
-            return invalid_input("cannot combine stores: 'format_version' differs between " + first->dir() + " (" +
-                                 std::to_string(first->format_version()) + ") and " + dir + " (" +
-                                 std::to_string(added.format_version()) +
-                                 "); rewrite the older one with `mona merge "
-                                 "--out NEW OLD` first");
-        }
         if (added.keep() != first->keep()) {
             return invalid_input("cannot combine stores: 'keep' differs between " + first->dir() + " (" +
                                  std::to_string(first->keep()) + ") and " + dir + " (" + std::to_string(added.keep()) +
@@ -1202,17 +1195,22 @@ Status merge_stores(const std::string& out_dir, const std::vector<std::string>& 
     MONA_TRY(StoreWriter writer, StoreWriter::open(out_dir, store_options));
     uint64_t n_skip = writer.n_done();
     // Records are copied as stored (decoded and checked on the way): a compressed value is never re-encoded, and
-    // an f32 record's bytes are what append() would write. Records of an older format (2) going into a new store
-    // (format 3) get their latent indices written again, losslessly; their value bytes are still copied.
-    const uint32_t in_version = set.store(0).format_version();
+    // an f32 record's bytes are what append() would write. When a slice's format differs from the merged store's
+    // (format-2 slices, or a mix of 2 and 3, going into a new format-3 store), every record gets its latent indices
+    // written again, losslessly (the encoder is deterministic, so a record already in that format comes out as it
+    // was); the value bytes are still copied.
     const uint32_t out_version = writer.format_version();
+    bool convert = false;
+    for (size_t store_idx = 0; store_idx < set.n_stores(); ++store_idx) {
+        convert = convert || set.store(store_idx).format_version() != out_version;
+    }
     std::string converted;
     MONA_RETURN_IF_ERROR(set.for_each_record([&](const StoredSample& sample, std::string_view record) -> Status {
         if (n_skip > 0) {
             --n_skip;
             return Status();
         }
-        if (in_version == out_version) return writer.append_encoded(sample.record_idx, record);
+        if (!convert) return writer.append_encoded(sample.record_idx, record);
         const size_t value_bytes = store_detail::value_block_bytes(set.values(), sample.vec.idx.size());
         converted.clear();
         encode_record_head(converted, sample, sample.vec.l1);
