@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "mona/status.hpp"
 
@@ -75,7 +76,10 @@ Q8Grid q8_grid(float lo, float ratio) {
     return grid;
 }
 
-Q8Grid q8_grid_for(const float* values, size_t n) {
+namespace {
+
+// The smallest and largest positive value (both 0 when there is none): the ends of a q8 or q12 grid.
+std::pair<float, float> positive_range(const float* values, size_t n) {
     float lo = 0.0f;
     float hi = 0.0f;
     for (size_t k = 0; k < n; ++k) {
@@ -84,6 +88,13 @@ Q8Grid q8_grid_for(const float* values, size_t n) {
             hi = std::max(hi, values[k]);
         }
     }
+    return {lo, hi};
+}
+
+}  // namespace
+
+Q8Grid q8_grid_for(const float* values, size_t n) {
+    const auto [lo, hi] = positive_range(values, n);
     if (lo == 0.0f || hi == lo) return q8_grid(lo, 1.0f);
     float ratio = static_cast<float>(std::pow(static_cast<double>(hi) / static_cast<double>(lo), 1.0 / 254.0));
     Q8Grid grid = q8_grid(lo, ratio);
@@ -132,14 +143,7 @@ Q12Grid q12_grid(float lo, float ratio) {
 }
 
 Q12Grid q12_grid_for(const float* values, size_t n) {
-    float lo = 0.0f;
-    float hi = 0.0f;
-    for (size_t k = 0; k < n; ++k) {
-        if (values[k] > 0.0f) {
-            lo = lo == 0.0f ? values[k] : std::min(lo, values[k]);
-            hi = std::max(hi, values[k]);
-        }
-    }
+    const auto [lo, hi] = positive_range(values, n);
     if (lo == 0.0f || hi == lo) return q12_grid(lo, 1.0f);
     float ratio = static_cast<float>(std::pow(static_cast<double>(hi) / static_cast<double>(lo), 1.0 / 4094.0));
     Q12Grid grid = q12_grid(lo, ratio);
