@@ -191,6 +191,40 @@ def _run(fn, staged: Staged, progress: ProgressArg, n_rows: Optional[int], *args
         close()
 
 
+def _selection_options(
+    staged, targets, ratio, count, merge, quotas, labels, diversity, diversity_candidates, dedup, dedup_against,
+    coverage, prototype, length_strata,
+) -> Dict[str, Any]:
+    """The options select and score share: targets, how many samples, and the rules that pick them."""
+    return {
+        "targets": _target_list(targets, staged),
+        "ratio": 0.05 if ratio is None else float(ratio),
+        "count": 0 if count is None else int(count),
+        "merge": merge,
+        "quotas": list((quotas or {}).items()),
+        "labels": list((labels or {}).items()),
+        "diversity": float(diversity),
+        "diversity_candidates": int(diversity_candidates),
+        "dedup": float(dedup),
+        "dedup_against": os.fspath(dedup_against) if dedup_against is not None else "",
+        "coverage": bool(coverage),
+        "prototype": str(prototype),
+        "length_strata": int(length_strata),
+    }
+
+
+def _run_selection(job, prefix, out, staged, progress, n_rows, options, *args) -> "Selection":
+    """Runs select or score into `out`, or into a temporary folder removed once the Selection has read it."""
+    keep = out is not None
+    run_dir = os.fspath(out) if keep else tempfile.mkdtemp(prefix=prefix)
+    options["out"] = run_dir
+    try:
+        summary = _run(job, staged, progress, n_rows, options, *args)
+        return Selection(run_dir, summary, keep)
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
 def select(
     pool: Records,
     targets: Targets,
@@ -293,32 +327,17 @@ def select(
             threads=threads, skip_bad=skip_bad,
         )
         options.update(
+            _selection_options(
+                staged, targets, ratio, count, merge, quotas, labels, diversity, diversity_candidates, dedup,
+                dedup_against, coverage, prototype, length_strata,
+            ),
             pool=pool_path,
-            targets=_target_list(targets, staged),
-            ratio=0.05 if ratio is None else float(ratio),
-            count=0 if count is None else int(count),
-            merge=merge,
-            quotas=list((quotas or {}).items()),
             store=os.fspath(store) if store is not None else "",
             store_shard_rows=int(shard_rows),
-            labels=list((labels or {}).items()),
-            diversity=float(diversity),
-            diversity_candidates=int(diversity_candidates),
-            dedup=float(dedup),
-            dedup_against=os.fspath(dedup_against) if dedup_against is not None else "",
-            coverage=bool(coverage),
-            prototype=str(prototype),
-            length_strata=int(length_strata),
         )
-        keep = out is not None
-        run_dir = os.fspath(out) if keep else tempfile.mkdtemp(prefix="mona-select-")
-        options["out"] = run_dir
-        try:
-            summary = _run(_mona.run_select, staged, progress, staged.n_rows.get(pool_path), options)
-            return Selection(run_dir, summary, keep)
-        finally:
-            if not keep:
-                shutil.rmtree(run_dir, ignore_errors=True)
+        return _run_selection(
+            _mona.run_select, "mona-select-", out, staged, progress, staged.n_rows.get(pool_path), options
+        )
 
 
 def embed(
@@ -419,29 +438,14 @@ def score(
             "pool": os.fspath(pool) if pool is not None else "",
             "threads": int(threads),
             "skip_bad": bool(skip_bad),
-            "targets": _target_list(targets, staged),
-            "ratio": 0.05 if ratio is None else float(ratio),
-            "count": 0 if count is None else int(count),
-            "merge": merge,
-            "quotas": list((quotas or {}).items()),
-            "labels": list((labels or {}).items()),
-            "diversity": float(diversity),
-            "diversity_candidates": int(diversity_candidates),
-            "dedup": float(dedup),
-            "dedup_against": os.fspath(dedup_against) if dedup_against is not None else "",
-            "coverage": bool(coverage),
-            "prototype": str(prototype),
-            "length_strata": int(length_strata),
         }
-        keep = out is not None
-        run_dir = os.fspath(out) if keep else tempfile.mkdtemp(prefix="mona-score-")
-        options["out"] = run_dir
-        try:
-            summary = _run(_mona.run_score, staged, progress, None, options, stores)
-            return Selection(run_dir, summary, keep)
-        finally:
-            if not keep:
-                shutil.rmtree(run_dir, ignore_errors=True)
+        options.update(
+            _selection_options(
+                staged, targets, ratio, count, merge, quotas, labels, diversity, diversity_candidates, dedup,
+                dedup_against, coverage, prototype, length_strata,
+            )
+        )
+        return _run_selection(_mona.run_score, "mona-score-", out, staged, progress, None, options, stores)
 
 
 def eval(
